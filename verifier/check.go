@@ -1,0 +1,173 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// The names of the three checks, in the order they are reported.
+const (
+	CheckDigestMatch = "digest_match" // 比对结果一致
+	CheckOnLedger    = "on_ledger"    // 电子证据已在区块链存证
+	CheckProofIntact = "proof_intact" // 电子数据包完整性校验通过
+)
+
+// MismatchError says a digest differs from the recorded one.
+type MismatchError struct {
+	Algorithm evidence.Algorithm
+	Recorded  []byte
+	Given     []byte
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s digest %x does not match the recorded %x", e.Algorithm, e.Given, e.Recorded)
+}
+
+// ErrAlgorithmNotRecorded means the record has no digest of the given
+// algorithm, so the comparison cannot be made.
+var ErrAlgorithmNotRecorded = errors.New("the record holds no digest of this algorithm")
+
+// DigestMatch checks d against the record's digest of the same algorithm.
+func DigestMatch(r evidence.Record, d evidence.Digest) error {
+	want, ok := r.DigestFor(d.Algorithm)
+	if !ok {
+		return fmt.Errorf("%w (%s)", ErrAlgorithmNotRecorded, d.Algorithm)
+	}
+	if !bytes.Equal(want.Value, d.Value) {
+		return &MismatchError{Algorithm: d.Algorithm, Recorded: want.Value, Given: d.Value}
+	}
+	return nil
+}
+
+// RecordInBatch checks the RFC 6962 inclusion of leaf at index in a tree of
+// size leaves with the given root. A mismatch is a
+// proof.RootMismatchError.
+func RecordInBatch(leaf []byte, index, size uint64, path [][]byte, root []byte) error {
+	h := rfc6962.DefaultHasher
+	if err := proof.VerifyInclusion(h, index, size, h.HashLeaf(leaf), path, root); err != nil {
+		return fmt.Errorf("record not in batch: %w", err)
+	}
+	return nil
+}
+
+// HeaderChain checks that headers link by hash, in order.
+func HeaderChain(headers []block.Header) error { return block.VerifyChain(headers) }
+
+// BlockSignature checks an embedded block's seal against trust roots.
+func BlockSignature(s block.Seal, h block.Header, roots block.TrustRoots) error {
+	return s.Verify(h, roots)
+}
+
+// ReceiptError names the receipt field a check failed on.
+type ReceiptError struct {
+	Field string
+	Err   error
+}
+
+func (e *ReceiptError) Error() string { return "receipt " + e.Field + ": " + e.Err.Error() }
+func (e *ReceiptError) Unwrap() error { return e.Err }
+
+func rerr(field string, format string, args ...any) error {
+	return &ReceiptError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// VerifyReceipt checks that a receipt holds together on its own, against
+// the ledger's trust roots: the record parses and agrees with the
+// descriptive fields, the audit path leads to the batch root, the root is
+// the block's data hash, the header hashes to block_hash, and the block
+// seal is signed by a trusted key over that hash and the ledger time. It
+// returns the parsed record.
+func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) {
+	if rc.Version != ReceiptVersion {
+		return evidence.Record{}, rerr("v", "version %d not supported", rc.Version)
+	}
+	rec, err := evidence.ParseRecord(rc.Proof.Record)
+	if err != nil {
+		return evidence.Record{}, rerr("proof.record", "%w", err)
+	}
+	p := rec.Primary()
+	switch {
+	case rc.ID != rec.ID.String():
+		return rec, rerr("id", "%q differs from the record's %s", rc.ID, rec.ID)
+	case rc.Type != rec.Type:
+		return rec, rerr("type", "%q differs from the record's %q", rc.Type, rec.Type)
+	case rc.Algorithm != p.Algorithm || rc.DigestHex != p.Hex() || rc.DigestBase64 != p.Base64():
+		return rec, rerr("digest", "differs from the record's %s", p)
+	case rc.Platform != rec.Platform:
+		return rec, rerr("platform", "%q differs from the record's %q", rc.Platform, rec.Platform)
+	}
+	if len(rc.Digests) != len(rec.Digests) {
+		return rec, rerr("digests", "%d listed, the record has %d", len(rc.Digests), len(rec.Digests))
+	}
+	for i, d := range rec.Digests {
+		if rc.Digests[i] != ViewOf(d) {
+			return rec, rerr("digests", "%s differs from the record", d.Algorithm)
+		}
+	}
+	if err := RecordInBatch(rc.Proof.Record, rc.Proof.LeafIndex, rc.Proof.TreeSize, rc.Proof.AuditPath, rc.Proof.BatchRoot); err != nil {
+		return rec, rerr("proof.audit_path", "%w", err)
+	}
+	hdr := rc.Proof.Header
+	if hdr.Number != rc.BlockNumber {
+		return rec, rerr("block_number", "%d, but the proof's header is block %d", rc.BlockNumber, hdr.Number)
+	}
+	if got := hex.EncodeToString(hdr.Hash()); got != rc.BlockHash {
+		return rec, rerr("block_hash", "%s, but the header hashes to %s", rc.BlockHash, got)
+	}
+	switch rc.Proof.Kind {
+	case ProofEmbedded:
+		if !bytes.Equal(rc.Proof.BatchRoot, hdr.DataHash) {
+			return rec, rerr("proof.batch_root", "%x is not the block's data hash %x", rc.Proof.BatchRoot, hdr.DataHash)
+		}
+		if want := EmbeddedTxID(rc.Proof.Record); rc.TxID != want {
+			return rec, rerr("tx_id", "%q, want the leaf hash %s", rc.TxID, want)
+		}
+		if rc.Proof.Seal == nil {
+			return rec, rerr("proof.seal", "missing")
+		}
+		s := *rc.Proof.Seal
+		if err := s.Verify(hdr, roots); err != nil {
+			return rec, rerr("proof.seal", "%w", err)
+		}
+		if s.Time != rc.LedgerTime {
+			return rec, rerr("ledger_time", "%q, but the seal says %q", rc.LedgerTime, s.Time)
+		}
+		if s.Ledger != rc.Ledger {
+			return rec, rerr("ledger", "%q, but the seal says %q", rc.Ledger, s.Ledger)
+		}
+		if len(rc.KeyIDs) != 1 || rc.KeyIDs[0] != s.KeyID {
+			return rec, rerr("key_ids", "%v, but the seal was signed by %s", rc.KeyIDs, s.KeyID)
+		}
+	default:
+		return rec, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
+	}
+	return rec, nil
+}
+
+// ReceiptInBlock checks that the receipt's record is the block's record at
+// the receipt's leaf index, and that the block is the one the receipt
+// names; b itself should have passed b.Verify.
+func ReceiptInBlock(rc Receipt, b block.Embedded) error {
+	if b.Header.Number != rc.BlockNumber {
+		return fmt.Errorf("block is number %d, the receipt names %d", b.Header.Number, rc.BlockNumber)
+	}
+	if got := hex.EncodeToString(b.Hash()); got != rc.BlockHash {
+		return fmt.Errorf("block %d hashes to %s, the receipt says %s", b.Header.Number, got, rc.BlockHash)
+	}
+	if rc.Proof.TreeSize != uint64(len(b.Records)) || rc.Proof.LeafIndex >= uint64(len(b.Records)) {
+		return fmt.Errorf("block %d has %d records; the receipt places the record at %d of %d",
+			b.Header.Number, len(b.Records), rc.Proof.LeafIndex, rc.Proof.TreeSize)
+	}
+	if !bytes.Equal(b.Records[rc.Proof.LeafIndex], rc.Proof.Record) {
+		return fmt.Errorf("block %d holds a different record at position %d", b.Header.Number, rc.Proof.LeafIndex)
+	}
+	return nil
+}
