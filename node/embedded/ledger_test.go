@@ -1,0 +1,132 @@
+package embedded_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/ledgertest"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// ledgerOn opens an embedded ledger whose store closes with it.
+type ledgerOn struct {
+	*embedded.Ledger
+	db *store.DB
+}
+
+func (l ledgerOn) Close() error {
+	l.Ledger.Close()
+	return l.db.Close()
+}
+
+func opener(t *testing.T, cfg embedded.Config) ledgertest.Opener {
+	dir := t.TempDir()
+	key, created, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	if err != nil || !created {
+		t.Fatal(err, created)
+	}
+	cfg.Key = key
+	if cfg.Name == "" {
+		cfg.Name = "test-ledger"
+	}
+	return func() (node.Ledger, error) {
+		db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+		if err != nil {
+			return nil, err
+		}
+		l, err := embedded.Open(db, cfg)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return ledgerOn{l, db}, nil
+	}
+}
+
+func TestConformance(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Opener { return opener(t, embedded.Config{}) })
+}
+
+func TestConformanceSmallBlocksWithWait(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Opener {
+		return opener(t, embedded.Config{MaxRecords: 3, MaxWait: 5 * time.Millisecond})
+	})
+}
+
+func TestKeyFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k.pem")
+	k1, created, err := embedded.LoadOrCreateKey(p)
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	k2, created, err := embedded.LoadOrCreateKey(p)
+	if err != nil || created || !k1.Equal(k2) {
+		t.Fatalf("reload: %v %v", err, created)
+	}
+	os.Chmod(p, 0o644)
+	if _, _, err := embedded.LoadOrCreateKey(p); err == nil {
+		t.Fatal("world-readable key accepted")
+	}
+	var _ *ecdsa.PrivateKey = k1
+}
+
+func TestNameFixedAtCreation(t *testing.T) {
+	dir := t.TempDir()
+	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := embedded.Open(db, embedded.Config{Name: "one", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := embedded.Open(db, embedded.Config{Name: "two", Key: key}); err == nil {
+		t.Fatal("opened ledger 'one' as 'two'")
+	}
+}
+
+// BenchmarkAppend measures durable records/s through the embedded ledger
+// with appends of 100 records from 8 goroutines.
+func BenchmarkAppend(b *testing.B) {
+	dir := b.TempDir()
+	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l, err := embedded.Open(db, embedded.Config{Name: "bench", Key: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			recs := make([]evidence.Record, 100)
+			for i := range recs {
+				recs[i] = ledgertest.Record(b, "x")
+			}
+			if _, err := l.Append(context.Background(), recs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "records/s")
+}

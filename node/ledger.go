@@ -1,0 +1,73 @@
+// Package node is the service core: the Ledger interface with its errors,
+// the submission service (IDs, quotas, idempotency, private metadata,
+// verification) and the node's metrics. Ledger implementations live in
+// sub-packages (embedded; fabric later), the badger store in store.
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// Errors a Ledger returns (wrapped).
+var (
+	// ErrNotFound: no record with that ID, or no block at that number.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a different record already exists under that ID.
+	ErrConflict = errors.New("a different record exists under this ID")
+	// ErrUnavailable: the ledger cannot commit or answer now.
+	ErrUnavailable = errors.New("ledger unavailable")
+	// ErrClosed: the ledger was closed.
+	ErrClosed = errors.New("ledger closed")
+)
+
+// Ledger kinds.
+const (
+	KindEmbedded = "embedded"
+	KindFabric   = "fabric"
+)
+
+// Ledger is where records go. Both implementations (embedded, Fabric)
+// pass the conformance suite in ledgertest.
+type Ledger interface {
+	// Append commits records and returns their receipts, in order, once
+	// they are durably on the ledger. Every record must be valid. A record
+	// already on the ledger with the same canonical encoding returns its
+	// existing receipt (retries are safe); with a different one, the call
+	// fails with ErrConflict and nothing is written. ErrUnavailable when
+	// the ledger cannot commit.
+	Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error)
+	// Receipt returns the receipt of a committed record, or ErrNotFound.
+	Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error)
+	// Block returns block n as stored, or ErrNotFound past the head.
+	Block(ctx context.Context, n uint64) (Block, error)
+	// Info returns the ledger's name, kind, height and trust roots.
+	Info(ctx context.Context) (Info, error)
+	// Close stops the ledger; pending Appends fail with ErrClosed.
+	Close() error
+}
+
+// Block is a block as a ledger stores it.
+type Block struct {
+	Header block.Header
+	// Kind says how Raw is encoded: KindEmbedded (JSON block.Embedded) or
+	// KindFabric (protobuf common.Block).
+	Kind string
+	Raw  []byte
+	// Records is the number of evidence records in the block.
+	Records int
+	// Time is the ledger time of the block (embedded: the seal's time).
+	Time string
+}
+
+// Info describes a ledger.
+type Info struct {
+	Name       string
+	Kind       string
+	Height     uint64 // number of blocks
+	TrustRoots block.TrustRoots
+}

@@ -1,0 +1,189 @@
+// Package store is the node's local key-value store on badger. It is the
+// only package that imports badger; the embedded ledger, idempotency keys,
+// private metadata and quota counters all live in one store, one database
+// directory, with every write synced to disk before it returns.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("store: key not found")
+
+// ErrLocked means another process has the database open.
+var ErrLocked = errors.New("store: the data directory is in use by another process (is evidenced running?)")
+
+// DB is an open store.
+type DB struct {
+	db *badger.DB
+}
+
+// Options tune the store.
+type Options struct {
+	// InMemory keeps everything in memory (tests only).
+	InMemory bool
+	// Logger receives badger's warnings and errors; nil discards them.
+	Logger *log.Logger
+}
+
+// Open opens or creates the store in dir. The settings favour a small
+// memory footprint (tens of MB, not badger's default hundreds) and synced
+// writes: a write has reached the disk when it returns.
+func Open(dir string, o Options) (*DB, error) {
+	opt := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithValueThreshold(256).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.None).
+		WithMetricsEnabled(false).
+		WithDetectConflicts(false).
+		WithLogger(badgerLogger{o.Logger})
+	if o.InMemory {
+		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := badger.Open(opt)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close flushes and closes the store.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Get returns a copy of the value under key, or ErrNotFound.
+func (d *DB) Get(key []byte) ([]byte, error) {
+	var v []byte
+	err := d.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		v, err = it.ValueCopy(nil)
+		return err
+	})
+	return v, err
+}
+
+// Has reports whether key exists.
+func (d *DB) Has(key []byte) (bool, error) {
+	err := d.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(key)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Batch is a set of writes applied atomically by Write.
+type Batch struct {
+	keys, vals [][]byte
+	dels       [][]byte
+}
+
+// Set adds a write of key=val.
+func (b *Batch) Set(key, val []byte) { b.keys = append(b.keys, key); b.vals = append(b.vals, val) }
+
+// Delete adds a deletion.
+func (b *Batch) Delete(key []byte) { b.dels = append(b.dels, key) }
+
+// Len is the number of operations.
+func (b *Batch) Len() int { return len(b.keys) + len(b.dels) }
+
+// Write applies the batch atomically and durably (all or nothing, synced).
+func (d *DB) Write(b *Batch) error {
+	txn := d.db.NewTransaction(true)
+	defer txn.Discard()
+	for i, k := range b.keys {
+		if err := txn.Set(k, b.vals[i]); err != nil {
+			return fmt.Errorf("store: write: %w", err)
+		}
+	}
+	for _, k := range b.dels {
+		if err := txn.Delete(k); err != nil {
+			return fmt.Errorf("store: write: %w", err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Set writes one key durably.
+func (d *DB) Set(key, val []byte) error {
+	var b Batch
+	b.Set(key, val)
+	return d.Write(&b)
+}
+
+// Scan calls fn for every key with the given prefix, in key order, from
+// start (inclusive; nil means the prefix itself), until fn returns false or
+// an error. Values are only valid during the call.
+func (d *DB) Scan(prefix, start []byte, fn func(key, val []byte) (bool, error)) error {
+	return d.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefix
+		opt.PrefetchValues = false
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		if start == nil {
+			start = prefix
+		}
+		for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			var more bool
+			err := item.Value(func(v []byte) error {
+				var err error
+				more, err = fn(item.Key(), v)
+				return err
+			})
+			if err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type badgerLogger struct{ l *log.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Printf("badger error: "+f, a...)
+	}
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Printf("badger warning: "+f, a...)
+	}
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
