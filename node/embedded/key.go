@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/evidence-node/evidence-node/node/store"
 )
 
 // LoadOrCreateKey reads the node's ECDSA P-256 signing key from path
@@ -27,7 +28,7 @@ func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if err := writeFileSync(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := store.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, false, fmt.Errorf("embedded: write key: %w", err)
 		}
 		return k, true, nil
@@ -51,41 +52,4 @@ func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, bool, error) {
 		return nil, false, fmt.Errorf("embedded: %s is not an ECDSA P-256 key", path)
 	}
 	return ec, false, nil
-}
-
-// writeFileSync writes a file atomically: temp file, fsync, rename, fsync dir.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

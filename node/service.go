@@ -1,0 +1,348 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// Service errors (besides the Ledger's).
+var (
+	// ErrQuotaExceeded: the platform has used its quota for the period.
+	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrIdempotencyMismatch: an Idempotency-Key was reused for a
+	// different request.
+	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+	// ErrInvalid wraps every invalid-input error from Submit.
+	ErrInvalid = errors.New("invalid submission")
+)
+
+// MaxMetadata is the largest private metadata document accepted.
+const MaxMetadata = 16 << 10
+
+// Submission is one piece of evidence as a platform submits it.
+type Submission struct {
+	Type evidence.Type
+	// Digests: the primary digest first; the node adds SM3 next to
+	// SHA-256 when it hashed the content itself.
+	Digests []evidence.Digest
+	DocRef  string
+	// Metadata is private JSON kept off-ledger in this node; only its
+	// SHA-256 goes on the ledger.
+	Metadata []byte
+}
+
+// Config configures a Service.
+type Config struct {
+	Ledger    Ledger
+	DB        *store.DB
+	Platforms *platform.Registry
+	// Now is the clock (time.Now if nil).
+	Now     func() time.Time
+	Metrics *Metrics
+}
+
+// Service is the submission pipeline and the read side of the node.
+type Service struct {
+	ledger    Ledger
+	db        *store.DB
+	platforms *platform.Registry
+	now       func() time.Time
+	ids       *evidence.IDGenerator
+	metrics   *Metrics
+
+	idemLocks [64]sync.Mutex
+	quotaMu   sync.Mutex
+	quotas    map[string]*quotaState
+}
+
+// NewService returns a Service.
+func NewService(c Config) *Service {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	return &Service{
+		ledger: c.Ledger, db: c.DB, platforms: c.Platforms, now: c.Now, metrics: c.Metrics,
+		ids:    evidence.NewIDGenerator(c.Now, nil),
+		quotas: map[string]*quotaState{},
+	}
+}
+
+// Ledger returns the service's ledger.
+func (s *Service) Ledger() Ledger { return s.ledger }
+
+// Platforms returns the platform registry.
+func (s *Service) Platforms() *platform.Registry { return s.platforms }
+
+// Store keys.
+var (
+	prefIdem = []byte("S/i/") // + platform + 0 + sha256(key)
+	prefMeta = []byte("S/m/") // + id
+	prefQuot = []byte("S/q/") // + platform + 0 + window start (unix s)
+)
+
+func key(prefix []byte, parts ...[]byte) []byte {
+	k := append([]byte(nil), prefix...)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+type idemEntry struct {
+	Fingerprint []byte   `json:"fp"`
+	Records     [][]byte `json:"records"`
+}
+
+// Validate checks a submission.
+func (sub Submission) Validate() error {
+	if !sub.Type.Valid() {
+		return fmt.Errorf("%w: type %q (want file or text)", ErrInvalid, sub.Type)
+	}
+	if len(sub.Digests) == 0 {
+		return fmt.Errorf("%w: no digest", ErrInvalid)
+	}
+	for _, d := range sub.Digests {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+	}
+	if err := evidence.ValidateDocRef(sub.DocRef); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(sub.Metadata) > MaxMetadata {
+		return fmt.Errorf("%w: metadata larger than %d bytes", ErrInvalid, MaxMetadata)
+	}
+	if len(sub.Metadata) > 0 && !json.Valid(sub.Metadata) {
+		return fmt.Errorf("%w: metadata is not valid JSON", ErrInvalid)
+	}
+	return nil
+}
+
+// Submit records submissions for a platform and returns their receipts in
+// order once the ledger has committed them. With an idempotency key, a
+// repeat of the same request (same fingerprint) returns the same receipts
+// instead of new records; the same key with another fingerprint fails with
+// ErrIdempotencyMismatch.
+func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]verifier.Receipt, error) {
+	start := time.Now()
+	rcs, err := s.submit(ctx, p, idemKey, fingerprint, subs)
+	s.metrics.observeSubmit(len(subs), err, time.Since(start))
+	return rcs, err
+}
+
+func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]verifier.Receipt, error) {
+	if len(subs) == 0 {
+		return nil, fmt.Errorf("%w: nothing to submit", ErrInvalid)
+	}
+	for i, sub := range subs {
+		if err := sub.Validate(); err != nil {
+			if len(subs) > 1 {
+				return nil, fmt.Errorf("item %d: %w", i, err)
+			}
+			return nil, err
+		}
+	}
+	var ikey []byte
+	if idemKey != "" {
+		h := sha256.Sum256([]byte(idemKey))
+		ikey = key(prefIdem, []byte(p.Name), h[:])
+		l := &s.idemLocks[h[0]%byte(len(s.idemLocks))]
+		l.Lock()
+		defer l.Unlock()
+		if v, err := s.db.Get(ikey); err == nil {
+			var e idemEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return nil, fmt.Errorf("%w: idempotency record: %v", ErrUnavailable, err)
+			}
+			if !bytes.Equal(e.Fingerprint, fingerprint) {
+				return nil, ErrIdempotencyMismatch
+			}
+			recs := make([]evidence.Record, len(e.Records))
+			for i, b := range e.Records {
+				if recs[i], err = evidence.ParseRecord(b); err != nil {
+					return nil, fmt.Errorf("%w: idempotency record: %v", ErrUnavailable, err)
+				}
+			}
+			// Append is idempotent for identical records: this returns the
+			// original receipts, or finishes a submission a crash cut short.
+			return s.ledger.Append(ctx, recs)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	if err := s.reserveQuota(p, len(subs)); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	recs := make([]evidence.Record, len(subs))
+	var b store.Batch
+	var ie idemEntry
+	ie.Fingerprint = fingerprint
+	for i, sub := range subs {
+		id, err := s.ids.New()
+		if err != nil {
+			s.releaseQuota(p, len(subs))
+			return nil, err
+		}
+		recs[i] = evidence.Record{ID: id, Type: sub.Type, Digests: sub.Digests, Platform: p.Name, DocRef: sub.DocRef, SubmittedAt: now}
+		if len(sub.Metadata) > 0 {
+			md := sha256.Sum256(sub.Metadata)
+			recs[i].MetaDigest = md[:]
+			b.Set(key(prefMeta, id[:]), sub.Metadata)
+		}
+		if ikey != nil {
+			c, err := recs[i].Canonical()
+			if err != nil {
+				s.releaseQuota(p, len(subs))
+				return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+			ie.Records = append(ie.Records, c)
+		}
+	}
+	if ikey != nil {
+		v, _ := json.Marshal(ie)
+		b.Set(ikey, v)
+	}
+	if b.Len() > 0 {
+		if err := s.db.Write(&b); err != nil {
+			s.releaseQuota(p, len(subs))
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	rcs, err := s.ledger.Append(ctx, recs)
+	if err != nil {
+		s.releaseQuota(p, len(subs))
+		return nil, err
+	}
+	return rcs, nil
+}
+
+// Receipt returns the receipt for id.
+func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
+	return s.ledger.Receipt(ctx, id)
+}
+
+// Metadata returns the private metadata of a record, only to the platform
+// that submitted it (ErrNotFound otherwise, so its existence is not told).
+func (s *Service) Metadata(ctx context.Context, p platform.Platform, id evidence.ID) ([]byte, error) {
+	rc, err := s.ledger.Receipt(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Platform != p.Name {
+		return nil, ErrNotFound
+	}
+	v, err := s.db.Get(key(prefMeta, id[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+// quotaState tracks one platform's use in its current window. Usage is
+// counted in memory and reserved on disk in steps, so a crash can cost a
+// platform at most quotaStep records of its quota, never give it more.
+type quotaState struct {
+	windowStart time.Time
+	used        int64
+	reserved    int64
+}
+
+const quotaStep = 64
+
+// QuotaUsage reports a platform's use of its quota in the current window.
+func (s *Service) QuotaUsage(p platform.Platform) (used int64, windowEnd time.Time, err error) {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	st, end, err := s.quotaLocked(p)
+	if err != nil || st == nil {
+		return 0, end, err
+	}
+	return st.used, end, nil
+}
+
+func (s *Service) quotaLocked(p platform.Platform) (*quotaState, time.Time, error) {
+	if p.Quota <= 0 {
+		return nil, time.Time{}, nil
+	}
+	per, err := platform.ParsePeriod(p.Period)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	created, err := time.Parse(time.RFC3339, p.Created)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("platform %s: created: %w", p.Name, err)
+	}
+	start, end := per.Window(created, s.now())
+	st := s.quotas[p.Name]
+	if st == nil || !st.windowStart.Equal(start) {
+		st = &quotaState{windowStart: start}
+		v, err := s.db.Get(s.quotaKey(p.Name, start))
+		switch {
+		case err == nil && len(v) == 8:
+			st.reserved = int64(binary.BigEndian.Uint64(v))
+			st.used = st.reserved // what was reserved before a restart counts as used
+		case err == nil || errors.Is(err, store.ErrNotFound):
+		default:
+			return nil, end, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		s.quotas[p.Name] = st
+	}
+	return st, end, nil
+}
+
+func (s *Service) quotaKey(name string, start time.Time) []byte {
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(start.Unix()))
+	return key(prefQuot, []byte(name), t[:])
+}
+
+func (s *Service) reserveQuota(p platform.Platform, n int) error {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	st, end, err := s.quotaLocked(p)
+	if err != nil || st == nil {
+		return err
+	}
+	if st.used+int64(n) > p.Quota {
+		return fmt.Errorf("%w: platform %s has used %d of %d records until %s", ErrQuotaExceeded, p.Name, st.used, p.Quota, end.UTC().Format(time.RFC3339))
+	}
+	st.used += int64(n)
+	if st.used > st.reserved {
+		r := min(st.used+quotaStep, p.Quota)
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(r))
+		if err := s.db.Set(s.quotaKey(p.Name, st.windowStart), v[:]); err != nil {
+			st.used -= int64(n)
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		st.reserved = r
+	}
+	return nil
+}
+
+func (s *Service) releaseQuota(p platform.Platform, n int) {
+	s.quotaMu.Lock()
+	defer s.quotaMu.Unlock()
+	if st := s.quotas[p.Name]; st != nil && p.Quota > 0 {
+		st.used = max(0, st.used-int64(n))
+	}
+}

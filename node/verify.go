@@ -1,0 +1,159 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// Verdicts and outcome codes of a verification.
+const (
+	VerdictPass = "pass"
+	VerdictFail = "fail"
+
+	OutcomePass     = "pass"          // all three checks passed
+	OutcomeMismatch = "mismatch"      // on the ledger, but the digest differs
+	OutcomeNotFound = "not_found"     // no record with this ID
+	OutcomeBroken   = "proof_invalid" // the ledger's proof does not hold
+)
+
+// Check is one of the three checks of a verification, with its reason in
+// English and Chinese.
+type Check struct {
+	Name     string `json:"name"`
+	Pass     bool   `json:"pass"`
+	Reason   string `json:"reason"`
+	ReasonZH string `json:"reason_zh"`
+}
+
+// Verification is the answer to "does this digest match this evidence ID".
+type Verification struct {
+	Verdict string `json:"verdict"`
+	// Outcome tells the failure kinds apart: pass, mismatch, not_found,
+	// proof_invalid.
+	Outcome string            `json:"outcome"`
+	ID      string            `json:"id"`
+	Checks  []Check           `json:"checks"`
+	Receipt *verifier.Receipt `json:"receipt,omitempty"`
+}
+
+// Verify checks digest d against evidence id: (1) digest_match: d equals
+// the recorded digest of its algorithm; (2) on_ledger: the record is on the
+// ledger and its block, re-read from the ledger, has the receipt's block
+// hash and holds the record at the receipt's position; (3) proof_intact:
+// the receipt's Merkle proof, header and block seal verify against the
+// ledger's trust roots.
+func (s *Service) Verify(ctx context.Context, id evidence.ID, d evidence.Digest) (Verification, error) {
+	v, err := s.verify(ctx, id, d)
+	if err == nil {
+		s.metrics.verifications.WithLabelValues(v.Outcome).Inc()
+	}
+	return v, err
+}
+
+func (s *Service) verify(ctx context.Context, id evidence.ID, d evidence.Digest) (Verification, error) {
+	v := Verification{Verdict: VerdictFail, ID: id.String()}
+	rc, err := s.ledger.Receipt(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		v.Outcome = OutcomeNotFound
+		v.Checks = []Check{
+			{CheckName(0), false, "no evidence is recorded under this ID", "未找到该统一证据编号的存证记录"},
+			{CheckName(1), false, "no evidence is recorded under this ID", "区块链上无此编号的存证"},
+			{CheckName(2), false, "nothing to check", "无可校验的数据"},
+		}
+		return v, nil
+	}
+	if err != nil {
+		return v, err
+	}
+	v.Receipt = &rc
+	info, err := s.ledger.Info(ctx)
+	if err != nil {
+		return v, err
+	}
+
+	// (3) first, since (1) reads the record the proof vouches for.
+	proof := Check{Name: verifier.CheckProofIntact, Pass: true,
+		Reason:   fmt.Sprintf("the Merkle proof, block header and block signature verify against the ledger's trust roots (key %v)", rc.KeyIDs),
+		ReasonZH: "默克尔证明、区块头与区块签名均通过信任根校验"}
+	rec, perr := verifier.VerifyReceipt(rc, info.TrustRoots)
+	if perr != nil {
+		proof = Check{Name: verifier.CheckProofIntact, Reason: perr.Error(), ReasonZH: "电子数据包完整性校验未通过：" + perr.Error()}
+	}
+
+	// (1)
+	match := Check{Name: verifier.CheckDigestMatch}
+	switch err := verifier.DigestMatch(rec, d); {
+	case perr != nil:
+		match.Reason, match.ReasonZH = "the record cannot be trusted: its proof does not verify", "存证记录的证明无效，无法比对"
+	case err == nil:
+		match.Pass = true
+		match.Reason = fmt.Sprintf("the %s digest %s equals the recorded digest", d.Algorithm, d.Hex())
+		match.ReasonZH = fmt.Sprintf("比对结果一致：%s 摘要 %s 与存证摘要相同", d.Algorithm, d.Hex())
+	case errors.Is(err, verifier.ErrAlgorithmNotRecorded):
+		match.Reason = fmt.Sprintf("the record holds no %s digest; compute the digest with %s", d.Algorithm, rec.Primary().Algorithm)
+		match.ReasonZH = fmt.Sprintf("存证记录中没有 %s 摘要，请使用 %s 计算", d.Algorithm, rec.Primary().Algorithm)
+	default:
+		want, _ := rec.DigestFor(d.Algorithm)
+		match.Reason = fmt.Sprintf("the %s digest %s differs from the recorded %s: the content is not the one recorded", d.Algorithm, d.Hex(), want.Hex())
+		match.ReasonZH = fmt.Sprintf("比对结果不一致：您提供的内容的 %s 摘要 %s 与存证摘要 %s 不同，内容可能已被修改", d.Algorithm, d.Hex(), want.Hex())
+	}
+
+	// (2) re-read the block from the ledger.
+	onLedger := Check{Name: verifier.CheckOnLedger}
+	b, err := s.ledger.Block(ctx, rc.BlockNumber)
+	switch {
+	case err != nil:
+		onLedger.Reason = fmt.Sprintf("block %d cannot be read from the ledger: %v", rc.BlockNumber, err)
+		onLedger.ReasonZH = fmt.Sprintf("无法从账本读取区块 %d", rc.BlockNumber)
+	case hex.EncodeToString(b.Header.Hash()) != rc.BlockHash:
+		onLedger.Reason = fmt.Sprintf("block %d on the ledger hashes to %x, not %s", rc.BlockNumber, b.Header.Hash(), rc.BlockHash)
+		onLedger.ReasonZH = fmt.Sprintf("账本上区块 %d 的哈希与存证记录不符", rc.BlockNumber)
+	default:
+		if err := recordInStoredBlock(rc, b, info.TrustRoots); err != nil {
+			onLedger.Reason = err.Error()
+			onLedger.ReasonZH = "区块中未找到该存证记录：" + err.Error()
+		} else {
+			onLedger.Pass = true
+			onLedger.Reason = fmt.Sprintf("recorded on ledger %q in block %d (hash %s) at %s", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
+			onLedger.ReasonZH = fmt.Sprintf("电子证据已在区块链存证：账本 %s，块高 %d，区块哈希 %s，存证时间 %s", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
+		}
+	}
+	v.Checks = []Check{match, onLedger, proof}
+	switch {
+	case !onLedger.Pass || !proof.Pass:
+		v.Outcome = OutcomeBroken
+	case !match.Pass:
+		v.Outcome = OutcomeMismatch
+	default:
+		v.Outcome, v.Verdict = OutcomePass, VerdictPass
+	}
+	return v, nil
+}
+
+// recordInStoredBlock checks, for the kinds of block it knows, that the
+// block as stored holds the receipt's record.
+func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) error {
+	switch b.Kind {
+	case KindEmbedded:
+		eb, err := block.ParseEmbedded(b.Raw)
+		if err != nil {
+			return err
+		}
+		if err := eb.Verify(roots); err != nil {
+			return err
+		}
+		return verifier.ReceiptInBlock(rc, eb)
+	}
+	return fmt.Errorf("block kind %q not supported", b.Kind)
+}
+
+// CheckName returns the name of check i (0, 1, 2).
+func CheckName(i int) string {
+	return [...]string{verifier.CheckDigestMatch, verifier.CheckOnLedger, verifier.CheckProofIntact}[i]
+}
