@@ -48,15 +48,22 @@ type Verification struct {
 // hash and holds the record at the receipt's position; (3) proof_intact:
 // the receipt's Merkle proof, header and block seal verify against the
 // ledger's trust roots.
-func (s *Service) Verify(ctx context.Context, id evidence.ID, d evidence.Digest) (Verification, error) {
-	v, err := s.verify(ctx, id, d)
+//
+// Of the digests given (e.g. SHA-256 and SM3 of an uploaded file), the one
+// of the record's primary algorithm is compared, else the first the record
+// holds, else the first.
+func (s *Service) Verify(ctx context.Context, id evidence.ID, ds ...evidence.Digest) (Verification, error) {
+	if len(ds) == 0 {
+		return Verification{}, fmt.Errorf("%w: no digest to verify", ErrInvalid)
+	}
+	v, err := s.verify(ctx, id, ds)
 	if err == nil {
 		s.metrics.verifications.WithLabelValues(v.Outcome).Inc()
 	}
 	return v, err
 }
 
-func (s *Service) verify(ctx context.Context, id evidence.ID, d evidence.Digest) (Verification, error) {
+func (s *Service) verify(ctx context.Context, id evidence.ID, ds []evidence.Digest) (Verification, error) {
 	v := Verification{Verdict: VerdictFail, ID: id.String()}
 	rc, err := s.ledger.Receipt(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -87,6 +94,7 @@ func (s *Service) verify(ctx context.Context, id evidence.ID, d evidence.Digest)
 	}
 
 	// (1)
+	d := pickDigest(rec, ds)
 	match := Check{Name: verifier.CheckDigestMatch}
 	switch err := verifier.DigestMatch(rec, d); {
 	case perr != nil:
@@ -156,4 +164,15 @@ func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) e
 // CheckName returns the name of check i (0, 1, 2).
 func CheckName(i int) string {
 	return [...]string{verifier.CheckDigestMatch, verifier.CheckOnLedger, verifier.CheckProofIntact}[i]
+}
+
+func pickDigest(rec evidence.Record, ds []evidence.Digest) evidence.Digest {
+	for _, want := range rec.Digests {
+		for _, d := range ds {
+			if d.Algorithm == want.Algorithm {
+				return d
+			}
+		}
+	}
+	return ds[0]
 }

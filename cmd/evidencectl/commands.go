@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/web/client"
+)
+
+func cmdPlatform(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("platform: want add or list")
+	}
+	fs := flag.NewFlagSet("platform "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", envOr("EVIDENCE_DATA", "./data"), "the node's data directory (env EVIDENCE_DATA)")
+	switch args[0] {
+	case "add":
+		quota := fs.Int64("quota", 0, "records the platform may submit per period (0: no cap)")
+		period := fs.String("period", "", "quota period: 1y, 6mo, 4w, 30d, 24h (default 1y when --quota is set)")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("platform add: want exactly one NAME")
+		}
+		key, p, err := platform.Add(*data, pos[0], *quota, *period, time.Now())
+		if err != nil {
+			return usagef("platform add: %v", err)
+		}
+		fmt.Fprintf(stdout, "platform %q registered in %s\n", p.Name, *data)
+		if p.Quota > 0 {
+			fmt.Fprintf(stdout, "quota: %d records per %s\n", p.Quota, p.Period)
+		}
+		fmt.Fprintln(stdout, "API key (shown once; only its hash is stored; send it as Authorization: Bearer KEY):")
+		fmt.Fprintln(stdout, key)
+		return nil
+	case "list":
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return usagef("platform list takes no arguments")
+		}
+		r, err := platform.Open(*data)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tKEY\tQUOTA\tPERIOD\tCREATED")
+		for _, p := range r.List() {
+			q := "-"
+			if p.Quota > 0 {
+				q = fmt.Sprint(p.Quota)
+			}
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\n", p.Name, p.KeyHint, q, p.Period, p.Created)
+		}
+		return tw.Flush()
+	}
+	return usagef("platform: unknown subcommand %q (want add or list)", args[0])
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.add(fs)
+	digest := fs.String("digest", "", "submit this digest (hex or base64) instead of a file")
+	text := fs.String("text", "", "submit this text (its exact UTF-8 bytes)")
+	alg := fs.String("algorithm", "", "digest algorithm: sha256 (default) or sm3")
+	hashOnly := fs.Bool("hash-only", false, "hash FILE here and send only its digest (the file never leaves this machine)")
+	docRef := fs.String("doc-ref", "", "your own reference for the document")
+	meta := fs.String("metadata", "", "private metadata, a JSON object (kept off-ledger by the node)")
+	ikey := fs.String("idempotency-key", "", "retrying with the same key returns the same receipt")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	modes := 0
+	for _, b := range []bool{len(pos) > 0, *digest != "", flagSet(fs, "text")} {
+		if b {
+			modes++
+		}
+	}
+	if modes != 1 || len(pos) > 1 {
+		return usagef("submit: give one FILE, or --digest, or --text")
+	}
+	var md json.RawMessage
+	if *meta != "" {
+		if !json.Valid([]byte(*meta)) {
+			return usagef("submit: --metadata is not valid JSON")
+		}
+		md = json.RawMessage(*meta)
+	}
+	c := nf.client()
+	sub := client.Submission{Algorithm: *alg, DocRef: *docRef, Metadata: md}
+	var rc any
+	switch {
+	case len(pos) == 1 && !*hashOnly:
+		rc, err = c.UploadFile(ctx, pos[0], client.SubmitOptions{Algorithm: *alg, DocRef: *docRef, Metadata: md, IdempotencyKey: *ikey})
+	case len(pos) == 1:
+		a, err := evidence.ParseAlgorithm(*alg)
+		if err != nil {
+			return usagef("submit: %v", err)
+		}
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		ds, _, err := evidence.HashReader(f, a)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		sub.Type, sub.Digest = "file", ds[0].Hex()
+		rc, err = c.Submit(ctx, sub, *ikey)
+		if err != nil {
+			return wrapNode(err)
+		}
+	case *digest != "":
+		sub.Type, sub.Digest = "file", *digest
+		rc, err = c.Submit(ctx, sub, *ikey)
+	default:
+		sub.Type, sub.Text = "text", text
+		rc, err = c.Submit(ctx, sub, *ikey)
+	}
+	if err != nil {
+		return wrapNode(err)
+	}
+	return printJSON(stdout, rc)
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.add(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("get: want one evidence ID")
+	}
+	if _, err := evidence.ParseID(pos[0]); err != nil {
+		code := "id_invalid"
+		if errors.Is(err, evidence.ErrIDChecksum) {
+			code = "id_checksum"
+		}
+		return &client.APIError{Status: 400, Code: code, Message: err.Error() + "; check the ID against the original"}
+	}
+	rc, err := nf.client().Get(ctx, pos[0])
+	if err != nil {
+		return wrapNode(err)
+	}
+	return printJSON(stdout, rc)
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.add(fs)
+	text := fs.String("text", "", "verify this text")
+	digest := fs.String("digest", "", "verify this digest (hex or base64)")
+	alg := fs.String("algorithm", "", "algorithm of --digest: sha256 (default) or sm3")
+	asJSON := fs.Bool("json", false, "print the node's JSON answer")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return false, err
+	}
+	if len(pos) < 1 {
+		return false, usagef("verify: want an evidence ID")
+	}
+	id := pos[0]
+	if _, err := evidence.ParseID(id); err != nil {
+		code := "id_invalid"
+		if errors.Is(err, evidence.ErrIDChecksum) {
+			code = "id_checksum"
+		}
+		return false, &client.APIError{Status: 400, Code: code, Message: err.Error() + "; check the ID against the original"}
+	}
+	c := nf.client()
+	var v client.Verification
+	switch {
+	case len(pos) == 2 && *digest == "" && !flagSet(fs, "text"):
+		v, err = c.VerifyFile(ctx, id, pos[1])
+	case len(pos) == 1 && *digest != "" && !flagSet(fs, "text"):
+		a, perr := evidence.ParseAlgorithm(*alg)
+		if perr != nil {
+			return false, usagef("verify: %v", perr)
+		}
+		d, perr := evidence.ParseDigest(a, *digest)
+		if perr != nil {
+			return false, usagef("verify: %v", perr)
+		}
+		v, err = c.Verify(ctx, id, d)
+	case len(pos) == 1 && *digest == "" && flagSet(fs, "text"):
+		v, err = c.VerifyText(ctx, id, *text)
+	default:
+		return false, usagef("verify: give ID and one of FILE, --text, --digest")
+	}
+	if err != nil {
+		return false, wrapNode(err)
+	}
+	if *asJSON {
+		return v.Verdict == "pass", printJSON(stdout, v)
+	}
+	fmt.Fprintf(stdout, "evidence %s: %s\n", v.ID, strings.ToUpper(v.Verdict))
+	for _, ch := range v.Checks {
+		mark := "FAIL"
+		if ch.Pass {
+			mark = "pass"
+		}
+		fmt.Fprintf(stdout, "  [%s] %-13s %s\n", mark, ch.Name, ch.Reason)
+	}
+	if v.Receipt != nil {
+		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", v.Receipt.Ledger, v.Receipt.BlockNumber, v.Receipt.BlockHash, v.Receipt.LedgerTime)
+	}
+	return v.Verdict == "pass", nil
+}

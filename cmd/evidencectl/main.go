@@ -1,0 +1,183 @@
+// Command evidencectl is the command-line client of the evidence node: it
+// registers platforms (offline, in the node's data directory), submits,
+// fetches and verifies evidence, and drives load for benchmarks.
+//
+// Exit codes: 0 success (or verification passed); 1 verification failed;
+// 2 usage error; 3 the node refused the request (4xx: bad input, unknown
+// or mistyped ID, quota); 4 the node is unreachable or failed (5xx).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/evidence-node/evidence-node/web/client"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitUsage    = 2
+	ExitRejected = 3
+	ExitNode     = 4
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: evidencectl COMMAND [flags]
+
+commands:
+  platform add NAME --data DIR [--quota N --period 1y]   register a platform; prints its API key on the last line
+  platform list --data DIR                               list platforms
+  submit FILE [--hash-only] | --digest HEX | --text T    submit evidence; prints the receipt
+  get ID                                                 print the receipt of an ID
+  verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
+  bench [--clients N --duration D --count N --batch N]   load generator
+
+node commands take --node URL (EVIDENCE_NODE, default http://127.0.0.1:8080)
+and --key KEY (EVIDENCE_API_KEY). Run "evidencectl COMMAND -h" for a command's flags.
+
+exit codes: 0 ok, 1 verification failed, 2 usage, 3 refused by the node (4xx), 4 node unreachable or failed (5xx)
+`
+
+// usageError marks errors in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// Main runs evidencectl and returns its exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	var err error
+	switch args[0] {
+	case "platform":
+		err = cmdPlatform(args[1:], stdout, stderr)
+	case "submit":
+		err = cmdSubmit(ctx, args[1:], stdout, stderr)
+	case "get":
+		err = cmdGet(ctx, args[1:], stdout, stderr)
+	case "verify":
+		var pass bool
+		pass, err = cmdVerify(ctx, args[1:], stdout, stderr)
+		if err == nil && !pass {
+			return ExitFailed
+		}
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr)
+	default:
+		err = usagef("unknown command %q", args[0])
+	}
+	return exitCode(err, stderr)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "evidencectl:", err)
+		fmt.Fprintln(stderr, `run "evidencectl help" for usage`)
+		return ExitUsage
+	}
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "evidencectl: %s: %s\n", ae.Code, ae.Message)
+		if ae.MessageZH != "" {
+			fmt.Fprintf(stderr, "evidencectl: %s\n", ae.MessageZH)
+		}
+		if ae.Status >= 500 {
+			return ExitNode
+		}
+		return ExitRejected
+	}
+	fmt.Fprintln(stderr, "evidencectl:", err)
+	var ne nodeError
+	if errors.As(err, &ne) {
+		return ExitNode
+	}
+	return ExitFailed
+}
+
+// nodeError marks failures to reach the node.
+type nodeError struct{ err error }
+
+func (e nodeError) Error() string { return "cannot reach the node: " + e.err.Error() }
+func (e nodeError) Unwrap() error { return e.err }
+
+// wrapNode classifies a client error: API errors stay, others are the
+// node being unreachable.
+func wrapNode(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return nodeError{err}
+}
+
+// nodeFlags adds --node and --key to a flag set.
+type nodeFlags struct{ url, key string }
+
+func (n *nodeFlags) add(fs *flag.FlagSet) {
+	def := os.Getenv("EVIDENCE_NODE")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&n.url, "node", def, "node URL (env EVIDENCE_NODE)")
+	fs.StringVar(&n.key, "key", os.Getenv("EVIDENCE_API_KEY"), "platform API key (env EVIDENCE_API_KEY)")
+}
+
+func (n *nodeFlags) client() *client.Client { return client.New(n.url, client.WithKey(n.key)) }
+
+// parse parses flags that may be interleaved with positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,223 @@
+// Command evidenced runs the evidence node: the HTTP API on the embedded
+// ledger (or, later, on Fabric).
+//
+// Every flag can also be set by an EVIDENCE_* environment variable (the
+// flag name in upper case, '-' as '_') or a JSON config file (--config);
+// flags win over the environment, which wins over the file.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/web"
+)
+
+func main() {
+	os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Config is evidenced's configuration; the flag set is its schema.
+type Config struct {
+	Listen          string
+	Data            string
+	Ledger          string
+	LedgerName      string
+	BlockMaxRecords int
+	BlockMaxWait    time.Duration
+	MaxUpload       int64
+	ConfigFile      string
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: want HOST:PORT: %v", c.Listen, err)
+	}
+	if c.Data == "" {
+		return errors.New("--data is empty")
+	}
+	if c.Ledger != node.KindEmbedded {
+		if c.Ledger == node.KindFabric {
+			return errors.New("--ledger fabric is not available in this build yet; use --ledger embedded")
+		}
+		return fmt.Errorf("--ledger %q: want embedded", c.Ledger)
+	}
+	if c.LedgerName == "" {
+		return errors.New("--ledger-name is empty")
+	}
+	if c.BlockMaxRecords < 1 || c.BlockMaxRecords > 100000 {
+		return fmt.Errorf("--block-max-records %d: want 1 to 100000", c.BlockMaxRecords)
+	}
+	if c.BlockMaxWait < 0 || c.BlockMaxWait > time.Minute {
+		return fmt.Errorf("--block-max-wait %v: want 0 to 1m", c.BlockMaxWait)
+	}
+	if c.MaxUpload < 1 {
+		return fmt.Errorf("--max-upload %d: must be positive", c.MaxUpload)
+	}
+	return nil
+}
+
+// ParseFlags fills a Config from defaults, the config file, the
+// environment and args, in rising priority.
+func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("evidenced", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.Data, "data", "./data", "data directory (ledger, keys, platforms)")
+	fs.StringVar(&c.Ledger, "ledger", "embedded", "ledger kind: embedded")
+	fs.StringVar(&c.LedgerName, "ledger-name", "evidence-local", "ledger name, fixed when the ledger is created")
+	fs.IntVar(&c.BlockMaxRecords, "block-max-records", 1000, "cut a block once it holds this many records")
+	fs.DurationVar(&c.BlockMaxWait, "block-max-wait", 0, "wait up to this long to fill a block (0: cut as soon as the previous block is on disk)")
+	fs.Int64Var(&c.MaxUpload, "max-upload", web.DefaultMaxUpload, "largest file upload in bytes")
+	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	envName := func(n string) string { return "EVIDENCE_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_")) }
+	// The config file may itself come from the environment.
+	if !set["config"] && getenv(envName("config")) != "" {
+		c.ConfigFile = getenv(envName("config"))
+	}
+	fileVals := map[string]any{}
+	if c.ConfigFile != "" {
+		b, err := os.ReadFile(c.ConfigFile)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		if err := json.Unmarshal(b, &fileVals); err != nil {
+			return c, fmt.Errorf("config file %s: %w", c.ConfigFile, err)
+		}
+		for k := range fileVals {
+			if fs.Lookup(k) == nil || k == "config" {
+				return c, fmt.Errorf("config file %s: unknown key %q", c.ConfigFile, k)
+			}
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] || f.Name == "config" {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			s := fmt.Sprint(v)
+			if fv, isNum := v.(float64); isNum {
+				s = fmt.Sprintf("%.0f", fv)
+			}
+			if e := f.Value.Set(s); e != nil {
+				err = fmt.Errorf("config file key %q=%v: %v", f.Name, v, e)
+			}
+		}
+	})
+	return c, err
+}
+
+// Main runs evidenced and returns its exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "evidenced:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "evidenced:", err)
+		return 1
+	}
+	return 0
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	logger := log.New(stderr, "evidenced: ", log.LstdFlags|log.Lmsgprefix)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	db, err := store.Open(filepath.Join(cfg.Data, "store"), store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	key, created, err := embedded.LoadOrCreateKey(filepath.Join(cfg.Data, "node-key.pem"))
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := node.NewMetrics(reg)
+	led, err := embedded.Open(db, embedded.Config{
+		Name: cfg.LedgerName, Key: key, MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
+		Logger: logger, OnBlock: metrics.ObserveBlock,
+	})
+	if err != nil {
+		return err
+	}
+	defer led.Close()
+	info, _ := led.Info(ctx)
+	metrics.SetHeight(info.Height)
+	plats, err := platform.Open(cfg.Data)
+	if err != nil {
+		return err
+	}
+	svc := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, Registry: reg, Logger: logger})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created node signing key %s (key id %s)\n", filepath.Join(cfg.Data, "node-key.pem"), info.TrustRoots.Keys[len(info.TrustRoots.Keys)-1].ID)
+	}
+	fmt.Fprintf(stdout, "ledger %q (embedded), height %d, data in %s\n", info.Name, info.Height, cfg.Data)
+	if len(plats.List()) == 0 {
+		fmt.Fprintf(stdout, "no platforms yet: create an API key with\n  evidencectl platform add NAME --data %s\n", cfg.Data)
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+
+	err = web.Serve(ctx, app, ln, 10*time.Second)
+	logger.Printf("stopped")
+	return err
+}

@@ -1,0 +1,406 @@
+package web
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 255
+
+func (s *server) healthz(c fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *server) readyz(c fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
+	defer cancel()
+	info, err := s.svc.Ledger().Info(ctx)
+	if err != nil {
+		return &Error{Status: 503, Code: CodeLedgerUnavailable, Message: "ledger not ready: " + err.Error(), MessageZH: "账本未就绪", Err: err}
+	}
+	return c.JSON(fiber.Map{"status": "ready", "ledger": info.Name, "kind": info.Kind, "height": info.Height})
+}
+
+// authenticate returns the platform of the request's bearer key.
+func (s *server) authenticate(c fiber.Ctx) (platform.Platform, error) {
+	h := c.Get("Authorization")
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || strings.TrimSpace(key) == "" {
+		return platform.Platform{}, apiErr(401, CodeUnauthorized,
+			"missing API key: send Authorization: Bearer KEY (create one with evidencectl platform add)", "缺少 API 密钥")
+	}
+	p, err := s.svc.Platforms().Authenticate(strings.TrimSpace(key))
+	if err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func idempotencyKey(c fiber.Ctx) (string, error) {
+	k := c.Get("Idempotency-Key")
+	if len(k) > MaxIdempotencyKey {
+		return "", badRequest("Idempotency-Key longer than %d characters", MaxIdempotencyKey)
+	}
+	return k, nil
+}
+
+// submit handles POST /evidence: multipart upload, hash only, or text.
+func (s *server) submit(c fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	ikey, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	var sub node.Submission
+	if isMultipart(c) {
+		sub, err = s.readUpload(c)
+	} else {
+		var b []byte
+		if b, err = body(c, MaxJSONBody); err == nil {
+			sub, err = DecodeSubmit(b)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	rcs, err := s.svc.Submit(c.Context(), p, ikey, submissionFingerprint(sub), []node.Submission{sub})
+	if err != nil {
+		return err
+	}
+	return c.Status(201).JSON(rcs[0])
+}
+
+// BatchResponse is the answer to POST /evidence/batch.
+type BatchResponse struct {
+	Receipts []verifier.Receipt `json:"receipts"`
+}
+
+func (s *server) submitBatch(c fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	ikey, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	b, err := body(c, MaxBatchBody)
+	if err != nil {
+		return err
+	}
+	subs, err := DecodeBatch(b)
+	if err != nil {
+		return err
+	}
+	var fp []byte
+	if ikey != "" {
+		parts := make([][]byte, len(subs))
+		for i, sub := range subs {
+			parts[i] = submissionFingerprint(sub)
+		}
+		fp = fingerprint(parts...)
+	}
+	rcs, err := s.svc.Submit(c.Context(), p, ikey, fp, subs)
+	if err != nil {
+		return err
+	}
+	return c.Status(201).JSON(BatchResponse{Receipts: rcs})
+}
+
+func submissionFingerprint(sub node.Submission) []byte {
+	parts := [][]byte{[]byte(sub.Type), []byte(sub.DocRef), sub.Metadata}
+	for _, d := range sub.Digests {
+		parts = append(parts, []byte(d.String()))
+	}
+	return fingerprint(parts...)
+}
+
+func isMultipart(c fiber.Ctx) bool {
+	return strings.HasPrefix(strings.ToLower(string(c.Request().Header.ContentType())), "multipart/form-data")
+}
+
+// upload is what a multipart request carried: the file's digests and the
+// text fields.
+type upload struct {
+	digests []evidence.Digest
+	size    int64
+	fields  map[string]string
+}
+
+// readMultipart streams a multipart body: the part named "file" is hashed
+// (SHA-256 and SM3 at once) as it arrives, never held in memory; other
+// parts are small text fields.
+func (s *server) readMultipart(c fiber.Ctx, primary func(fields map[string]string) (evidence.Algorithm, error)) (upload, error) {
+	var up upload
+	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > s.maxUpload+1<<20 {
+		return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+	}
+	_, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
+	if err != nil || params["boundary"] == "" {
+		return up, badRequest("multipart/form-data without a boundary")
+	}
+	var r io.Reader = c.Request().BodyStream()
+	if r == nil {
+		r = strings.NewReader(string(c.Body()))
+	}
+	lr := &limitedReader{r: r, n: s.maxUpload + 1<<20}
+	mr := multipart.NewReader(lr, params["boundary"])
+	up.fields = map[string]string{}
+	gotFile := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if lr.exceeded {
+				return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+			}
+			return up, badRequest("malformed multipart body: %v", err)
+		}
+		name := part.FormName()
+		if name == "file" {
+			if gotFile {
+				return up, badRequest("more than one file part; upload one file per request (use /evidence/batch with digests for many)")
+			}
+			gotFile = true
+			alg, err := primary(up.fields)
+			if err != nil {
+				return up, err
+			}
+			algs := []evidence.Algorithm{alg}
+			for _, a := range evidence.Algorithms {
+				if a != alg {
+					algs = append(algs, a)
+				}
+			}
+			ds, n, err := evidence.HashReader(part, algs...)
+			if err != nil {
+				if lr.exceeded {
+					return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+				}
+				return up, badRequest("reading the file: %v", err)
+			}
+			if n > s.maxUpload {
+				return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+			}
+			up.digests, up.size = ds, n
+			continue
+		}
+		if len(up.fields) >= 16 {
+			return up, badRequest("too many form fields")
+		}
+		v, err := io.ReadAll(io.LimitReader(part, node.MaxMetadata+1))
+		if err != nil {
+			return up, badRequest("reading field %q: %v", name, err)
+		}
+		if len(v) > node.MaxMetadata {
+			return up, apiErr(413, CodeTooLarge, fmt.Sprintf("field %q larger than %d bytes", name, node.MaxMetadata), "表单字段过大")
+		}
+		up.fields[name] = string(v)
+	}
+	if !gotFile {
+		return up, badRequest(`multipart body has no part named "file"`)
+	}
+	return up, nil
+}
+
+type limitedReader struct {
+	r        io.Reader
+	n        int64
+	exceeded bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		l.exceeded = true
+		return 0, errors.New("body exceeds the upload limit")
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func fieldAlgorithm(fields map[string]string) (evidence.Algorithm, error) {
+	a, err := evidence.ParseAlgorithm(fields["algorithm"])
+	if err != nil {
+		return a, badRequest("%v", err)
+	}
+	return a, nil
+}
+
+// readUpload turns a multipart submission into a Submission of type file.
+// Fields: file (required), algorithm, doc_ref, metadata (JSON object);
+// fields must come before the file part to affect its algorithm.
+func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
+	up, err := s.readMultipart(c, fieldAlgorithm)
+	if err != nil {
+		return node.Submission{}, err
+	}
+	for k := range up.fields {
+		switch k {
+		case "algorithm", "doc_ref", "metadata", "type":
+		default:
+			return node.Submission{}, badRequest("unknown form field %q (want file, algorithm, doc_ref, metadata)", k)
+		}
+	}
+	if t := up.fields["type"]; t != "" && t != string(evidence.File) {
+		return node.Submission{}, badRequest("an uploaded file has type \"file\", not %q", t)
+	}
+	req := SubmitRequest{Type: string(evidence.File), DocRef: up.fields["doc_ref"]}
+	if m := up.fields["metadata"]; m != "" {
+		req.Metadata = json.RawMessage(m)
+	}
+	req.Digest = up.digests[0].Hex()
+	req.Algorithm = string(up.digests[0].Algorithm)
+	sub, err := req.toSubmission()
+	if err != nil {
+		return sub, err
+	}
+	sub.Digests = up.digests
+	return sub, nil
+}
+
+// get handles GET /evidence/{id}: the public view, plus private metadata
+// for the submitting platform.
+func (s *server) get(c fiber.Ctx) error {
+	id, err := evidence.ParseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	rc, err := s.svc.Receipt(c.Context(), id)
+	if err != nil {
+		return err
+	}
+	if c.Get("Authorization") == "" {
+		return c.JSON(rc)
+	}
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		verifier.Receipt
+		Metadata json.RawMessage `json:"metadata,omitempty"`
+	}{Receipt: rc}
+	if p.Name == rc.Platform {
+		md, err := s.svc.Metadata(c.Context(), p, id)
+		if err != nil && !errors.Is(err, node.ErrNotFound) {
+			return err
+		}
+		out.Metadata = md
+	}
+	return c.JSON(out)
+}
+
+// verify handles POST /verify: JSON {id, digest | text} or multipart with
+// fields id and file.
+func (s *server) verify(c fiber.Ctx) error {
+	var (
+		id  evidence.ID
+		ds  []evidence.Digest
+		err error
+	)
+	if isMultipart(c) {
+		var up upload
+		up, err = s.readMultipart(c, func(map[string]string) (evidence.Algorithm, error) { return evidence.SHA256, nil })
+		if err != nil {
+			return err
+		}
+		for k := range up.fields {
+			if k != "id" {
+				return badRequest("unknown form field %q (want id, file)", k)
+			}
+		}
+		if id, err = evidence.ParseID(up.fields["id"]); err != nil {
+			return err
+		}
+		ds = up.digests
+	} else {
+		var b []byte
+		if b, err = body(c, MaxJSONBody); err != nil {
+			return err
+		}
+		if id, ds, err = DecodeVerify(b); err != nil {
+			return err
+		}
+	}
+	v, err := s.svc.Verify(c.Context(), id, ds...)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+// BlockView is the answer to GET /blocks/{n}.
+type BlockView struct {
+	Number       uint64          `json:"number"`
+	Hash         string          `json:"hash"`
+	PreviousHash string          `json:"previous_hash"`
+	DataHash     string          `json:"data_hash"`
+	Kind         string          `json:"kind"`
+	Records      int             `json:"records"`
+	Time         string          `json:"time,omitempty"`
+	Block        json.RawMessage `json:"block,omitempty"` // embedded: the block itself
+	Raw          []byte          `json:"raw,omitempty"`   // fabric: protobuf bytes (base64)
+}
+
+func (s *server) block(c fiber.Ctx) error {
+	n, err := strconv.ParseUint(c.Params("n"), 10, 64)
+	if err != nil {
+		return badRequest("block number %q is not a non-negative integer", c.Params("n"))
+	}
+	b, err := s.svc.Ledger().Block(c.Context(), n)
+	if err != nil {
+		return err
+	}
+	v := BlockView{Number: b.Header.Number, Hash: hex.EncodeToString(b.Header.Hash()),
+		PreviousHash: hex.EncodeToString(b.Header.PreviousHash), DataHash: hex.EncodeToString(b.Header.DataHash),
+		Kind: b.Kind, Records: b.Records, Time: b.Time}
+	if b.Kind == node.KindEmbedded {
+		v.Block = b.Raw
+	} else {
+		v.Raw = b.Raw
+	}
+	return c.JSON(v)
+}
+
+// LedgerView is the answer to GET /ledger.
+type LedgerView struct {
+	Name       string           `json:"name"`
+	Kind       string           `json:"kind"`
+	Height     uint64           `json:"height"`
+	TrustRoots block.TrustRoots `json:"trust_roots"`
+}
+
+func (s *server) ledger(c fiber.Ctx) error {
+	info, err := s.svc.Ledger().Info(c.Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(LedgerView{Name: info.Name, Kind: info.Kind, Height: info.Height, TrustRoots: info.TrustRoots})
+}

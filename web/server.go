@@ -1,0 +1,162 @@
+// Package web is the node's HTTP surface: the JSON API under /api/v1,
+// health and metrics endpoints. It is the only package that imports fiber.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"log"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/adaptor"
+	"github.com/gofiber/fiber/v3/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/evidence-node/evidence-node/node"
+)
+
+// Config configures the HTTP server.
+type Config struct {
+	Service *node.Service
+	// MaxUpload is the largest file accepted by multipart upload.
+	MaxUpload int64
+	// Registry receives the HTTP metrics and serves /metrics.
+	Registry *prometheus.Registry
+	Logger   *log.Logger
+}
+
+// DefaultMaxUpload is the default upload limit (4 GiB).
+const DefaultMaxUpload = 4 << 30
+
+type server struct {
+	svc       *node.Service
+	maxUpload int64
+	log       *log.Logger
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the fiber app serving the API.
+func New(cfg Config) *fiber.App {
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &server{
+		svc: cfg.Service, maxUpload: cfg.MaxUpload, log: cfg.Logger,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_http_requests_total",
+			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "evidence_http_request_seconds",
+			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"route"}),
+	}
+	cfg.Registry.MustRegister(s.requests, s.latency)
+
+	app := fiber.New(fiber.Config{
+		AppName:      "evidence-node",
+		ErrorHandler: errorHandler(cfg.Logger),
+		// Bodies are read by the handlers through their own limits: uploads
+		// stream through the hash, never whole in memory.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    MaxBatchBody,
+		ReadTimeout:                  5 * time.Minute,
+		WriteTimeout:                 5 * time.Minute,
+		IdleTimeout:                  2 * time.Minute,
+	})
+	app.Use(recover.New())
+	app.Use(s.observe)
+
+	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	for _, prefix := range []string{"", "/api/v1"} {
+		app.Get(prefix+"/healthz", s.healthz)
+		app.Get(prefix+"/readyz", s.readyz)
+		app.Get(prefix+"/metrics", metrics)
+	}
+	api := app.Group("/api/v1")
+	api.Post("/evidence", s.submit)
+	api.Post("/evidence/batch", s.submitBatch)
+	api.Get("/evidence/:id", s.get)
+	api.Post("/verify", s.verify)
+	api.Get("/blocks/:n", s.block)
+	api.Get("/ledger", s.ledger)
+	app.Use(func(c fiber.Ctx) error {
+		return apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+c.Path(), "接口不存在")
+	})
+	return app
+}
+
+// observe records request metrics.
+func (s *server) observe(c fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		status = toAPI(err).Status
+	}
+	route := "unmatched"
+	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
+		route = r.Path
+	}
+	s.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
+	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return err
+}
+
+// body reads a request body of at most limit bytes.
+func body(c fiber.Ctx, limit int64) ([]byte, error) {
+	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > limit {
+		return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+	}
+	r := c.Request().BodyStream()
+	if r == nil {
+		b := c.Body()
+		if int64(len(b)) > limit {
+			return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, badRequest("reading the body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+	}
+	return b, nil
+}
+
+func fingerprint(parts ...[]byte) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(strconv.Itoa(len(p))))
+		h.Write([]byte{':'})
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
+// Serve serves app on ln until ctx is done, then shuts down gracefully,
+// giving requests in flight up to grace to finish.
+func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return app.ShutdownWithContext(sctx)
+}
