@@ -1,0 +1,406 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+type testNode struct {
+	app  *fiber.App
+	svc  *node.Service
+	data string
+	key  string // platform "acme"
+}
+
+// newTestNode runs the real stack in process: badger on disk, the
+// embedded ledger, the service and the fiber app.
+func newTestNode(t *testing.T) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics := node.NewMetrics(reg)
+	led, err := embedded.Open(db, embedded.Config{Name: "test", Key: k, OnBlock: metrics.ObserveBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close(); db.Close() })
+	key, _, err := platform.Add(dir, "acme", 0, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plats, err := platform.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20}), svc: svc, data: dir, key: key}
+}
+
+type reqOpt func(*http.Request)
+
+func auth(key string) reqOpt { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) } }
+func header(k, v string) reqOpt {
+	return func(r *http.Request) { r.Header.Set(k, v) }
+}
+
+func (n *testNode) do(t *testing.T, method, path string, body io.Reader, ctype string, opts ...reqOpt) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := n.app.Test(req, fiber.TestConfig{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (n *testNode) json(t *testing.T, method, path string, v any, opts ...reqOpt) (int, []byte) {
+	t.Helper()
+	var body io.Reader
+	if s, ok := v.(string); ok {
+		body = strings.NewReader(s)
+	} else if v != nil {
+		b, _ := json.Marshal(v)
+		body = bytes.NewReader(b)
+	}
+	return n.do(t, method, path, body, "application/json", opts...)
+}
+
+func multipartBody(t *testing.T, fields map[string]string, file []byte) (io.Reader, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if file != nil {
+		w, _ := mw.CreateFormFile("file", "contract.pdf")
+		w.Write(file)
+	}
+	mw.Close()
+	return &buf, mw.FormDataContentType()
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}
+
+func errCode(t *testing.T, b []byte) string {
+	t.Helper()
+	e := decode[ErrorBody](t, b)
+	if e.Error.Message == "" || e.Error.MessageZH == "" {
+		t.Fatalf("error without both messages: %s", b)
+	}
+	return e.Error.Code
+}
+
+var samplePDF = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+func TestUploadVerifyTamperMistype(t *testing.T) {
+	n := newTestNode(t)
+	body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-001", "metadata": `{"buyer":"张三"}`}, samplePDF)
+	code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key))
+	if code != 201 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	rc := decode[verifier.Receipt](t, b)
+	sum := sha256.Sum256(samplePDF)
+	if rc.Type != evidence.File || rc.Algorithm != evidence.SHA256 || rc.DigestHex != hex.EncodeToString(sum[:]) || len(rc.Digests) != 2 {
+		t.Fatalf("receipt: %s", b)
+	}
+	info, _ := n.svc.Ledger().Info(t.Context())
+	if _, err := verifier.VerifyReceipt(rc, info.TrustRoots); err != nil {
+		t.Fatalf("receipt does not verify: %v", err)
+	}
+
+	// The same file verifies: all three checks pass.
+	body, ct = multipartBody(t, map[string]string{"id": rc.ID}, samplePDF)
+	code, b = n.do(t, "POST", "/api/v1/verify", body, ct)
+	v := decode[node.Verification](t, b)
+	if code != 200 || v.Verdict != "pass" || len(v.Checks) != 3 {
+		t.Fatalf("verify same file: %d %s", code, b)
+	}
+	for i, ch := range v.Checks {
+		if ch.Name != node.CheckName(i) || !ch.Pass {
+			t.Fatalf("check %d: %+v", i, ch)
+		}
+	}
+	// One byte changed: check 1 fails and says so; the record is still on the ledger.
+	tampered := bytes.Clone(samplePDF)
+	tampered[10] ^= 1
+	body, ct = multipartBody(t, map[string]string{"id": rc.ID}, tampered)
+	_, b = n.do(t, "POST", "/api/v1/verify", body, ct)
+	v = decode[node.Verification](t, b)
+	if v.Verdict != "fail" || v.Outcome != node.OutcomeMismatch || v.Checks[0].Pass || !v.Checks[1].Pass || !v.Checks[2].Pass ||
+		!strings.Contains(v.Checks[0].Reason, "differs") || !strings.Contains(v.Checks[0].ReasonZH, "不一致") {
+		t.Fatalf("verify tampered: %s", b)
+	}
+	// A mistyped ID (one character changed) is reported as mistyped.
+	bad := []byte(rc.ID)
+	bad[8] = map[bool]byte{true: '1', false: '0'}[bad[8] == '0']
+	code, b = n.json(t, "POST", "/api/v1/verify", map[string]string{"id": string(bad), "digest": rc.DigestHex})
+	if code != 400 || errCode(t, b) != CodeIDChecksum {
+		t.Fatalf("mistyped ID: %d %s", code, b)
+	}
+	// An unknown but well-formed ID is a third, distinct answer.
+	unknown, _ := evidence.NewIDGenerator(nil, nil).New()
+	code, b = n.json(t, "POST", "/api/v1/verify", map[string]string{"id": unknown.String(), "digest": rc.DigestHex})
+	v = decode[node.Verification](t, b)
+	if code != 200 || v.Verdict != "fail" || v.Outcome != node.OutcomeNotFound || v.Receipt != nil {
+		t.Fatalf("unknown ID: %d %s", code, b)
+	}
+	// Lower case with hyphens and spaces still finds it; SM3 of the file verifies too.
+	sm3 := evidence.Sum(evidence.SM3, samplePDF)
+	code, b = n.json(t, "POST", "/api/v1/verify", map[string]string{"id": " " + strings.ToLower(rc.ID[:9]) + "-" + rc.ID[9:], "algorithm": "sm3", "digest": sm3.Base64()})
+	if v = decode[node.Verification](t, b); code != 200 || v.Verdict != "pass" {
+		t.Fatalf("sm3 verify: %d %s", code, b)
+	}
+
+	// Public view has no private metadata; the submitting platform sees it.
+	_, b = n.do(t, "GET", "/api/v1/evidence/"+rc.ID, nil, "")
+	if strings.Contains(string(b), "buyer") {
+		t.Fatalf("public view leaks metadata: %s", b)
+	}
+	_, b = n.do(t, "GET", "/api/v1/evidence/"+rc.ID, nil, "", auth(n.key))
+	if !strings.Contains(string(b), `"metadata":{"buyer":"张三"}`) {
+		t.Fatalf("submitter does not see its metadata: %s", b)
+	}
+	other, _, _ := platform.Add(n.data, "other", 0, "", time.Now())
+	time.Sleep(1100 * time.Millisecond) // the registry re-reads its file at most once a second
+	code, b = n.do(t, "GET", "/api/v1/evidence/"+rc.ID, nil, "", auth(other))
+	if code != 200 || strings.Contains(string(b), "buyer") {
+		t.Fatalf("another platform: %d %s", code, b)
+	}
+}
+
+func TestSubmitJSONKinds(t *testing.T) {
+	n := newTestNode(t)
+	text := "甲方同意于2026年12月1日前付款。\n"
+	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]any{"type": "text", "text": text}, auth(n.key))
+	rc := decode[verifier.Receipt](t, b)
+	if code != 201 || rc.Type != evidence.Text || rc.DigestHex != evidence.Sum(evidence.SHA256, []byte(text)).Hex() {
+		t.Fatalf("text: %d %s", code, b)
+	}
+	code, b = n.json(t, "POST", "/api/v1/verify", map[string]any{"id": rc.ID, "text": text + " "})
+	if v := decode[node.Verification](t, b); v.Outcome != node.OutcomeMismatch {
+		t.Fatalf("changed text: %s", b)
+	}
+	d := evidence.Sum(evidence.SM3, []byte("hash only"))
+	code, b = n.json(t, "POST", "/api/v1/evidence", map[string]any{"type": "file", "algorithm": "sm3", "digest": d.Base64()}, auth(n.key))
+	rc = decode[verifier.Receipt](t, b)
+	if code != 201 || rc.Algorithm != evidence.SM3 || rc.DigestHex != d.Hex() || len(rc.Digests) != 1 {
+		t.Fatalf("sm3 digest: %d %s", code, b)
+	}
+	// Batch: one receipt each, in order.
+	var items []map[string]string
+	for i := 0; i < 50; i++ {
+		items = append(items, map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte(fmt.Sprint(i))).Hex()})
+	}
+	code, b = n.json(t, "POST", "/api/v1/evidence/batch", map[string]any{"items": items}, auth(n.key))
+	br := decode[BatchResponse](t, b)
+	if code != 201 || len(br.Receipts) != 50 {
+		t.Fatalf("batch: %d %.300s", code, b)
+	}
+	for i, r := range br.Receipts {
+		if r.DigestHex != items[i]["digest"] {
+			t.Fatalf("batch receipt %d is for another digest", i)
+		}
+	}
+	// Block and ledger endpoints.
+	code, b = n.do(t, "GET", fmt.Sprintf("/api/v1/blocks/%d", br.Receipts[0].BlockNumber), nil, "")
+	bv := decode[BlockView](t, b)
+	if code != 200 || bv.Hash != br.Receipts[0].BlockHash {
+		t.Fatalf("block: %d %.300s", code, b)
+	}
+	eb, err := block.ParseEmbedded(bv.Block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b = n.do(t, "GET", "/api/v1/ledger", nil, "")
+	lv := decode[LedgerView](t, b)
+	if lv.Name != "test" || lv.Height == 0 || eb.Verify(lv.TrustRoots) != nil {
+		t.Fatalf("ledger: %s", b)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	n := newTestNode(t)
+	req := map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("x")).Hex()}
+	_, b1 := n.json(t, "POST", "/api/v1/evidence", req, auth(n.key), header("Idempotency-Key", "order-42"))
+	code, b2 := n.json(t, "POST", "/api/v1/evidence", req, auth(n.key), header("Idempotency-Key", "order-42"))
+	if code != 201 || string(b1) != string(b2) {
+		t.Fatalf("retry gave another receipt:\n%s\n%s", b1, b2)
+	}
+	req["digest"] = evidence.Sum(evidence.SHA256, []byte("y")).Hex()
+	code, b := n.json(t, "POST", "/api/v1/evidence", req, auth(n.key), header("Idempotency-Key", "order-42"))
+	if code != 422 || errCode(t, b) != CodeIdempotencyMismatch {
+		t.Fatalf("reused key: %d %s", code, b)
+	}
+	info, _ := n.svc.Ledger().Info(t.Context())
+	if info.Height != 1 {
+		t.Fatalf("height %d after one idempotent submission", info.Height)
+	}
+}
+
+func TestQuota(t *testing.T) {
+	n := newTestNode(t)
+	key, _, err := platform.Add(n.data, "small", 3, "1y", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	d := func(i int) map[string]string {
+		return map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte(fmt.Sprint(i))).Hex()}
+	}
+	code, b := n.json(t, "POST", "/api/v1/evidence/batch", map[string]any{"items": []any{d(1), d(2)}}, auth(key))
+	if code != 201 {
+		t.Fatalf("within quota: %d %s", code, b)
+	}
+	code, b = n.json(t, "POST", "/api/v1/evidence/batch", map[string]any{"items": []any{d(3), d(4)}}, auth(key))
+	if code != 429 || errCode(t, b) != CodeQuotaExceeded {
+		t.Fatalf("over quota: %d %s", code, b)
+	}
+	code, _ = n.json(t, "POST", "/api/v1/evidence", d(5), auth(key))
+	if code != 201 {
+		t.Fatalf("last record of the quota: %d", code)
+	}
+	code, b = n.json(t, "POST", "/api/v1/evidence", d(6), auth(key))
+	if code != 429 {
+		t.Fatalf("past quota: %d %s", code, b)
+	}
+}
+
+// TestBadInput: every bad request gets a status, a stable code and both
+// messages, and changes nothing.
+func TestBadInput(t *testing.T) {
+	n := newTestNode(t)
+	good := evidence.Sum(evidence.SHA256, []byte("g")).Hex()
+	tooMany := make([]map[string]string, MaxBatch+1)
+	for i := range tooMany {
+		tooMany[i] = map[string]string{"digest": good}
+	}
+	big := strings.Repeat("a", MaxJSONBody+10)
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		body     any
+		opts     []reqOpt
+		wantCode int
+		wantErr  string
+	}{
+		{"no key", "POST", "/api/v1/evidence", map[string]string{"digest": good}, nil, 401, CodeUnauthorized},
+		{"wrong key", "POST", "/api/v1/evidence", map[string]string{"digest": good}, []reqOpt{auth("evk_nope")}, 401, CodeUnauthorized},
+		{"malformed JSON", "POST", "/api/v1/evidence", `{"digest":`, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"empty body", "POST", "/api/v1/evidence", ``, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"unknown field", "POST", "/api/v1/evidence", map[string]string{"digest": good, "digset": "x"}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"short digest", "POST", "/api/v1/evidence", map[string]string{"digest": good[:60]}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"bad algorithm", "POST", "/api/v1/evidence", map[string]string{"digest": good, "algorithm": "md5"}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"bad type", "POST", "/api/v1/evidence", map[string]string{"digest": good, "type": "video"}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"text and digest", "POST", "/api/v1/evidence", map[string]string{"digest": good, "text": "x", "type": "text"}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"metadata not object", "POST", "/api/v1/evidence", map[string]any{"digest": good, "metadata": 3}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"doc_ref control", "POST", "/api/v1/evidence", map[string]any{"digest": good, "doc_ref": "a\u0000b"}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"body too large", "POST", "/api/v1/evidence", `{"text":"` + big + `"}`, []reqOpt{auth(n.key)}, 413, CodeTooLarge},
+		{"empty batch", "POST", "/api/v1/evidence/batch", map[string]any{"items": []any{}}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"batch too big", "POST", "/api/v1/evidence/batch", map[string]any{"items": tooMany}, []reqOpt{auth(n.key)}, 413, CodeTooLarge},
+		{"bad batch item", "POST", "/api/v1/evidence/batch", map[string]any{"items": []any{map[string]string{"digest": good}, map[string]string{"digest": "zz"}}}, []reqOpt{auth(n.key)}, 400, CodeBadRequest},
+		{"get invalid id", "GET", "/api/v1/evidence/hello", nil, nil, 400, CodeIDInvalid},
+		{"get unknown id", "GET", "/api/v1/evidence/" + mustID(t), nil, nil, 404, CodeNotFound},
+		{"verify no digest", "POST", "/api/v1/verify", map[string]string{"id": mustID(t)}, nil, 400, CodeBadRequest},
+		{"verify bad id", "POST", "/api/v1/verify", map[string]string{"id": "123", "digest": good}, nil, 400, CodeIDInvalid},
+		{"block not a number", "GET", "/api/v1/blocks/x", nil, nil, 400, CodeBadRequest},
+		{"block past head", "GET", "/api/v1/blocks/99", nil, nil, 404, CodeNotFound},
+		{"no endpoint", "GET", "/api/v1/nothing", nil, nil, 404, CodeNotFound},
+		{"long idempotency key", "POST", "/api/v1/evidence", map[string]string{"digest": good}, []reqOpt{auth(n.key), header("Idempotency-Key", strings.Repeat("k", 300))}, 400, CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, b := n.json(t, tt.method, tt.path, tt.body, tt.opts...)
+			if code != tt.wantCode || errCode(t, b) != tt.wantErr {
+				t.Fatalf("got %d %s, want %d %s", code, b, tt.wantCode, tt.wantErr)
+			}
+		})
+	}
+	// Multipart mistakes.
+	body, ct := multipartBody(t, map[string]string{"doc_ref": "x"}, nil)
+	if code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key)); code != 400 || errCode(t, b) != CodeBadRequest {
+		t.Fatalf("multipart without file: %d %s", code, b)
+	}
+	body, ct = multipartBody(t, map[string]string{"colour": "x"}, samplePDF)
+	if code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key)); code != 400 || errCode(t, b) != CodeBadRequest {
+		t.Fatalf("unknown field: %d %s", code, b)
+	}
+	body, ct = multipartBody(t, nil, make([]byte, 9<<20))
+	if code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key)); code != 413 || errCode(t, b) != CodeTooLarge {
+		t.Fatalf("upload over the limit: %d %s", code, b)
+	}
+	info, _ := n.svc.Ledger().Info(t.Context())
+	if info.Height != 0 {
+		t.Fatalf("bad requests wrote %d blocks", info.Height)
+	}
+}
+
+func mustID(t *testing.T) string {
+	id, err := evidence.NewIDGenerator(nil, nil).New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	n := newTestNode(t)
+	for _, p := range []string{"/healthz", "/readyz", "/api/v1/healthz"} {
+		if code, b := n.do(t, "GET", p, nil, ""); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, b)
+		}
+	}
+	n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, nil).Hex()}, auth(n.key))
+	_, b := n.do(t, "GET", "/metrics", nil, "")
+	for _, want := range []string{"evidence_records_total 1", "evidence_ledger_height 1", `evidence_http_requests_total{method="POST",route="/api/v1/evidence",status="201"} 1`, "evidence_submit_seconds_bucket", "evidence_http_request_seconds_bucket"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
