@@ -220,6 +220,11 @@ func (s *server) readMultipart(c fiber.Ctx, primary func(fields map[string]strin
 		}
 		up.fields[name] = string(v)
 	}
+	// Read to the end of the body (an epilogue, a chunked encoding's last
+	// chunk) so the connection can serve the next request.
+	if _, err := io.Copy(io.Discard, io.LimitReader(lr, 1<<20)); err != nil {
+		return up, badRequest("reading the body: %v", err)
+	}
 	if !gotFile {
 		return up, badRequest(`multipart body has no part named "file"`)
 	}

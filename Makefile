@@ -1,0 +1,53 @@
+# evidence-node. `make run` starts a node; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+FUZZTIME ?= 5s
+
+.PHONY: run test unit integration fuzz bench bench-load lint build
+
+run:
+	$(GO) run ./cmd/evidenced
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+# The whole suite: static checks, unit and integration tests under the race
+# detector, and a short run of every fuzz target.
+test: lint
+	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+unit:
+	$(GO) test -short -count=1 ./...
+
+integration:
+	$(GO) test -count=1 -run 'Walkthrough|Kill9' -v ./cmd/evidenced/
+
+lint:
+	@test -z "$$(gofmt -l . | grep -v '^network/')" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+# Each fuzz target runs for FUZZTIME (go test allows one target per run).
+FUZZ_TARGETS := \
+	./verifier/evidence:FuzzParseID \
+	./verifier/evidence:FuzzParseDigest \
+	./verifier/evidence:FuzzParseRecord \
+	./web:FuzzDecodeSubmit \
+	./web:FuzzDecodeBatch \
+	./web:FuzzDecodeVerify
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+# Micro-benchmarks (hashing, the embedded ledger).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./verifier/evidence/
+	$(GO) test -run '^$$' -bench . ./node/embedded/
+
+# Load benchmarks through the HTTP API with the load generator; see docs/benchmarks.md.
+bench-load: build
+	bash docs/bench-load.sh
