@@ -68,7 +68,9 @@ func newTestNode(t *testing.T) *testNode {
 
 type reqOpt func(*http.Request)
 
-func auth(key string) reqOpt { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) } }
+func auth(key string) reqOpt {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+key) }
+}
 func header(k, v string) reqOpt {
 	return func(r *http.Request) { r.Header.Set(k, v) }
 }
