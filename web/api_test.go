@@ -49,7 +49,7 @@ func newTestNode(t *testing.T) *testNode {
 	}
 	reg := prometheus.NewRegistry()
 	metrics := node.NewMetrics(reg)
-	led, err := embedded.Open(db, embedded.Config{Name: "test", Key: k, OnBlock: metrics.ObserveBlock})
+	led, err := embedded.Open(db, embedded.Config{Name: "test", Key: k, Dir: filepath.Join(dir, "blocks"), OnBlock: metrics.ObserveBlock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := node.NewMetrics(reg)
 	led, err := embedded.Open(db, embedded.Config{
-		Name: cfg.LedgerName, Key: key, MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
+		Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
 		Logger: logger, OnBlock: metrics.ObserveBlock,
 	})
 	if err != nil {

@@ -45,6 +45,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger (nil: log.Default()).
 	Logger *log.Logger
+	// Dir is the directory of the block files (required).
+	Dir string
+	// SegmentSize is the size at which a new block file is started
+	// (default 256 MiB).
+	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
 }
@@ -52,6 +57,7 @@ type Config struct {
 // Ledger is the embedded ledger.
 type Ledger struct {
 	db    *store.DB
+	segs  *segments
 	cfg   Config
 	roots block.TrustRoots
 
@@ -108,6 +114,12 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	}
 	if cfg.Key == nil {
 		return nil, errors.New("embedded: no signing key")
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("embedded: no block file directory")
+	}
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = 256 << 20
 	}
 	if cfg.MaxRecords <= 0 {
 		cfg.MaxRecords = 1000
@@ -167,15 +179,22 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("embedded: trust roots: %w", err)
 	}
 	head, err := db.Get(keyHead)
+	var seg uint32
+	var end int64
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("embedded: %w", err)
-	case len(head) != 8+32:
+	case len(head) != headLen:
 		return nil, fmt.Errorf("embedded: corrupt head record (%d bytes)", len(head))
 	default:
 		l.height = binary.BigEndian.Uint64(head[:8])
-		l.lastHash = append([]byte(nil), head[8:]...)
+		l.lastHash = append([]byte(nil), head[8:40]...)
+		seg = binary.BigEndian.Uint32(head[40:44])
+		end = int64(binary.BigEndian.Uint64(head[44:52]))
+	}
+	if l.segs, err = openSegments(cfg.Dir, cfg.SegmentSize, seg, end); err != nil {
+		return nil, fmt.Errorf("embedded: block files: %w", err)
 	}
 	go l.run()
 	return l, nil
@@ -183,8 +202,12 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 
 // Close stops the writer after the requests already queued are written.
 func (l *Ledger) Close() error {
-	l.closed.Do(func() { close(l.quit) })
+	first := false
+	l.closed.Do(func() { close(l.quit); first = true })
 	<-l.done
+	if first {
+		return l.segs.close()
+	}
 	return nil
 }
 
@@ -289,12 +312,44 @@ func (l *Ledger) run() {
 
 // entry is what the ledger keeps per record to answer Receipt quickly.
 type entry struct {
-	Block uint64   `json:"b"`
-	Index uint64   `json:"i"`
-	Size  uint64   `json:"n"`
-	Path  [][]byte `json:"p"`
-	Leaf  []byte   `json:"l"`
+	Block uint64
+	Index uint64
+	Size  uint64
+	Path  [][]byte
+	Leaf  []byte
 }
+
+// marshal encodes an entry: block (8) | index (4) | size (4) | path
+// length (1) | path hashes (32 each) | leaf.
+func (e entry) marshal() []byte {
+	b := make([]byte, 17, 17+32*len(e.Path)+len(e.Leaf))
+	binary.BigEndian.PutUint64(b[0:8], e.Block)
+	binary.BigEndian.PutUint32(b[8:12], uint32(e.Index))
+	binary.BigEndian.PutUint32(b[12:16], uint32(e.Size))
+	b[16] = byte(len(e.Path))
+	for _, h := range e.Path {
+		b = append(b, h...)
+	}
+	return append(b, e.Leaf...)
+}
+
+func parseEntry(b []byte) (entry, error) {
+	if len(b) < 17 || len(b) < 17+32*int(b[16]) {
+		return entry{}, fmt.Errorf("record entry of %d bytes", len(b))
+	}
+	e := entry{Block: binary.BigEndian.Uint64(b[0:8]), Index: uint64(binary.BigEndian.Uint32(b[8:12])), Size: uint64(binary.BigEndian.Uint32(b[12:16]))}
+	p := b[17:]
+	for i := 0; i < int(b[16]); i++ {
+		e.Path = append(e.Path, p[:32:32])
+		p = p[32:]
+	}
+	e.Leaf = p
+	return e, nil
+}
+
+// headLen is the head record: height (8) | last hash (32) | segment (4) |
+// segment end (8).
+const headLen = 8 + 32 + 4 + 8
 
 type headerRec struct {
 	Header  block.Header `json:"header"`
@@ -331,13 +386,8 @@ func (l *Ledger) write(batch []*request) {
 				s.existing = append(s.existing, i)
 				continue
 			}
-			ev, err := l.db.Get(recKey(r.ID))
+			e, err := l.entry(r.ID)
 			if err == nil {
-				var e entry
-				if err := json.Unmarshal(ev, &e); err != nil {
-					fail = fmt.Errorf("%w: %v", node.ErrUnavailable, err)
-					break
-				}
 				if string(e.Leaf) != string(req.leaves[i]) {
 					fail = fmt.Errorf("%w: %s", node.ErrConflict, r.ID)
 					break
@@ -345,8 +395,8 @@ func (l *Ledger) write(batch []*request) {
 				s.existing = append(s.existing, i)
 				continue
 			}
-			if !errors.Is(err, store.ErrNotFound) {
-				fail = fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+			if !errors.Is(err, node.ErrNotFound) {
+				fail = err
 				break
 			}
 			fresh = append(fresh, i)
@@ -423,19 +473,36 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	hrb, _ := json.Marshal(hr)
 	paths := block.AuditPaths(leaves)
 
+	// The block and its records' entries go to the block file in one
+	// synced write; then the index in one synced badger batch. A crash in
+	// between leaves an unindexed tail that Open cuts off.
+	data := append([]byte(nil), raw...)
+	offs := make([]int, len(ids)+1)
+	for i := range ids {
+		offs[i] = len(data)
+		data = append(data, entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]}.marshal()...)
+	}
+	offs[len(ids)] = len(data)
+	at, err := l.segs.append(data)
+	if err != nil {
+		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %v", node.ErrUnavailable, num, err)
+	}
 	var b store.Batch
-	b.Set(numKey(prefBlk, num), raw)
+	b.Set(numKey(prefBlk, num), loc{Seg: at.Seg, Off: at.Off, Len: uint32(len(raw))}.bytes())
 	b.Set(numKey(prefHdr, num), hrb)
 	for i, id := range ids {
-		eb, _ := json.Marshal(entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]})
-		b.Set(recKey(id), eb)
+		b.Set(recKey(id), loc{Seg: at.Seg, Off: at.Off + int64(offs[i]), Len: uint32(offs[i+1] - offs[i])}.bytes())
 	}
-	head := make([]byte, 8, 8+32)
-	binary.BigEndian.PutUint64(head, num+1)
-	b.Set(keyHead, append(head, hash...))
+	head := make([]byte, headLen)
+	binary.BigEndian.PutUint64(head[0:8], num+1)
+	copy(head[8:40], hash)
+	binary.BigEndian.PutUint32(head[40:44], at.Seg)
+	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(len(data)))
+	b.Set(keyHead, head)
 	if err := l.db.Write(&b); err != nil {
-		return headerRec{}, nil, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
 	}
+	l.segs.commit(at)
 	l.mu.Lock()
 	l.height, l.lastHash = num+1, hash
 	l.mu.Unlock()
@@ -468,16 +535,9 @@ func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Rece
 
 // Receipt implements node.Ledger.
 func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, error) {
-	ev, err := l.db.Get(recKey(id))
-	if errors.Is(err, store.ErrNotFound) {
-		return verifier.Receipt{}, fmt.Errorf("record %s: %w", id, node.ErrNotFound)
-	}
+	e, err := l.entry(id)
 	if err != nil {
-		return verifier.Receipt{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
-	}
-	var e entry
-	if err := json.Unmarshal(ev, &e); err != nil {
-		return verifier.Receipt{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+		return verifier.Receipt{}, err
 	}
 	hr, err := l.header(e.Block)
 	if err != nil {
@@ -488,6 +548,30 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 		return verifier.Receipt{}, fmt.Errorf("%w: stored record %s: %v", node.ErrUnavailable, id, err)
 	}
 	return l.receipt(rec, hr, e), nil
+}
+
+// entry reads the stored entry of a record: ErrNotFound if there is none.
+func (l *Ledger) entry(id evidence.ID) (entry, error) {
+	lb, err := l.db.Get(recKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return entry{}, fmt.Errorf("record %s: %w", id, node.ErrNotFound)
+	}
+	if err != nil {
+		return entry{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+	}
+	at, err := parseLoc(lb)
+	if err != nil {
+		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+	}
+	b, err := l.segs.read(at)
+	if err != nil {
+		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+	}
+	e, err := parseEntry(b)
+	if err != nil {
+		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+	}
+	return e, nil
 }
 
 func (l *Ledger) header(n uint64) (headerRec, error) {
@@ -507,12 +591,20 @@ func (l *Ledger) header(n uint64) (headerRec, error) {
 
 // Block implements node.Ledger.
 func (l *Ledger) Block(_ context.Context, n uint64) (node.Block, error) {
-	raw, err := l.db.Get(numKey(prefBlk, n))
+	lb, err := l.db.Get(numKey(prefBlk, n))
 	if errors.Is(err, store.ErrNotFound) {
 		return node.Block{}, fmt.Errorf("block %d: %w", n, node.ErrNotFound)
 	}
 	if err != nil {
 		return node.Block{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+	}
+	at, err := parseLoc(lb)
+	if err != nil {
+		return node.Block{}, fmt.Errorf("%w: block %d: %v", node.ErrUnavailable, n, err)
+	}
+	raw, err := l.segs.read(at)
+	if err != nil {
+		return node.Block{}, fmt.Errorf("%w: block %d: %v", node.ErrUnavailable, n, err)
 	}
 	b, err := block.ParseEmbedded(raw)
 	if err != nil {

@@ -33,6 +33,7 @@ func opener(t *testing.T, cfg embedded.Config) ledgertest.Opener {
 		t.Fatal(err, created)
 	}
 	cfg.Key = key
+	cfg.Dir = filepath.Join(dir, "blocks")
 	if cfg.Name == "" {
 		cfg.Name = "test-ledger"
 	}
@@ -89,12 +90,12 @@ func TestNameFixedAtCreation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l, err := embedded.Open(db, embedded.Config{Name: "one", Key: key})
+	l, err := embedded.Open(db, embedded.Config{Name: "one", Key: key, Dir: filepath.Join(dir, "blocks")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
-	if _, err := embedded.Open(db, embedded.Config{Name: "two", Key: key}); err == nil {
+	if _, err := embedded.Open(db, embedded.Config{Name: "two", Key: key, Dir: filepath.Join(dir, "blocks")}); err == nil {
 		t.Fatal("opened ledger 'one' as 'two'")
 	}
 }
@@ -109,7 +110,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	l, err := embedded.Open(db, embedded.Config{Name: "bench", Key: key})
+	l, err := embedded.Open(db, embedded.Config{Name: "bench", Key: key, Dir: filepath.Join(dir, "blocks")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -129,4 +130,57 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "records/s")
+}
+
+func TestConformanceSmallBlockFiles(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Opener {
+		return opener(t, embedded.Config{SegmentSize: 4096})
+	})
+}
+
+// TestTornBlockFileTail: a crash after a block reached the block file but
+// before it was indexed leaves bytes past the committed end; Open cuts
+// them off and the ledger carries on from the last indexed block.
+func TestTornBlockFileTail(t *testing.T) {
+	dir := t.TempDir()
+	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	cfg := embedded.Config{Name: "torn", Key: key, Dir: filepath.Join(dir, "blocks")}
+	open := func() (*embedded.Ledger, *store.DB) {
+		db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := embedded.Open(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, db
+	}
+	l, db := open()
+	r := ledgertest.Record(t, "before")
+	rcs, err := l.Append(context.Background(), []evidence.Record{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	db.Close()
+	seg := filepath.Join(cfg.Dir, "seg-000000.dat")
+	f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte(`{"v":1,"header":{"number":1,"previous_hash":"torn`))
+	f.Close()
+
+	l, db = open()
+	defer db.Close()
+	defer l.Close()
+	got, err := l.Receipt(context.Background(), r.ID)
+	if err != nil || got.BlockHash != rcs[0].BlockHash {
+		t.Fatalf("after torn tail: %v", err)
+	}
+	if _, err := l.Append(context.Background(), []evidence.Record{ledgertest.Record(t, "after")}); err != nil {
+		t.Fatal(err)
+	}
+	ledgertest.VerifyChain(t, l)
 }
