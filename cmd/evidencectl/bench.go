@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/web/client"
 )
 
@@ -39,15 +38,6 @@ type BenchResult struct {
 	Maxms      float64        `json:"max_ms"`
 }
 
-// ackLine is one acknowledged receipt written by --record.
-type ackLine struct {
-	ID          string `json:"id"`
-	TxID        string `json:"tx_id"`
-	BlockNumber uint64 `json:"block_number"`
-	BlockHash   string `json:"block_hash"`
-	Digest      string `json:"digest_hex"`
-}
-
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,6 +48,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	count := fs.Int64("count", 0, "stop after this many requests (0: no count bound)")
 	batch := fs.Int("batch", 0, "records per request: 0 sends single POST /evidence, N sends POST /evidence/batch with N digests")
 	mode := fs.String("mode", "submit", "submit, or get (public GET /evidence/{id} of records it submits first)")
+	rate := fs.Float64("rate", 0, "open loop: send this many requests per second in all, spread over the clients (0: each client sends as fast as it can)")
 	record := fs.String("record", "", "append each acknowledged receipt to this file as a JSON line")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	pos, err := parse(fs, args)
@@ -73,6 +64,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("bench: --duration must be in (0, 1h]")
 	case *batch < 0 || *batch > 1000:
 		return usagef("bench: --batch must be 0 to 1000")
+	case *rate < 0 || *rate > 1e6:
+		return usagef("bench: --rate must be 0 to 1000000")
 	case *mode != "submit" && *mode != "get":
 		return usagef("bench: --mode must be submit or get")
 	}
@@ -114,6 +107,29 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "bench: %s, %d clients, batch %d, up to %v%s against %s\n", *mode, *clients, *batch, *duration,
 		map[bool]string{true: fmt.Sprintf(" or %d requests", *count), false: ""}[*count > 0], nf.url)
 	start := time.Now()
+	var tokens chan struct{}
+	if *rate > 0 {
+		tokens = make(chan struct{}, 1<<16)
+		go func() {
+			t := time.NewTicker(time.Millisecond)
+			defer t.Stop()
+			sent := 0
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-t.C:
+					due := int(now.Sub(start).Seconds() * *rate)
+					for ; sent < due; sent++ {
+						select {
+						case tokens <- struct{}{}:
+						default: // clients cannot keep up: the rate is above capacity
+						}
+					}
+				}
+			}
+		}()
+	}
 	lats = make([][]time.Duration, *clients)
 	for w := 0; w < *clients; w++ {
 		wg.Add(1)
@@ -121,26 +137,33 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			for ctx.Err() == nil {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						return
+					}
+				}
 				n := issued.Add(1)
 				if *count > 0 && n > *count {
 					return
 				}
 				t0 := time.Now()
-				var got []verifier.Receipt
+				var got []client.Ack
 				var err error
 				switch {
 				case *mode == "get":
 					_, err = c.Get(ctx, ids[rng.IntN(len(ids))])
 				case *batch == 0:
-					var rc verifier.Receipt
-					rc, err = c.Submit(ctx, client.Submission{Type: "file", Digest: digestOf(seed, uint64(n))}, "")
-					got = []verifier.Receipt{rc}
+					var a client.Ack
+					a, err = c.SubmitAck(ctx, client.Submission{Type: "file", Digest: digestOf(seed, uint64(n))}, "")
+					got = []client.Ack{a}
 				default:
 					items := make([]client.Submission, *batch)
 					for i := range items {
 						items[i] = client.Submission{Type: "file", Digest: digestOf(seed, uint64(n)<<10|uint64(i))}
 					}
-					got, err = c.SubmitBatch(ctx, items, "")
+					got, err = c.SubmitBatchAcks(ctx, items, "")
 				}
 				lat := time.Since(t0)
 				if err != nil {
@@ -191,7 +214,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		return printJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "mode %s, batch %d, %d clients, %.1fs\n", res.Mode, res.Batch, res.Clients, res.Seconds)
+	fmt.Fprintf(stdout, "mode %s, batch %d, %d clients, %.1fs", res.Mode, res.Batch, res.Clients, res.Seconds)
+	if *rate > 0 {
+		fmt.Fprintf(stdout, ", open loop at %.0f requests/s", *rate)
+	}
+	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "requests ok %d, records %d, errors %d %v\n", res.Requests, res.Records, sum(errs), sortedErrs(errs))
 	fmt.Fprintf(stdout, "throughput %.0f records/s, %.0f requests/s\n", res.RecordsPS, res.RequestsPS)
 	fmt.Fprintf(stdout, "latency ms p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", res.P50ms, res.P90ms, res.P99ms, res.Maxms)
@@ -239,13 +266,13 @@ type recorder struct {
 	err error
 }
 
-func (r *recorder) write(rcs []verifier.Receipt) {
+func (r *recorder) write(rcs []client.Ack) {
 	if r == nil || len(rcs) == 0 {
 		return
 	}
 	var buf []byte
 	for _, rc := range rcs {
-		b, _ := json.Marshal(ackLine{ID: rc.ID, TxID: rc.TxID, BlockNumber: rc.BlockNumber, BlockHash: rc.BlockHash, Digest: rc.DigestHex})
+		b, _ := json.Marshal(rc)
 		buf = append(append(buf, b...), '\n')
 	}
 	r.mu.Lock()

@@ -15,9 +15,12 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +48,8 @@ type Config struct {
 	BlockMaxRecords int
 	BlockMaxWait    time.Duration
 	MaxUpload       int64
+	DebugListen     string
+	MemoryLimit     int64
 	ConfigFile      string
 }
 
@@ -71,6 +76,9 @@ func (c Config) Validate() error {
 	if c.BlockMaxWait < 0 || c.BlockMaxWait > time.Minute {
 		return fmt.Errorf("--block-max-wait %v: want 0 to 1m", c.BlockMaxWait)
 	}
+	if c.MemoryLimit < 0 {
+		return fmt.Errorf("--memory-limit %d: must not be negative", c.MemoryLimit)
+	}
 	if c.MaxUpload < 1 {
 		return fmt.Errorf("--max-upload %d: must be positive", c.MaxUpload)
 	}
@@ -90,6 +98,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.BlockMaxRecords, "block-max-records", 1000, "cut a block once it holds this many records")
 	fs.DurationVar(&c.BlockMaxWait, "block-max-wait", 0, "wait up to this long to fill a block (0: cut as soon as the previous block is on disk)")
 	fs.Int64Var(&c.MaxUpload, "max-upload", web.DefaultMaxUpload, "largest file upload in bytes")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", 96<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off if empty)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -172,6 +182,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // Run serves until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	logger := log.New(stderr, "evidenced: ", log.LstdFlags|log.Lmsgprefix)
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
@@ -204,6 +217,15 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	svc := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
 	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, Registry: reg, Logger: logger})
 
+	if cfg.DebugListen != "" {
+		dl, err := net.Listen("tcp", cfg.DebugListen)
+		if err != nil {
+			return fmt.Errorf("--debug-listen: %w", err)
+		}
+		defer dl.Close()
+		go http.Serve(dl, http.DefaultServeMux) // net/http/pprof registers on the default mux
+		fmt.Fprintf(stdout, "profiling on http://%s/debug/pprof/\n", dl.Addr())
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/binary"
@@ -69,6 +70,12 @@ type Ledger struct {
 	mu       sync.RWMutex
 	height   uint64
 	lastHash []byte
+
+	// maxID is the greatest record ID on the ledger. IDs are time-ordered
+	// and a node issues them in increasing order, so a new record's ID is
+	// almost always above it and needs no look-up to rule out a duplicate.
+	// Only the writer goroutine uses it.
+	maxID evidence.ID
 }
 
 type request struct {
@@ -192,6 +199,14 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		l.lastHash = append([]byte(nil), head[8:40]...)
 		seg = binary.BigEndian.Uint32(head[40:44])
 		end = int64(binary.BigEndian.Uint64(head[44:52]))
+	}
+	switch k, err := db.LastKey(prefRec); {
+	case err == nil && len(k) == len(prefRec)+len(evidence.ID{}):
+		copy(l.maxID[:], k[len(prefRec):])
+	case err == nil:
+		return nil, fmt.Errorf("embedded: corrupt record key %x", k)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	if l.segs, err = openSegments(cfg.Dir, cfg.SegmentSize, seg, end); err != nil {
 		return nil, fmt.Errorf("embedded: block files: %w", err)
@@ -386,6 +401,10 @@ func (l *Ledger) write(batch []*request) {
 				s.existing = append(s.existing, i)
 				continue
 			}
+			if bytes.Compare(r.ID[:], l.maxID[:]) > 0 {
+				fresh = append(fresh, i) // above every stored ID: cannot be stored
+				continue
+			}
 			e, err := l.entry(r.ID)
 			if err == nil {
 				if string(e.Leaf) != string(req.leaves[i]) {
@@ -503,6 +522,11 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
 	}
 	l.segs.commit(at)
+	for _, id := range ids {
+		if bytes.Compare(id[:], l.maxID[:]) > 0 {
+			l.maxID = id
+		}
+	}
 	l.mu.Lock()
 	l.height, l.lastHash = num+1, hash
 	l.mu.Unlock()

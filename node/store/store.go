@@ -45,7 +45,8 @@ func Open(dir string, o Options) (*DB, error) {
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(2 << 20).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(8 << 20).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(4 << 20).
 		WithValueThreshold(1 << 10).
@@ -55,6 +56,9 @@ func Open(dir string, o Options) (*DB, error) {
 		WithMetricsEnabled(false).
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{o.Logger})
+	// Tables stay small at every level, so compaction's table builders
+	// (which allocate twice the table size each) stay small too.
+	opt.TableSizeMultiplier = 1
 	if o.InMemory {
 		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -187,3 +191,24 @@ func (b badgerLogger) Warningf(f string, a ...any) {
 }
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}
+
+// LastKey returns the greatest key with the given prefix, or ErrNotFound.
+func (d *DB) LastKey(prefix []byte) ([]byte, error) {
+	var k []byte
+	err := d.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefix
+		opt.PrefetchValues = false
+		opt.Reverse = true
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		seek := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		it.Seek(seek)
+		if !it.ValidForPrefix(prefix) {
+			return ErrNotFound
+		}
+		k = it.Item().KeyCopy(nil)
+		return nil
+	})
+	return k, err
+}

@@ -290,3 +290,40 @@ func (c *Client) Block(ctx context.Context, n uint64) (json.RawMessage, error) {
 	_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/blocks/%d", n), nil, nil, &b)
 	return b, err
 }
+
+// Ack is the part of a receipt that says where a record landed; decoding
+// only it is much cheaper than decoding whole receipts.
+type Ack struct {
+	ID          string `json:"id"`
+	TxID        string `json:"tx_id"`
+	BlockNumber uint64 `json:"block_number"`
+	BlockHash   string `json:"block_hash"`
+	LedgerTime  string `json:"ledger_time"`
+	DigestHex   string `json:"digest_hex"`
+}
+
+// SubmitAck is Submit returning only the Ack.
+func (c *Client) SubmitAck(ctx context.Context, s Submission, idempotencyKey string) (Ack, error) {
+	body, hdr := jsonBody(s)
+	if idempotencyKey != "" {
+		hdr.Set("Idempotency-Key", idempotencyKey)
+	}
+	var a Ack
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence", hdr, body, &a)
+	return a, err
+}
+
+// SubmitBatchAcks is SubmitBatch returning only the Acks.
+func (c *Client) SubmitBatchAcks(ctx context.Context, items []Submission, idempotencyKey string) ([]Ack, error) {
+	body, hdr := jsonBody(struct {
+		Items []Submission `json:"items"`
+	}{items})
+	if idempotencyKey != "" {
+		hdr.Set("Idempotency-Key", idempotencyKey)
+	}
+	var out struct {
+		Receipts []Ack `json:"receipts"`
+	}
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence/batch", hdr, body, &out)
+	return out.Receipts, err
+}
