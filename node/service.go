@@ -240,15 +240,16 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt
 	return s.ledger.Receipt(ctx, id)
 }
 
-// Metadata returns the private metadata of a record, only to the platform
-// that submitted it (ErrNotFound otherwise, so its existence is not told).
-func (s *Service) Metadata(ctx context.Context, p platform.Platform, id evidence.ID) ([]byte, error) {
-	rc, err := s.ledger.Receipt(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+// Metadata returns the private metadata of the record rc, only to the
+// platform that submitted it (ErrNotFound otherwise, so its existence is
+// not told).
+func (s *Service) Metadata(p platform.Platform, rc verifier.Receipt) ([]byte, error) {
 	if rc.Platform != p.Name {
 		return nil, ErrNotFound
+	}
+	id, err := evidence.ParseID(rc.ID)
+	if err != nil {
+		return nil, err
 	}
 	v, err := s.db.Get(key(prefMeta, id[:]))
 	if errors.Is(err, store.ErrNotFound) {

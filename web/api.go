@@ -88,7 +88,7 @@ func (s *server) submit(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(201).JSON(rcs[0])
+	return sendJSON(c, 201, rcs[0].AppendJSON(make([]byte, 0, 2048)))
 }
 
 // BatchResponse is the answer to POST /evidence/batch.
@@ -125,7 +125,15 @@ func (s *server) submitBatch(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(201).JSON(BatchResponse{Receipts: rcs})
+	b = make([]byte, 0, 2048*len(rcs))
+	b = append(b, `{"receipts":[`...)
+	for i, rc := range rcs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = rc.AppendJSON(b)
+	}
+	return sendJSON(c, 201, append(b, ']', '}'))
 }
 
 func submissionFingerprint(sub node.Submission) []byte {
@@ -302,24 +310,23 @@ func (s *server) get(c fiber.Ctx) error {
 		return err
 	}
 	if c.Get("Authorization") == "" {
-		return c.JSON(rc)
+		return sendJSON(c, 200, rc.AppendJSON(make([]byte, 0, 2048)))
 	}
 	p, err := s.authenticate(c)
 	if err != nil {
 		return err
 	}
-	out := struct {
-		verifier.Receipt
-		Metadata json.RawMessage `json:"metadata,omitempty"`
-	}{Receipt: rc}
+	b := rc.AppendJSON(make([]byte, 0, 4096))
 	if p.Name == rc.Platform {
-		md, err := s.svc.Metadata(c.Context(), p, id)
+		md, err := s.svc.Metadata(p, rc)
 		if err != nil && !errors.Is(err, node.ErrNotFound) {
 			return err
 		}
-		out.Metadata = md
+		if len(md) > 0 {
+			b = append(append(append(b[:len(b)-1], `,"metadata":`...), md...), '}')
+		}
 	}
-	return c.JSON(out)
+	return sendJSON(c, 200, b)
 }
 
 // verify handles POST /verify: JSON {id, digest | text} or multipart with
@@ -408,4 +415,11 @@ func (s *server) ledger(c fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(LedgerView{Name: info.Name, Kind: info.Kind, Height: info.Height, TrustRoots: info.TrustRoots})
+}
+
+// sendJSON sends JSON already encoded.
+func sendJSON(c fiber.Ctx, status int, b []byte) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(b)
 }

@@ -92,6 +92,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, r := range rcs {
 			ids = append(ids, r.ID)
 		}
+		c = client.New(nf.url) // reads are public: no key
 	}
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()

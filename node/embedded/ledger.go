@@ -76,7 +76,12 @@ type Ledger struct {
 	// almost always above it and needs no look-up to rule out a duplicate.
 	// Only the writer goroutine uses it.
 	maxID evidence.ID
+
+	hmu     sync.Mutex
+	headers map[uint64]headerRec // a bounded cache of decoded block headers
 }
+
+const headerCacheSize = 4096
 
 type request struct {
 	recs   []evidence.Record
@@ -137,7 +142,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log.Default()
 	}
-	l := &Ledger{db: db, cfg: cfg, in: make(chan *request, 4096), quit: make(chan struct{}), done: make(chan struct{})}
+	l := &Ledger{db: db, cfg: cfg, headers: map[uint64]headerRec{}, in: make(chan *request, 4096), quit: make(chan struct{}), done: make(chan struct{})}
 
 	var b store.Batch
 	m, err := db.Get(keyMeta)
@@ -599,6 +604,28 @@ func (l *Ledger) entry(id evidence.ID) (entry, error) {
 }
 
 func (l *Ledger) header(n uint64) (headerRec, error) {
+	l.hmu.Lock()
+	hr, ok := l.headers[n]
+	l.hmu.Unlock()
+	if ok {
+		return hr, nil
+	}
+	hr, err := l.readHeader(n)
+	if err == nil {
+		l.hmu.Lock()
+		if len(l.headers) >= headerCacheSize {
+			for k := range l.headers { // evict one at random
+				delete(l.headers, k)
+				break
+			}
+		}
+		l.headers[n] = hr
+		l.hmu.Unlock()
+	}
+	return hr, err
+}
+
+func (l *Ledger) readHeader(n uint64) (headerRec, error) {
 	b, err := l.db.Get(numKey(prefHdr, n))
 	if errors.Is(err, store.ErrNotFound) {
 		return headerRec{}, fmt.Errorf("block %d: %w", n, node.ErrNotFound)

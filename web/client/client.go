@@ -102,6 +102,16 @@ type Receipt struct {
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
 
+// MarshalJSON writes the receipt with its metadata (the embedded
+// Receipt's own MarshalJSON would drop it).
+func (r Receipt) MarshalJSON() ([]byte, error) {
+	b := r.Receipt.AppendJSON(nil)
+	if len(r.Metadata) == 0 {
+		return b, nil
+	}
+	return append(append(append(b[:len(b)-1], `,"metadata":`...), r.Metadata...), '}'), nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body io.Reader, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
