@@ -49,5 +49,6 @@ bench:
 	$(GO) test -run '^$$' -bench . ./node/embedded/
 
 # Load benchmarks through the HTTP API with the load generator; see docs/benchmarks.md.
-bench-load: build
-	bash docs/bench-load.sh
+bench-load:
+	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 30m -run TestLoadBenchmarks -v ./cmd/evidenced/
+	@cat bench-load.txt

@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 10*time.Second, "run for this long (upper bound)")
 	count := fs.Int64("count", 0, "stop after this many requests (0: no count bound)")
 	batch := fs.Int("batch", 0, "records per request: 0 sends single POST /evidence, N sends POST /evidence/batch with N digests")
-	mode := fs.String("mode", "submit", "submit, or get (public GET /evidence/{id} of records it submits first)")
+	mode := fs.String("mode", "submit", "submit; get (public GET /evidence/{id} of records it submits first); or health (GET /healthz: the HTTP baseline)")
 	rate := fs.Float64("rate", 0, "open loop: send this many requests per second in all, spread over the clients (0: each client sends as fast as it can)")
 	record := fs.String("record", "", "append each acknowledged receipt to this file as a JSON line")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -66,8 +66,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("bench: --batch must be 0 to 1000")
 	case *rate < 0 || *rate > 1e6:
 		return usagef("bench: --rate must be 0 to 1000000")
-	case *mode != "submit" && *mode != "get":
-		return usagef("bench: --mode must be submit or get")
+	case *mode != "submit" && *mode != "get" && *mode != "health":
+		return usagef("bench: --mode must be submit, get or health")
 	}
 	c := nf.client()
 	var rec *recorder
@@ -155,6 +155,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				switch {
 				case *mode == "get":
 					_, err = c.Get(ctx, ids[rng.IntN(len(ids))])
+				case *mode == "health":
+					err = c.Health(ctx)
 				case *batch == 0:
 					var a client.Ack
 					a, err = c.SubmitAck(ctx, client.Submission{Type: "file", Digest: digestOf(seed, uint64(n))}, "")
@@ -185,7 +187,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					continue
 				}
 				lats[w] = append(lats[w], lat)
-				if *mode == "get" {
+				if *mode != "submit" {
 					records.Add(1)
 				} else {
 					records.Add(int64(len(got)))

@@ -337,3 +337,9 @@ func (c *Client) SubmitBatchAcks(ctx context.Context, items []Submission, idempo
 	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence/batch", hdr, body, &out)
 	return out.Receipts, err
 }
+
+// Health calls GET /healthz.
+func (c *Client) Health(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
+	return err
+}
