@@ -34,7 +34,8 @@ FUZZ_TARGETS := \
 	./verifier/evidence:FuzzParseRecord \
 	./web:FuzzDecodeSubmit \
 	./web:FuzzDecodeBatch \
-	./web:FuzzDecodeVerify
+	./web:FuzzDecodeVerify \
+	./web:FuzzMultipart
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -36,7 +36,7 @@ type testNode struct {
 
 // newTestNode runs the real stack in process: badger on disk, the
 // embedded ledger, the service and the fiber app.
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
@@ -75,7 +75,7 @@ func header(k, v string) reqOpt {
 	return func(r *http.Request) { r.Header.Set(k, v) }
 }
 
-func (n *testNode) do(t *testing.T, method, path string, body io.Reader, ctype string, opts ...reqOpt) (int, []byte) {
+func (n *testNode) do(t testing.TB, method, path string, body io.Reader, ctype string, opts ...reqOpt) (int, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, body)
 	if ctype != "" {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -66,6 +67,26 @@ func FuzzDecodeVerify(f *testing.F) {
 			if err := d.Validate(); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// FuzzMultipart sends fuzzed multipart bodies through the real upload and
+// verification handlers: any answer but a 5xx or a panic is fine.
+func FuzzMultipart(f *testing.F) {
+	f.Add([]byte("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-1.4\r\n--B--\r\n"), true)
+	f.Add([]byte("--B\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\n01M83X7VSK89V4F2ZGF28CEZDZ2\r\n--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--B--\r\n"), false)
+	f.Add([]byte("--B\r\n\r\n--B--"), true)
+	n := newTestNode(f)
+	f.Fuzz(func(t *testing.T, body []byte, submit bool) {
+		path := "/api/v1/verify"
+		var opts []reqOpt
+		if submit {
+			path, opts = "/api/v1/evidence", []reqOpt{auth(n.key)}
+		}
+		code, b := n.do(t, "POST", path, bytes.NewReader(body), "multipart/form-data; boundary=B", opts...)
+		if code >= 500 {
+			t.Fatalf("%d %s", code, b)
 		}
 	})
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"listen":"127.0.0.1:7000","block-max-records":50,"block-max-wait":"5ms","data":"/from/file"}`), 0o600)
+	env := map[string]string{"EVIDENCE_CONFIG": file, "EVIDENCE_DATA": "/from/env", "EVIDENCE_LEDGER_NAME": "env-ledger"}
+	getenv := func(k string) string { return env[k] }
+	c, err := ParseFlags([]string{"--ledger-name", "flag-ledger"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
+		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, ConfigFile: file}
+	if c != want {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"lisen":"x"}`), 0o600)
+	none := func(string) string { return "" }
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--config", bad}, nil, `unknown key "lisen"`},
+		{[]string{"--config", "/nonexistent.json"}, nil, "config file"},
+		{nil, map[string]string{"EVIDENCE_BLOCK_MAX_RECORDS": "many"}, "EVIDENCE_BLOCK_MAX_RECORDS"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+	} {
+		getenv := none
+		if tt.env != nil {
+			getenv = func(k string) string { return tt.env[k] }
+		}
+		_, err := ParseFlags(tt.args, getenv, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v %v: err = %v, want %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1}
+	for name, mutate := range map[string]func(*Config){
+		"listen":  func(c *Config) { c.Listen = "8080" },
+		"ledger":  func(c *Config) { c.Ledger = "fabric" },
+		"records": func(c *Config) { c.BlockMaxRecords = 0 },
+		"wait":    func(c *Config) { c.BlockMaxWait = time.Hour },
+		"upload":  func(c *Config) { c.MaxUpload = 0 },
+		"name":    func(c *Config) { c.LedgerName = "" },
+	} {
+		c := valid
+		mutate(&c)
+		if c.Validate() == nil {
+			t.Errorf("%s: invalid config accepted", name)
+		}
+	}
+}
