@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test unit integration fuzz bench bench-load lint build
+.PHONY: run test deps unit integration fuzz bench bench-load lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -13,9 +13,13 @@ build:
 
 # The whole suite: static checks, unit and integration tests under the race
 # detector, and a short run of every fuzz target.
-test: lint
+test: deps lint
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
+
+# Debian packages the tests use (installed only when missing).
+deps:
+	bash .ci/deps
 
 unit:
 	$(GO) test -short -count=1 ./...

@@ -90,6 +90,8 @@ func New(cfg Config) *fiber.App {
 	api.Post("/verify", s.verify)
 	api.Get("/blocks/:n", s.block)
 	api.Get("/ledger", s.ledger)
+	s.registerPackage(api)
+	s.registerPortal(app)
 	app.Use(func(c fiber.Ctx) error {
 		return apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+c.Path(), "接口不存在")
 	})

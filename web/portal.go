@@ -1,0 +1,6 @@
+package web
+
+import "github.com/gofiber/fiber/v3"
+
+// registerPortal serves the public verification portal (not built yet).
+func (s *server) registerPortal(app *fiber.App) {}
