@@ -146,6 +146,10 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 		if len(rc.KeyIDs) != 1 || rc.KeyIDs[0] != s.KeyID {
 			return rec, rerr("key_ids", "%v, but the seal was signed by %s", rc.KeyIDs, s.KeyID)
 		}
+	case ProofFabric:
+		if err := verifyFabric(rc, rec, roots); err != nil {
+			return rec, err
+		}
 	default:
 		return rec, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
 	}

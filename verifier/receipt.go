@@ -56,6 +56,9 @@ type Proof struct {
 	Header block.Header `json:"header"`
 	// Seal signs an embedded block.
 	Seal *block.Seal `json:"seal,omitempty"`
+	// Block is the raw block (Fabric: protobuf common.Block) holding the
+	// transaction, for ProofFabric.
+	Block []byte `json:"block,omitempty"`
 }
 
 // Timestamp is room for a trusted timestamp (e.g. an RFC 3161 token over

@@ -31,6 +31,8 @@ type TrustRoots struct {
 	// Kind is "embedded" or "fabric".
 	Kind string `json:"kind"`
 	Keys []Key  `json:"keys"`
+	// Fabric holds the channel's organisations for Kind "fabric".
+	Fabric *Fabric `json:"fabric,omitempty"`
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.

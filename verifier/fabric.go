@@ -1,0 +1,136 @@
+package verifier
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+)
+
+// ProofFabric: the record's Merkle audit path leads to the batch root; the
+// evidence chaincode wrote that root (and the record under its ID) in the
+// endorsed write set of transaction tx_id; that transaction is in the raw
+// block carried in the proof, whose data hash covers it and whose header
+// hashes to block_hash; the committing peer marked it VALID; its creator's
+// and endorsers' signatures, and the orderer's block signature, verify
+// against the channel's MSP roots. See docs/fabric-proof.md.
+const ProofFabric = "fabric/v1"
+
+// TimeSourceFabric says who asserted the ledger time of a Fabric receipt.
+const TimeSourceFabric = "the transaction timestamp: asserted by the submitting client in the transaction header, signed by it and covered by the endorsers' signatures; peers refuse times far from their clocks; not a trusted timestamp"
+
+// verifyFabric is VerifyReceipt's check of a ProofFabric proof; the
+// caller has already checked the record, the audit path to the batch
+// root, and that the header hashes to block_hash.
+func verifyFabric(rc Receipt, rec evidence.Record, roots block.TrustRoots) error {
+	return checkFabric(rc, rec, rc.Proof.Block, roots)
+}
+
+// VerifyFabricBlock checks a Fabric receipt against a block obtained
+// independently (from an evidence package's attachment, peer channel
+// fetch, or the ledger): as VerifyReceipt with raw in place of the proof's
+// block. The receipt may carry no block of its own (see WithoutBlock).
+func VerifyFabricBlock(rc Receipt, raw []byte, roots block.TrustRoots) (evidence.Record, error) {
+	if rc.Proof.Kind != ProofFabric {
+		return evidence.Record{}, rerr("proof.kind", "%q is not %q", rc.Proof.Kind, ProofFabric)
+	}
+	rc.Proof.Block = raw
+	return VerifyReceipt(rc, roots)
+}
+
+// WithoutBlock returns the receipt without the raw block in its proof: a
+// compact form for transport when the block travels separately. Check it
+// with VerifyFabricBlock.
+func (rc Receipt) WithoutBlock() Receipt {
+	rc.Proof.Block = nil
+	return rc
+}
+
+// checkFabric runs the Fabric proof against raw on a receipt whose record,
+// audit path and header hash have been checked.
+func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustRoots) error {
+	fr := roots.Fabric
+	if fr == nil {
+		return rerr("proof", "the trust roots are not a Fabric channel's")
+	}
+	if roots.Ledger != "" && rc.Ledger != roots.Ledger {
+		return rerr("ledger", "%q, but the trust roots are for %q", rc.Ledger, roots.Ledger)
+	}
+	if len(raw) == 0 {
+		return rerr("proof.block", "missing: a Fabric proof needs the raw block")
+	}
+	b, err := fabricblock.Parse(raw)
+	if err != nil {
+		return rerr("proof.block", "%w", err)
+	}
+	hdr := rc.Proof.Header
+	if b.Header.Number != hdr.Number || !bytes.Equal(b.Header.PreviousHash, hdr.PreviousHash) || !bytes.Equal(b.Header.DataHash, hdr.DataHash) {
+		return rerr("proof.header", "differs from the block's header (block %d)", b.Header.Number)
+	}
+	// The transaction is in the block data, which the header's data hash covers.
+	if err := b.CheckDataHash(); err != nil {
+		return rerr("proof.block", "%w", err)
+	}
+	tx, err := b.FindTx(rc.TxID)
+	if err != nil {
+		return rerr("tx_id", "%w", err)
+	}
+	code, err := b.ValidationCode(tx.Index)
+	if err != nil {
+		return rerr("proof.block", "%w", err)
+	}
+	if code != 0 {
+		return rerr("tx_id", "transaction %s was not valid: the peer marked it %s", tx.ID, code)
+	}
+	if tx.Channel != fr.Channel {
+		return rerr("proof.block", "transaction on channel %q, the trust roots are for %q", tx.Channel, fr.Channel)
+	}
+	if tx.Chaincode != fr.Chaincode {
+		return rerr("proof.block", "transaction ran chaincode %q, not %q", tx.Chaincode, fr.Chaincode)
+	}
+	if tx.Status != 200 {
+		return rerr("proof.block", "chaincode answered status %d", tx.Status)
+	}
+	if got := FormatTime(tx.Timestamp); got != rc.LedgerTime {
+		return rerr("ledger_time", "%q, but the transaction's timestamp is %s", rc.LedgerTime, got)
+	}
+	// Signatures: client, endorsers (enough organisations), orderer.
+	endorserKeys, err := tx.Verify(*fr)
+	if err != nil {
+		return rerr("proof.block", "%w", err)
+	}
+	ordererKey, err := b.VerifyBlockSignature(*fr, tx.Timestamp)
+	if err != nil {
+		return rerr("proof.block", "%w", err)
+	}
+	if want := append([]string{ordererKey}, endorserKeys...); !slices.Equal(rc.KeyIDs, want) {
+		return rerr("key_ids", "%v, but the block was signed by %s and the transaction endorsed by %v", rc.KeyIDs, ordererKey, endorserKeys)
+	}
+	// The endorsed write set holds the batch root and the record under its ID.
+	v, ok := tx.Value(fr.Chaincode, fabricblock.BatchKey(tx.ID))
+	if !ok {
+		return rerr("proof.batch_root", "transaction %s wrote no batch root", tx.ID)
+	}
+	bt, root, err := fabricblock.ParseBatch(v)
+	if err != nil {
+		return rerr("proof.batch_root", "%w", err)
+	}
+	if !bytes.Equal(root, rc.Proof.BatchRoot) || uint64(bt.Size) != rc.Proof.TreeSize {
+		return rerr("proof.batch_root", "%x of %d records, but the transaction wrote %s of %d", rc.Proof.BatchRoot, rc.Proof.TreeSize, bt.Root, bt.Size)
+	}
+	id := rec.ID.String()
+	v, ok = tx.Value(fr.Chaincode, id)
+	if !ok {
+		return rerr("tx_id", "transaction %s did not write record %s", tx.ID, id)
+	}
+	e, err := fabricblock.ParseEntry(v)
+	if err != nil {
+		return rerr("proof.record", "%w", err)
+	}
+	if e.Record != string(rc.Proof.Record) || e.TxID != tx.ID || uint64(e.Index) != rc.Proof.LeafIndex || uint64(e.Size) != rc.Proof.TreeSize {
+		return rerr("proof.record", "the transaction stored %s differently (at %d of %d)", id, e.Index, e.Size)
+	}
+	return nil
+}

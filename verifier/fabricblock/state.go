@@ -1,0 +1,142 @@
+package fabricblock
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The evidence chaincode's world state, as far as verifiers and clients
+// read it. The chaincode (chaincode/) writes exactly these formats; this
+// package owns them so that a verifier needs nothing but verifier/.
+//
+//	key                                   value
+//	<evidence ID, canonical 27 chars>     Entry (JSON)
+//	\x00batch\x00<tx ID>\x00              Batch (JSON)
+//	\x00digest\x00<alg>\x00<hex>\x00<ID>\x00   one byte 0x00 (the digest index)
+//
+// The last two are Fabric composite keys (shim.CreateCompositeKey): the
+// object type and each attribute followed by U+0000, after a leading U+0000.
+const (
+	// StateVersion is the version of Entry and Batch.
+	StateVersion = 1
+	// BatchObject and DigestObject are the composite key object types.
+	BatchObject  = "batch"
+	DigestObject = "digest"
+)
+
+// compositeKey mirrors shim.CreateCompositeKey for attributes without
+// U+0000 (callers pass hex, IDs and algorithm names).
+func compositeKey(object string, attrs ...string) string {
+	var b strings.Builder
+	b.WriteByte(0)
+	b.WriteString(object)
+	b.WriteByte(0)
+	for _, a := range attrs {
+		b.WriteString(a)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// BatchKey is the key a batch transaction writes its Batch under.
+func BatchKey(txID string) string { return compositeKey(BatchObject, txID) }
+
+// DigestKey is the index key of one digest of one record.
+func DigestKey(alg, hexDigest, id string) string {
+	return compositeKey(DigestObject, alg, hexDigest, id)
+}
+
+// Entry is stored under a record's evidence ID.
+type Entry struct {
+	V int `json:"v"`
+	// Record is the canonical record encoding (the Merkle leaf), as a string.
+	Record string `json:"record"`
+	// TxID is the transaction that wrote the record.
+	TxID string `json:"tx_id"`
+	// Index and Size place the record in that transaction's batch.
+	Index int `json:"index"`
+	Size  int `json:"size"`
+	// LedgerTime is the transaction's timestamp (the channel header's,
+	// asserted by the client), in evidence.TimeLayout.
+	LedgerTime string `json:"ledger_time"`
+}
+
+// Batch is stored under BatchKey(tx ID) by every batch transaction.
+type Batch struct {
+	V int `json:"v"`
+	// Root is the RFC 6962 Merkle tree hash over the batch's records (the
+	// transaction's records argument, in order), lower-case hex.
+	Root       string `json:"root"`
+	Size       int    `json:"size"`
+	LedgerTime string `json:"ledger_time"`
+}
+
+// ErrState is wrapped by errors decoding chaincode state.
+var ErrState = errors.New("invalid evidence chaincode state")
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data", ErrState)
+	}
+	return nil
+}
+
+// ParseEntry decodes an Entry.
+func ParseEntry(b []byte) (Entry, error) {
+	var e Entry
+	if err := decodeStrict(b, &e); err != nil {
+		return Entry{}, err
+	}
+	if e.V != StateVersion {
+		return Entry{}, fmt.Errorf("%w: entry version %d", ErrState, e.V)
+	}
+	if e.Size < 1 || e.Index < 0 || e.Index >= e.Size {
+		return Entry{}, fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
+	}
+	return e, nil
+}
+
+// ParseBatch decodes a Batch and its root.
+func ParseBatch(b []byte) (Batch, []byte, error) {
+	var bt Batch
+	if err := decodeStrict(b, &bt); err != nil {
+		return Batch{}, nil, err
+	}
+	if bt.V != StateVersion {
+		return Batch{}, nil, fmt.Errorf("%w: batch version %d", ErrState, bt.V)
+	}
+	root, err := hex.DecodeString(bt.Root)
+	if err != nil || len(root) != 32 || hex.EncodeToString(root) != bt.Root {
+		return Batch{}, nil, fmt.Errorf("%w: batch root %q", ErrState, bt.Root)
+	}
+	if bt.Size < 1 {
+		return Batch{}, nil, fmt.Errorf("%w: batch of %d records", ErrState, bt.Size)
+	}
+	return bt, root, nil
+}
+
+// RecordSeparator separates records in the batch argument: canonical
+// record encodings are compact JSON and never contain a raw newline.
+const RecordSeparator = "\n"
+
+// JoinRecords writes the records argument of a batch transaction.
+func JoinRecords(leaves [][]byte) string {
+	return string(bytes.Join(leaves, []byte(RecordSeparator)))
+}
+
+// SplitRecords reads the records argument of a batch transaction.
+func SplitRecords(arg []byte) [][]byte {
+	if len(arg) == 0 {
+		return nil
+	}
+	return bytes.Split(arg, []byte(RecordSeparator))
+}
