@@ -11,36 +11,22 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
-// Verdicts and outcome codes of a verification.
+// The verification vocabulary is the verifier's, so offline verifiers and
+// clients share it.
 const (
-	VerdictPass = "pass"
-	VerdictFail = "fail"
-
-	OutcomePass     = "pass"          // all three checks passed
-	OutcomeMismatch = "mismatch"      // on the ledger, but the digest differs
-	OutcomeNotFound = "not_found"     // no record with this ID
-	OutcomeBroken   = "proof_invalid" // the ledger's proof does not hold
+	VerdictPass     = verifier.VerdictPass
+	VerdictFail     = verifier.VerdictFail
+	OutcomePass     = verifier.OutcomePass
+	OutcomeMismatch = verifier.OutcomeMismatch
+	OutcomeNotFound = verifier.OutcomeNotFound
+	OutcomeBroken   = verifier.OutcomeBroken
 )
 
-// Check is one of the three checks of a verification, with its reason in
-// English and Chinese.
-type Check struct {
-	Name     string `json:"name"`
-	Pass     bool   `json:"pass"`
-	Reason   string `json:"reason"`
-	ReasonZH string `json:"reason_zh"`
-}
-
-// Verification is the answer to "does this digest match this evidence ID".
-type Verification struct {
-	Verdict string `json:"verdict"`
-	// Outcome tells the failure kinds apart: pass, mismatch, not_found,
-	// proof_invalid.
-	Outcome string            `json:"outcome"`
-	ID      string            `json:"id"`
-	Checks  []Check           `json:"checks"`
-	Receipt *verifier.Receipt `json:"receipt,omitempty"`
-}
+// Check and Verification are verifier's.
+type (
+	Check        = verifier.Check
+	Verification = verifier.Verification
+)
 
 // Verify checks digest d against evidence id: (1) digest_match: d equals
 // the recorded digest of its algorithm; (2) on_ledger: the record is on the
@@ -69,9 +55,9 @@ func (s *Service) verify(ctx context.Context, id evidence.ID, ds []evidence.Dige
 	if errors.Is(err, ErrNotFound) {
 		v.Outcome = OutcomeNotFound
 		v.Checks = []Check{
-			{CheckName(0), false, "no evidence is recorded under this ID", "未找到该统一证据编号的存证记录"},
-			{CheckName(1), false, "no evidence is recorded under this ID", "区块链上无此编号的存证"},
-			{CheckName(2), false, "nothing to check", "无可校验的数据"},
+			{Name: CheckName(0), Reason: "no evidence is recorded under this ID", ReasonZH: "未找到该统一证据编号的存证记录"},
+			{Name: CheckName(1), Reason: "no evidence is recorded under this ID", ReasonZH: "区块链上无此编号的存证"},
+			{Name: CheckName(2), Reason: "nothing to check", ReasonZH: "无可校验的数据"},
 		}
 		return v, nil
 	}

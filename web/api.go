@@ -62,13 +62,19 @@ func idempotencyKey(c fiber.Ctx) (string, error) {
 	return k, nil
 }
 
-// submit handles POST /evidence: multipart upload, hash only, or text.
-func (s *server) submit(c fiber.Ctx) error {
+// submitter returns the authenticated platform and the Idempotency-Key.
+func (s *server) submitter(c fiber.Ctx) (platform.Platform, string, error) {
 	p, err := s.authenticate(c)
 	if err != nil {
-		return err
+		return p, "", err
 	}
 	ikey, err := idempotencyKey(c)
+	return p, ikey, err
+}
+
+// submit handles POST /evidence: multipart upload, hash only, or text.
+func (s *server) submit(c fiber.Ctx) error {
+	p, ikey, err := s.submitter(c)
 	if err != nil {
 		return err
 	}
@@ -97,11 +103,7 @@ type BatchResponse struct {
 }
 
 func (s *server) submitBatch(c fiber.Ctx) error {
-	p, err := s.authenticate(c)
-	if err != nil {
-		return err
-	}
-	ikey, err := idempotencyKey(c)
+	p, ikey, err := s.submitter(c)
 	if err != nil {
 		return err
 	}

@@ -172,11 +172,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("get: want one evidence ID")
 	}
 	if _, err := evidence.ParseID(pos[0]); err != nil {
-		code := "id_invalid"
-		if errors.Is(err, evidence.ErrIDChecksum) {
-			code = "id_checksum"
-		}
-		return &client.APIError{Status: 400, Code: code, Message: err.Error() + "; check the ID against the original"}
+		return idError(err)
 	}
 	rc, err := nf.client().Get(ctx, pos[0])
 	if err != nil {
@@ -203,11 +199,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (bo
 	}
 	id := pos[0]
 	if _, err := evidence.ParseID(id); err != nil {
-		code := "id_invalid"
-		if errors.Is(err, evidence.ErrIDChecksum) {
-			code = "id_checksum"
-		}
-		return false, &client.APIError{Status: 400, Code: code, Message: err.Error() + "; check the ID against the original"}
+		return false, idError(err)
 	}
 	c := nf.client()
 	var v client.Verification
@@ -247,4 +239,14 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (bo
 		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", v.Receipt.Ledger, v.Receipt.BlockNumber, v.Receipt.BlockHash, v.Receipt.LedgerTime)
 	}
 	return v.Verdict == "pass", nil
+}
+
+// idError reports a mistyped or invalid ID as the node would (exit code 3),
+// without asking it.
+func idError(err error) error {
+	code := "id_invalid"
+	if errors.Is(err, evidence.ErrIDChecksum) {
+		code = "id_checksum"
+	}
+	return &client.APIError{Status: 400, Code: code, Message: err.Error() + "; check the ID against the original"}
 }

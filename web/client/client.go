@@ -68,22 +68,8 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// Check is one check of a verification.
-type Check struct {
-	Name     string `json:"name"`
-	Pass     bool   `json:"pass"`
-	Reason   string `json:"reason"`
-	ReasonZH string `json:"reason_zh"`
-}
-
 // Verification is the node's answer to a verification.
-type Verification struct {
-	Verdict string            `json:"verdict"`
-	Outcome string            `json:"outcome"`
-	ID      string            `json:"id"`
-	Checks  []Check           `json:"checks"`
-	Receipt *verifier.Receipt `json:"receipt,omitempty"`
-}
+type Verification = verifier.Verification
 
 // Submission is one item of a JSON submission.
 type Submission struct {
@@ -178,6 +164,10 @@ func (c *Client) Submit(ctx context.Context, s Submission, idempotencyKey string
 
 // SubmitBatch sends up to 1000 submissions in one request.
 func (c *Client) SubmitBatch(ctx context.Context, items []Submission, idempotencyKey string) ([]verifier.Receipt, error) {
+	return submitBatch[verifier.Receipt](ctx, c, items, idempotencyKey)
+}
+
+func submitBatch[T any](ctx context.Context, c *Client, items []Submission, idempotencyKey string) ([]T, error) {
 	body, hdr := jsonBody(struct {
 		Items []Submission `json:"items"`
 	}{items})
@@ -185,7 +175,7 @@ func (c *Client) SubmitBatch(ctx context.Context, items []Submission, idempotenc
 		hdr.Set("Idempotency-Key", idempotencyKey)
 	}
 	var out struct {
-		Receipts []verifier.Receipt `json:"receipts"`
+		Receipts []T `json:"receipts"`
 	}
 	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence/batch", hdr, body, &out)
 	return out.Receipts, err
@@ -325,17 +315,7 @@ func (c *Client) SubmitAck(ctx context.Context, s Submission, idempotencyKey str
 
 // SubmitBatchAcks is SubmitBatch returning only the Acks.
 func (c *Client) SubmitBatchAcks(ctx context.Context, items []Submission, idempotencyKey string) ([]Ack, error) {
-	body, hdr := jsonBody(struct {
-		Items []Submission `json:"items"`
-	}{items})
-	if idempotencyKey != "" {
-		hdr.Set("Idempotency-Key", idempotencyKey)
-	}
-	var out struct {
-		Receipts []Ack `json:"receipts"`
-	}
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence/batch", hdr, body, &out)
-	return out.Receipts, err
+	return submitBatch[Ack](ctx, c, items, idempotencyKey)
 }
 
 // Health calls GET /healthz.
