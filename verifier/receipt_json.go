@@ -95,6 +95,10 @@ func (p Proof) appendJSON(b []byte) []byte {
 		b = append(b, `,"seal":`...)
 		b = appendSeal(b, *p.Seal)
 	}
+	if len(p.Block) > 0 {
+		b = append(b, `,"block":`...)
+		b = appendBytes(b, p.Block)
+	}
 	return append(b, '}')
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,9 @@ func (s *server) readMultipart(c fiber.Ctx, primary func(fields map[string]strin
 			return up, badRequest("malformed multipart body: %v", err)
 		}
 		name := part.FormName()
+		if gotFile && name == "algorithm" {
+			return up, badRequest(`the "algorithm" field must come before the "file" part`)
+		}
 		if name == "file" {
 			if gotFile {
 				return up, badRequest("more than one file part; upload one file per request (use /evidence/batch with digests for many)")
@@ -303,7 +307,7 @@ func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
 // get handles GET /evidence/{id}: the public view, plus private metadata
 // for the submitting platform.
 func (s *server) get(c fiber.Ctx) error {
-	id, err := evidence.ParseID(c.Params("id"))
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -424,4 +428,14 @@ func sendJSON(c fiber.Ctx, status int, b []byte) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Send(b)
+}
+
+// pathID parses the {id} path parameter (percent-decoded: an ID copied
+// with spaces arrives as %20).
+func pathID(c fiber.Ctx) (evidence.ID, error) {
+	raw := c.Params("id")
+	if u, err := url.PathUnescape(raw); err == nil {
+		raw = u
+	}
+	return evidence.ParseID(raw)
 }

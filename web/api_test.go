@@ -200,6 +200,10 @@ func TestUploadVerifyTamperMistype(t *testing.T) {
 	}
 
 	// Public view has no private metadata; the submitting platform sees it.
+	// An ID with percent-encoded spaces in the path is found too.
+	if code, _ := n.do(t, "GET", "/api/v1/evidence/"+rc.ID[:9]+"%20"+rc.ID[9:], nil, ""); code != 200 {
+		t.Fatalf("ID with an encoded space: %d", code)
+	}
 	_, b = n.do(t, "GET", "/api/v1/evidence/"+rc.ID, nil, "")
 	if strings.Contains(string(b), "buyer") {
 		t.Fatalf("public view leaks metadata: %s", b)
@@ -354,6 +358,8 @@ func TestBadInput(t *testing.T) {
 		{"block not a number", "GET", "/api/v1/blocks/x", nil, nil, 400, CodeBadRequest},
 		{"block past head", "GET", "/api/v1/blocks/99", nil, nil, 404, CodeNotFound},
 		{"no endpoint", "GET", "/api/v1/nothing", nil, nil, 404, CodeNotFound},
+		{"wrong method", "DELETE", "/api/v1/evidence/" + mustID(t), nil, nil, 405, CodeMethodNotAllowed},
+		{"wrong method on verify", "GET", "/api/v1/verify", nil, nil, 405, CodeMethodNotAllowed},
 		{"long idempotency key", "POST", "/api/v1/evidence", map[string]string{"digest": good}, []reqOpt{auth(n.key), header("Idempotency-Key", strings.Repeat("k", 300))}, 400, CodeBadRequest},
 	}
 	for _, tt := range tests {
@@ -364,7 +370,20 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A form-encoded body (curl -d without a Content-Type) is refused clearly.
+	if code, b := n.do(t, "POST", "/api/v1/evidence", strings.NewReader(`{"digest":"`+good+`"}`), "application/x-www-form-urlencoded", auth(n.key)); code != 415 || errCode(t, b) != CodeUnsupportedMedia {
+		t.Fatalf("form-encoded JSON: %d %s", code, b)
+	}
 	// Multipart mistakes.
+	var buf bytes.Buffer // algorithm after the file part
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormFile("file", "a.pdf")
+	w.Write(samplePDF)
+	mw.WriteField("algorithm", "sm3")
+	mw.Close()
+	if code, b := n.do(t, "POST", "/api/v1/evidence", &buf, mw.FormDataContentType(), auth(n.key)); code != 400 || !strings.Contains(string(b), "before") {
+		t.Fatalf("algorithm after file: %d %s", code, b)
+	}
 	body, ct := multipartBody(t, map[string]string{"doc_ref": "x"}, nil)
 	if code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key)); code != 400 || errCode(t, b) != CodeBadRequest {
 		t.Fatalf("multipart without file: %d %s", code, b)

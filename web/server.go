@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
@@ -92,6 +93,12 @@ func New(cfg Config) *fiber.App {
 	api.Get("/ledger", s.ledger)
 	s.registerPackage(api)
 	s.registerPortal(app)
+	// A known API path with another method: 405, not 404.
+	for _, path := range []string{"/evidence", "/evidence/batch", "/evidence/:id", "/verify", "/blocks/:n", "/ledger"} {
+		api.All(path, func(c fiber.Ctx) error {
+			return apiErr(405, CodeMethodNotAllowed, "method "+c.Method()+" not allowed on "+c.Path(), "不支持该请求方法")
+		})
+	}
 	app.Use(func(c fiber.Ctx) error {
 		return apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+c.Path(), "接口不存在")
 	})
@@ -115,8 +122,11 @@ func (s *server) observe(c fiber.Ctx) error {
 	return err
 }
 
-// body reads a request body of at most limit bytes.
+// body reads a JSON request body of at most limit bytes.
 func body(c fiber.Ctx, limit int64) ([]byte, error) {
+	if ct := strings.ToLower(string(c.Request().Header.ContentType())); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.Contains(ct, "+json") {
+		return nil, apiErr(415, CodeUnsupportedMedia, "Content-Type "+ct+" not supported: send application/json or multipart/form-data", "不支持的内容类型：请使用 application/json 或 multipart/form-data")
+	}
 	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > limit {
 		return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
 	}
