@@ -189,8 +189,20 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out, code := ctl(t, env, "get", rc.ID); code != 0 || !strings.Contains(out, rc.BlockHash) {
 		t.Fatalf("get: %d %s", code, out)
 	}
-	if out, code := ctl(t, env, "submit", "--text", "合同正文"); code != 0 || !strings.Contains(out, `"type": "text"`) {
+	out, code = ctl(t, env, "submit", "--text", "合同正文", "--metadata", `{"buyer":"张三"}`)
+	if code != 0 || !strings.Contains(out, `"type": "text"`) {
 		t.Fatalf("submit text: %d %s", code, out)
+	}
+	var trc verifier.Receipt
+	json.Unmarshal([]byte(out), &trc)
+	if out, code := ctl(t, env, "get", trc.ID); code != 0 || !strings.Contains(out, `"buyer": "张三"`) {
+		t.Fatalf("get with the submitter's key shows no metadata: %d %s", code, out)
+	}
+	if out, code := ctl(t, []string{"EVIDENCE_NODE=" + p.url}, "get", trc.ID); code != 0 || strings.Contains(out, "buyer") {
+		t.Fatalf("anonymous get: %d %s", code, out)
+	}
+	if out, code := ctl(t, env, "verify", trc.ID, "--text", "合同正文"); code != 0 {
+		t.Fatalf("verify text: %d %s", code, out)
 	}
 	if out, code := ctl(t, []string{"EVIDENCE_NODE=" + p.url, "EVIDENCE_API_KEY=evk_wrong"}, "submit", "--digest", rc.DigestHex); code != 3 || !strings.Contains(out, "unauthorized") {
 		t.Fatalf("wrong key: %d %s", code, out)
