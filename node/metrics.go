@@ -17,6 +17,7 @@ type Metrics struct {
 	blockRecords  prometheus.Histogram
 	blockLatency  prometheus.Histogram
 	height        prometheus.Gauge
+	queueDepth    prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -39,9 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to build, sign and sync one block.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		height: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_ledger_height",
 			Help: "Number of blocks on the ledger."}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_queue_pending_submissions",
+			Help: "Submissions queued in the node and not yet on the ledger (as of the drainer's last pass)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height)
+		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height, m.queueDepth)
 	}
 	return m
 }
@@ -69,6 +72,8 @@ func (m *Metrics) observeSubmit(n int, err error, took time.Duration) {
 		result = "quota_exceeded"
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrIdempotencyMismatch):
 		result = "conflict"
+	case errors.Is(err, ErrPending):
+		result = "pending"
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
 		result = "unavailable"
 	default:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"sync"
 	"time"
 
@@ -51,6 +52,15 @@ type Config struct {
 	// Now is the clock (time.Now if nil).
 	Now     func() time.Time
 	Metrics *Metrics
+	// Queue makes every submission durable in the node's store before it
+	// goes to the ledger. When the ledger does not commit within
+	// CommitWait, or cannot commit, Submit returns a *PendingError: the
+	// records are queued and a background drainer appends them, in order,
+	// when the ledger can. For a remote ledger (Fabric); the embedded
+	// ledger's commit is itself durable.
+	Queue      bool
+	CommitWait time.Duration
+	Logger     *log.Logger
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -62,23 +72,48 @@ type Service struct {
 	ids       *evidence.IDGenerator
 	metrics   *Metrics
 
+	queue      *queue
+	commitWait time.Duration
+
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
 	quotas    map[string]*quotaState
 }
 
-// NewService returns a Service.
-func NewService(c Config) *Service {
+// NewService returns a Service; Close stops it.
+func NewService(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
 	}
-	return &Service{
+	if c.Logger == nil {
+		c.Logger = log.Default()
+	}
+	if c.CommitWait <= 0 {
+		c.CommitWait = 3 * time.Second
+	}
+	s := &Service{
 		ledger: c.Ledger, db: c.DB, platforms: c.Platforms, now: c.Now, metrics: c.Metrics,
-		ids:    evidence.NewIDGenerator(c.Now, nil),
-		quotas: map[string]*quotaState{},
+		ids:        evidence.NewIDGenerator(c.Now, nil),
+		quotas:     map[string]*quotaState{},
+		commitWait: c.CommitWait,
+	}
+	if c.Queue {
+		q, err := openQueue(c.DB, c.Ledger, c.Logger, func(n int) { c.Metrics.queueDepth.Set(float64(n)) })
+		if err != nil {
+			return nil, fmt.Errorf("submission queue: %w", err)
+		}
+		s.queue = q
+	}
+	return s, nil
+}
+
+// Close stops the queue drainer (queued records stay queued on disk).
+func (s *Service) Close() {
+	if s.queue != nil {
+		s.queue.close()
 	}
 }
 
@@ -181,6 +216,11 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 					return nil, fmt.Errorf("%w: idempotency record: %v", ErrUnavailable, err)
 				}
 			}
+			if s.queue != nil {
+				if pending, err := s.queue.isPending(recs[0].ID); err == nil && pending {
+					return nil, &PendingError{IDs: idsOf(recs)}
+				}
+			}
 			// Append is idempotent for identical records: this returns the
 			// original receipts, or finishes a submission a crash cut short.
 			return s.ledger.Append(ctx, recs)
@@ -208,7 +248,7 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 			recs[i].MetaDigest = md[:]
 			b.Set(key(prefMeta, id[:]), sub.Metadata)
 		}
-		if ikey != nil {
+		if ikey != nil || s.queue != nil {
 			c, err := recs[i].Canonical()
 			if err != nil {
 				s.releaseQuota(p, len(subs))
@@ -221,23 +261,86 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		v, _ := json.Marshal(ie)
 		b.Set(ikey, v)
 	}
+	var seq uint64
+	if s.queue != nil {
+		seq = s.queue.add(&b, ie.Records, idsOf(recs))
+	}
 	if b.Len() > 0 {
 		if err := s.db.Write(&b); err != nil {
 			s.releaseQuota(p, len(subs))
+			if s.queue != nil {
+				s.queue.release(seq)
+			}
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
-	rcs, err := s.ledger.Append(ctx, recs)
-	if err != nil {
-		s.releaseQuota(p, len(subs))
-		return nil, err
+	if s.queue == nil {
+		rcs, err := s.ledger.Append(ctx, recs)
+		if err != nil {
+			s.releaseQuota(p, len(subs))
+			return nil, err
+		}
+		return rcs, nil
 	}
-	return rcs, nil
+	return s.commitQueued(seq, recs)
 }
 
-// Receipt returns the receipt for id.
+// commitQueued appends a queued submission and waits up to commitWait. A
+// slow or failed append leaves it to the drainer and answers pending: the
+// records are on disk and counted against the quota either way.
+func (s *Service) commitQueued(seq uint64, recs []evidence.Record) ([]verifier.Receipt, error) {
+	type result struct {
+		rcs []verifier.Receipt
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rcs, err := s.queue.commit(ctx, seq, recs)
+		if err != nil {
+			s.queue.release(seq)
+		} else {
+			s.queue.mu.Lock()
+			delete(s.queue.inflight, seq)
+			s.queue.mu.Unlock()
+		}
+		done <- result{rcs, err}
+	}()
+	t := time.NewTimer(s.commitWait)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err == nil {
+			return r.rcs, nil
+		}
+		if errors.Is(r.err, ErrConflict) || errors.Is(r.err, evidence.ErrRecord) {
+			return nil, r.err
+		}
+		return nil, &PendingError{IDs: idsOf(recs)}
+	case <-t.C:
+		return nil, &PendingError{IDs: idsOf(recs)}
+	}
+}
+
+func idsOf(recs []evidence.Record) []evidence.ID {
+	ids := make([]evidence.ID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// Receipt returns the receipt for id; a *PendingError if it is queued in
+// this node and not yet on the ledger.
 func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
-	return s.ledger.Receipt(ctx, id)
+	rc, err := s.ledger.Receipt(ctx, id)
+	if s.queue != nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable)) {
+		if pending, perr := s.queue.isPending(id); perr == nil && pending {
+			return rc, &PendingError{IDs: []evidence.ID{id}}
+		}
+	}
+	return rc, err
 }
 
 // Metadata returns the private metadata of the record rc, only to the

@@ -20,6 +20,7 @@ const (
 	OutcomeMismatch = verifier.OutcomeMismatch
 	OutcomeNotFound = verifier.OutcomeNotFound
 	OutcomeBroken   = verifier.OutcomeBroken
+	OutcomePending  = verifier.OutcomePending
 )
 
 // Check and Verification are verifier's.
@@ -51,7 +52,16 @@ func (s *Service) Verify(ctx context.Context, id evidence.ID, ds ...evidence.Dig
 
 func (s *Service) verify(ctx context.Context, id evidence.ID, ds []evidence.Digest) (Verification, error) {
 	v := Verification{Verdict: VerdictFail, ID: id.String()}
-	rc, err := s.ledger.Receipt(ctx, id)
+	rc, err := s.Receipt(ctx, id)
+	if errors.Is(err, ErrPending) {
+		v.Outcome = OutcomePending
+		v.Checks = []Check{
+			{Name: CheckName(0), Reason: "the evidence was accepted by this node and is queued; it is not on the ledger yet: try again shortly", ReasonZH: "该存证已受理，正在上链，请稍后再核验"},
+			{Name: CheckName(1), Reason: "not on the ledger yet", ReasonZH: "尚未上链"},
+			{Name: CheckName(2), Reason: "nothing to check yet", ReasonZH: "暂无可校验的数据"},
+		}
+		return v, nil
+	}
 	if errors.Is(err, ErrNotFound) {
 		v.Outcome = OutcomeNotFound
 		v.Checks = []Check{

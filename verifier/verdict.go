@@ -12,6 +12,7 @@ const (
 	OutcomeMismatch = "mismatch"      // on the ledger, but the digest differs
 	OutcomeNotFound = "not_found"     // no record with this ID
 	OutcomeBroken   = "proof_invalid" // the ledger's proof does not hold
+	OutcomePending  = "pending"       // accepted by a node, not yet on the ledger
 )
 
 // Check is one of the three checks of a verification (digest_match,

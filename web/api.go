@@ -92,10 +92,27 @@ func (s *server) submit(c fiber.Ctx) error {
 		return err
 	}
 	rcs, err := s.svc.Submit(c.Context(), p, ikey, submissionFingerprint(sub), []node.Submission{sub})
+	if pe := (*node.PendingError)(nil); errors.As(err, &pe) {
+		return c.Status(202).JSON(Pending{ID: pe.IDs[0].String(), Status: "pending"})
+	}
 	if err != nil {
 		return err
 	}
 	return sendJSON(c, 201, rcs[0].AppendJSON(make([]byte, 0, 2048)))
+}
+
+// Pending is the 202 answer for a submission durably queued in the node
+// but not yet on the ledger; GET /evidence/{id} shows the receipt once it
+// is.
+type Pending struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// BatchPending is the 202 answer to a batch still queued.
+type BatchPending struct {
+	Status string   `json:"status"`
+	IDs    []string `json:"ids"`
 }
 
 // BatchResponse is the answer to POST /evidence/batch.
@@ -125,6 +142,13 @@ func (s *server) submitBatch(c fiber.Ctx) error {
 		fp = fingerprint(parts...)
 	}
 	rcs, err := s.svc.Submit(c.Context(), p, ikey, fp, subs)
+	if pe := (*node.PendingError)(nil); errors.As(err, &pe) {
+		ids := make([]string, len(pe.IDs))
+		for i, id := range pe.IDs {
+			ids[i] = id.String()
+		}
+		return c.Status(202).JSON(BatchPending{Status: "pending", IDs: ids})
+	}
 	if err != nil {
 		return err
 	}
@@ -312,6 +336,9 @@ func (s *server) get(c fiber.Ctx) error {
 		return err
 	}
 	rc, err := s.svc.Receipt(c.Context(), id)
+	if errors.Is(err, node.ErrPending) {
+		return c.Status(202).JSON(Pending{ID: id.String(), Status: "pending"})
+	}
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,11 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
 	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20}), svc: svc, data: dir, key: key}
 }
 

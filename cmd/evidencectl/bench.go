@@ -169,6 +169,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					got, err = c.SubmitBatchAcks(ctx, items, "")
 				}
 				lat := time.Since(t0)
+				if pe := (*client.PendingError)(nil); errors.As(err, &pe) {
+					got, err = got[:0], nil // accepted (202): acknowledged, receipt later
+					for _, id := range pe.IDs {
+						got = append(got, client.Ack{ID: id})
+					}
+					mu.Lock()
+					errs["pending_202"] += len(pe.IDs)
+					mu.Unlock()
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						return // cut off by the time bound: not an error

@@ -143,6 +143,10 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sub.Type, sub.Text = "text", text
 		rc, err = c.Submit(ctx, sub, *ikey)
 	}
+	if pe := (*client.PendingError)(nil); errors.As(err, &pe) {
+		fmt.Fprintln(stderr, "evidencectl: accepted and durably queued; not on the ledger yet: run evidencectl get ID later")
+		return printJSON(stdout, map[string]string{"id": pe.IDs[0], "status": "pending"})
+	}
 	if err != nil {
 		return wrapNode(err)
 	}
@@ -175,6 +179,9 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return idError(err)
 	}
 	rc, err := nf.client().Get(ctx, pos[0])
+	if pe := (*client.PendingError)(nil); errors.As(err, &pe) {
+		return printJSON(stdout, map[string]string{"id": pos[0], "status": "pending"})
+	}
 	if err != nil {
 		return wrapNode(err)
 	}

@@ -19,7 +19,7 @@ func TestParseFlagsPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
-		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, ConfigFile: file}
+		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, CommitWait: 3 * time.Second, ConfigFile: file}
 	if c != want {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -51,7 +51,7 @@ func TestParseFlagsErrors(t *testing.T) {
 			t.Errorf("%v %v: err = %v, want %q", tt.args, tt.env, err, tt.want)
 		}
 	}
-	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1}
+	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, CommitWait: time.Second}
 	for name, mutate := range map[string]func(*Config){
 		"listen":  func(c *Config) { c.Listen = "8080" },
 		"ledger":  func(c *Config) { c.Ledger = "fabric" },

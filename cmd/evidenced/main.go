@@ -49,6 +49,8 @@ type Config struct {
 	BlockMaxWait    time.Duration
 	MaxUpload       int64
 	DebugListen     string
+	Queue           bool
+	CommitWait      time.Duration
 	MemoryLimit     int64
 	ConfigFile      string
 }
@@ -79,6 +81,9 @@ func (c Config) Validate() error {
 	if c.MemoryLimit < 0 {
 		return fmt.Errorf("--memory-limit %d: must not be negative", c.MemoryLimit)
 	}
+	if c.CommitWait <= 0 || c.CommitWait > 5*time.Minute {
+		return fmt.Errorf("--commit-wait %v: want (0, 5m]", c.CommitWait)
+	}
 	if c.MaxUpload < 1 {
 		return fmt.Errorf("--max-upload %d: must be positive", c.MaxUpload)
 	}
@@ -98,6 +103,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.BlockMaxRecords, "block-max-records", 1000, "cut a block once it holds this many records")
 	fs.DurationVar(&c.BlockMaxWait, "block-max-wait", 0, "wait up to this long to fill a block (0: cut as soon as the previous block is on disk)")
 	fs.Int64Var(&c.MaxUpload, "max-upload", web.DefaultMaxUpload, "largest file upload in bytes")
+	fs.BoolVar(&c.Queue, "queue", false, "queue every submission durably in the node before the ledger; answer 202 pending when the ledger is slow or down (on by default for a remote ledger)")
+	fs.DurationVar(&c.CommitWait, "commit-wait", 3*time.Second, "with --queue: how long a submission waits for the ledger before it is answered 202 pending")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 96<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off if empty)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
@@ -214,7 +221,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
+		Queue: cfg.Queue, CommitWait: cfg.CommitWait})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
 	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, Registry: reg, Logger: logger})
 
 	if cfg.DebugListen != "" {

@@ -68,6 +68,16 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
 }
 
+// PendingError is a 202 answer: the node durably queued the records but
+// they are not on the ledger yet; Get shows their receipts once they are.
+type PendingError struct {
+	IDs []string
+}
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("accepted and queued, not yet on the ledger: %s", strings.Join(e.IDs, ", "))
+}
+
 // Verification is the node's answer to a verification.
 type Verification = verifier.Verification
 
@@ -129,6 +139,17 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 			return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(b))}
 		}
 		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, MessageZH: eb.Error.MessageZH}
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		var p struct {
+			ID  string   `json:"id"`
+			IDs []string `json:"ids"`
+		}
+		json.Unmarshal(b, &p)
+		if p.ID != "" {
+			p.IDs = []string{p.ID}
+		}
+		return resp.StatusCode, &PendingError{IDs: p.IDs}
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -1,0 +1,248 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// PendingError says records were durably queued in the node but are not
+// on the ledger yet (the ledger did not commit within the wait, or cannot
+// commit now). They will reach the ledger: the queue drains in order.
+type PendingError struct {
+	IDs []evidence.ID
+}
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("%d record(s) queued, not yet on the ledger", len(e.IDs))
+}
+
+// ErrPending is matched by every *PendingError (errors.Is).
+var ErrPending = errors.New("pending")
+
+// Is makes errors.Is(err, ErrPending) true.
+func (e *PendingError) Is(target error) bool { return target == ErrPending }
+
+// Queue keys: Q/<seq> holds a queued submission; P/<id> marks a record as
+// pending and names its seq.
+var (
+	prefQueue   = []byte("S/Q/")
+	prefPending = []byte("S/P/")
+)
+
+type queued struct {
+	Records [][]byte `json:"records"`
+}
+
+// queue is the durable submission queue: what a Service with queueing
+// writes before it asks the ledger, so that nothing acknowledged (201 or
+// 202) is lost when the ledger is down or slow, or the node crashes.
+type queue struct {
+	db     *store.DB
+	ledger Ledger
+	log    *log.Logger
+
+	mu       sync.Mutex
+	next     uint64
+	inflight map[uint64]bool
+	wake     chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+	depth    func(int)
+}
+
+func openQueue(db *store.DB, l Ledger, logger *log.Logger, depth func(int)) (*queue, error) {
+	q := &queue{db: db, ledger: l, log: logger, inflight: map[uint64]bool{}, depth: depth,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	switch k, err := db.LastKey(prefQueue); {
+	case err == nil && len(k) == len(prefQueue)+8:
+		q.next = binary.BigEndian.Uint64(k[len(prefQueue):]) + 1
+	case err == nil:
+		return nil, fmt.Errorf("queue: corrupt key %x", k)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	go q.drain()
+	q.kick()
+	return q, nil
+}
+
+func seqKey(seq uint64) []byte {
+	k := append([]byte(nil), prefQueue...)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func pendingKey(id evidence.ID) []byte { return append(append([]byte(nil), prefPending...), id[:]...) }
+
+// add puts records in the batch b as one queued submission and returns
+// its sequence number; the caller writes b.
+func (q *queue) add(b *store.Batch, recs [][]byte, ids []evidence.ID) uint64 {
+	q.mu.Lock()
+	seq := q.next
+	q.next++
+	q.inflight[seq] = true
+	q.mu.Unlock()
+	v, _ := json.Marshal(queued{Records: recs})
+	b.Set(seqKey(seq), v)
+	var s [8]byte
+	binary.BigEndian.PutUint64(s[:], seq)
+	for _, id := range ids {
+		b.Set(pendingKey(id), s[:])
+	}
+	return seq
+}
+
+// commit appends the queued submission seq to the ledger and, once it is
+// there, removes it from the queue.
+func (q *queue) commit(ctx context.Context, seq uint64, recs []evidence.Record) ([]verifier.Receipt, error) {
+	rcs, err := q.ledger.Append(ctx, recs)
+	if err == nil {
+		var b store.Batch
+		b.Delete(seqKey(seq))
+		for _, r := range recs {
+			b.Delete(pendingKey(r.ID))
+		}
+		if derr := q.db.Write(&b); derr != nil {
+			q.log.Printf("queue: removing committed submission %d: %v (it will be appended again, harmlessly)", seq, derr)
+		}
+	}
+	return rcs, err
+}
+
+// release hands seq to the drainer (its first attempt failed or is slow).
+func (q *queue) release(seq uint64) {
+	q.mu.Lock()
+	delete(q.inflight, seq)
+	q.mu.Unlock()
+	q.kick()
+}
+
+func (q *queue) kick() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// isPending reports whether id is queued and not yet committed.
+func (q *queue) isPending(id evidence.ID) (bool, error) {
+	return q.db.Has(pendingKey(id))
+}
+
+// drain appends queued submissions in order, retrying with back-off while
+// the ledger is unavailable.
+func (q *queue) drain() {
+	defer close(q.done)
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-q.quit:
+			return
+		case <-q.wake:
+		case <-time.After(backoff):
+		}
+		n, err := q.drainOnce()
+		if q.depth != nil {
+			q.depth(n)
+		}
+		if err != nil {
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = time.Second
+	}
+}
+
+// drainOnce appends every queued submission not in flight, in order, and
+// returns how many remain queued.
+func (q *queue) drainOnce() (int, error) {
+	type item struct {
+		seq  uint64
+		recs []evidence.Record
+	}
+	var items []item
+	err := q.db.Scan(prefQueue, nil, func(k, v []byte) (bool, error) {
+		seq := binary.BigEndian.Uint64(k[len(prefQueue):])
+		q.mu.Lock()
+		busy := q.inflight[seq]
+		q.mu.Unlock()
+		if busy {
+			return true, nil
+		}
+		var qd queued
+		if err := json.Unmarshal(v, &qd); err != nil {
+			return false, fmt.Errorf("queue: submission %d: %w", seq, err)
+		}
+		it := item{seq: seq}
+		for _, b := range qd.Records {
+			r, err := evidence.ParseRecord(b)
+			if err != nil {
+				return false, fmt.Errorf("queue: submission %d: %w", seq, err)
+			}
+			it.recs = append(it.recs, r)
+		}
+		items = append(items, it)
+		return len(items) < 256, nil
+	})
+	if err != nil {
+		q.log.Printf("%v", err)
+		return 0, err
+	}
+	for i, it := range items {
+		select {
+		case <-q.quit:
+			return len(items) - i, nil
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := q.commit(ctx, it.seq, it.recs)
+		cancel()
+		if errors.Is(err, ErrConflict) {
+			// A record of this submission conflicts with the ledger: it can
+			// never be written. Set it aside (S/D/<seq>) and say so loudly.
+			q.log.Printf("queue: submission %d can never be committed, set aside: %v", it.seq, err)
+			q.setAside(it.seq)
+			continue
+		}
+		if err != nil {
+			return len(items) - i, err
+		}
+	}
+	if len(items) == 256 {
+		q.kick()
+	}
+	return 0, nil
+}
+
+var prefDead = []byte("S/D/")
+
+func (q *queue) setAside(seq uint64) {
+	v, err := q.db.Get(seqKey(seq))
+	if err != nil {
+		return
+	}
+	var b store.Batch
+	b.Set(binary.BigEndian.AppendUint64(append([]byte(nil), prefDead...), seq), v)
+	b.Delete(seqKey(seq))
+	if err := q.db.Write(&b); err != nil {
+		q.log.Printf("queue: setting aside %d: %v", seq, err)
+	}
+}
+
+func (q *queue) close() {
+	select {
+	case <-q.quit:
+	default:
+		close(q.quit)
+	}
+	<-q.done
+}
