@@ -153,6 +153,9 @@ func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) e
 			return err
 		}
 		return verifier.ReceiptInBlock(rc, eb)
+	case KindFabric:
+		_, err := verifier.VerifyFabricBlock(rc, b.Raw, roots)
+		return err
 	}
 	return fmt.Errorf("block kind %q not supported", b.Kind)
 }

@@ -32,11 +32,23 @@ func verifyFabric(rc Receipt, rec evidence.Record, roots block.TrustRoots) error
 // independently (from an evidence package's attachment, peer channel
 // fetch, or the ledger): as VerifyReceipt with raw in place of the proof's
 // block. The receipt may carry no block of its own (see WithoutBlock).
+//
+// Each orderer signs the copy of a block it delivers, so a copy fetched
+// from another peer than the node's may be signed by another orderer than
+// the one key_ids names; the copy's own signer is then checked in its
+// place. Header, data and block hash are the same in every copy.
 func VerifyFabricBlock(rc Receipt, raw []byte, roots block.TrustRoots) (evidence.Record, error) {
 	if rc.Proof.Kind != ProofFabric {
 		return evidence.Record{}, rerr("proof.kind", "%q is not %q", rc.Proof.Kind, ProofFabric)
 	}
 	rc.Proof.Block = raw
+	if n := len(rc.KeyIDs); n > 0 {
+		if b, err := fabricblock.Parse(raw); err == nil {
+			if sigs, err := b.OrdererSignatures(); err == nil && !slices.ContainsFunc(sigs, func(s fabricblock.Signed) bool { return s.Signer.KeyID() == rc.KeyIDs[n-1] }) {
+				rc.KeyIDs = append(slices.Clip(rc.KeyIDs[:n-1]), sigs[0].Signer.KeyID())
+			}
+		}
+	}
 	return VerifyReceipt(rc, roots)
 }
 
@@ -101,12 +113,15 @@ func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustR
 	if err != nil {
 		return rerr("proof.block", "%w", err)
 	}
-	ordererKey, err := b.VerifyBlockSignature(*fr, tx.Timestamp)
+	ordererKeys, err := b.VerifyBlockSignature(*fr, tx.Timestamp)
 	if err != nil {
 		return rerr("proof.block", "%w", err)
 	}
-	if want := append([]string{ordererKey}, endorserKeys...); !slices.Equal(rc.KeyIDs, want) {
-		return rerr("key_ids", "%v, but the block was signed by %s and the transaction endorsed by %v", rc.KeyIDs, ordererKey, endorserKeys)
+	// key_ids: the endorsers' keys in endorsement order, then the key of
+	// the orderer that signed this copy of the block.
+	n := len(rc.KeyIDs)
+	if n != len(endorserKeys)+1 || !slices.Equal(rc.KeyIDs[:n-1], endorserKeys) || !slices.Contains(ordererKeys, rc.KeyIDs[n-1]) {
+		return rerr("key_ids", "%v, but the transaction was endorsed by %v and the block signed by %v", rc.KeyIDs, endorserKeys, ordererKeys)
 	}
 	// The endorsed write set holds the batch root and the record under its ID.
 	v, ok := tx.Value(fr.Chaincode, fabricblock.BatchKey(tx.ID))

@@ -1,7 +1,8 @@
 // Package verifier checks evidence: that a digest matches a record, that a
 // record is in a block, that blocks chain and are signed by trusted keys,
 // and that a receipt holds together. It needs no network and no database;
-// a court can vendor it with its sub-packages evidence and block alone.
+// a court can vendor it with its sub-packages evidence, block and
+// fabricblock (which reads Fabric blocks with fabric-protos-go-apiv2) alone.
 package verifier
 
 import (

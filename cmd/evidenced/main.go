@@ -30,6 +30,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/web"
@@ -50,6 +51,8 @@ type Config struct {
 	MaxUpload       int64
 	DebugListen     string
 	Queue           bool
+	FabricConfig    string
+	FabricOrg       string
 	CommitWait      time.Duration
 	MemoryLimit     int64
 	ConfigFile      string
@@ -63,11 +66,14 @@ func (c Config) Validate() error {
 	if c.Data == "" {
 		return errors.New("--data is empty")
 	}
-	if c.Ledger != node.KindEmbedded {
-		if c.Ledger == node.KindFabric {
-			return errors.New("--ledger fabric is not available in this build yet; use --ledger embedded")
+	switch c.Ledger {
+	case node.KindEmbedded:
+	case node.KindFabric:
+		if c.FabricConfig == "" {
+			return errors.New("--ledger fabric needs --fabric-config (the connection profile network/up writes)")
 		}
-		return fmt.Errorf("--ledger %q: want embedded", c.Ledger)
+	default:
+		return fmt.Errorf("--ledger %q: want embedded or fabric", c.Ledger)
 	}
 	if c.LedgerName == "" {
 		return errors.New("--ledger-name is empty")
@@ -98,8 +104,10 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	fs.StringVar(&c.Data, "data", "./data", "data directory (ledger, keys, platforms)")
-	fs.StringVar(&c.Ledger, "ledger", "embedded", "ledger kind: embedded")
-	fs.StringVar(&c.LedgerName, "ledger-name", "evidence-local", "ledger name, fixed when the ledger is created")
+	fs.StringVar(&c.Ledger, "ledger", "embedded", "ledger kind: embedded or fabric")
+	fs.StringVar(&c.FabricConfig, "fabric-config", "", "with --ledger fabric: the connection profile network/up writes (RUN_DIR/connection.json)")
+	fs.StringVar(&c.FabricOrg, "fabric-org", "", "with --ledger fabric: the organisation whose peer and user this node uses (default: the profile's first)")
+	fs.StringVar(&c.LedgerName, "ledger-name", "evidence-local", "embedded ledger name, fixed when the ledger is created (Fabric: <channel>/<chaincode>)")
 	fs.IntVar(&c.BlockMaxRecords, "block-max-records", 1000, "cut a block once it holds this many records")
 	fs.DurationVar(&c.BlockMaxWait, "block-max-wait", 0, "wait up to this long to fill a block (0: cut as soon as the previous block is on disk)")
 	fs.Int64Var(&c.MaxUpload, "max-upload", web.DefaultMaxUpload, "largest file upload in bytes")
@@ -200,29 +208,51 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	key, created, err := embedded.LoadOrCreateKey(filepath.Join(cfg.Data, "node-key.pem"))
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := node.NewMetrics(reg)
-	led, err := embedded.Open(db, embedded.Config{
-		Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-		Logger: logger, OnBlock: metrics.ObserveBlock,
-	})
-	if err != nil {
-		return err
+	var led node.Ledger
+	queue := cfg.Queue
+	switch cfg.Ledger {
+	case node.KindFabric:
+		// Fabric is remote: queue submissions durably in the node so a
+		// slow or unreachable network is answered 202, never lost.
+		queue = true
+		fl, err := fabric.Open(fabric.Config{Profile: cfg.FabricConfig, Org: cfg.FabricOrg, Logger: logger,
+			OnBatch: metrics.ObserveBlock})
+		if err != nil {
+			return err
+		}
+		led = fl
+	default:
+		key, created, err := embedded.LoadOrCreateKey(filepath.Join(cfg.Data, "node-key.pem"))
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(stdout, "created node signing key %s\n", filepath.Join(cfg.Data, "node-key.pem"))
+		}
+		el, err := embedded.Open(db, embedded.Config{
+			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
+			Logger: logger, OnBlock: metrics.ObserveBlock,
+		})
+		if err != nil {
+			return err
+		}
+		led = el
 	}
 	defer led.Close()
-	info, _ := led.Info(ctx)
+	info, err := led.Info(ctx)
+	if err != nil {
+		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
+	}
 	metrics.SetHeight(info.Height)
 	plats, err := platform.Open(cfg.Data)
 	if err != nil {
 		return err
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
-		Queue: cfg.Queue, CommitWait: cfg.CommitWait})
+		Queue: queue, CommitWait: cfg.CommitWait})
 	if err != nil {
 		return err
 	}
@@ -242,10 +272,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if created {
-		fmt.Fprintf(stdout, "created node signing key %s (key id %s)\n", filepath.Join(cfg.Data, "node-key.pem"), info.TrustRoots.Keys[len(info.TrustRoots.Keys)-1].ID)
-	}
-	fmt.Fprintf(stdout, "ledger %q (embedded), height %d, data in %s\n", info.Name, info.Height, cfg.Data)
+	fmt.Fprintf(stdout, "ledger %q (%s), height %d, data in %s\n", info.Name, cfg.Ledger, info.Height, cfg.Data)
 	if len(plats.List()) == 0 {
 		fmt.Fprintf(stdout, "no platforms yet: create an API key with\n  evidencectl platform add NAME --data %s\n", cfg.Data)
 	}

@@ -125,6 +125,11 @@ func checkReceipt(t *testing.T, l node.Ledger, rc verifier.Receipt, want evidenc
 			t.Fatal(err)
 		}
 	}
+	if b.Kind == node.KindFabric {
+		if _, err := verifier.VerifyFabricBlock(rc.WithoutBlock(), b.Raw, roots(t, l)); err != nil {
+			t.Fatalf("receipt %s against block %d as the ledger returns it: %v", rc.ID, rc.BlockNumber, err)
+		}
+	}
 }
 
 func testAppendAndRead(t *testing.T, o Opener) {

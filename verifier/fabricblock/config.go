@@ -121,7 +121,7 @@ func msps(g *common.ConfigGroup) ([]vblock.MSP, error) {
 	return out, nil
 }
 
-// String summarises trust roots for logs.
+// Describe summarises trust roots for logs.
 func Describe(f vblock.Fabric) string {
 	var o, a []string
 	for _, m := range f.Orderers {

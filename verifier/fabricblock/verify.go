@@ -125,14 +125,18 @@ func certPool(pems []string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// VerifyBlockSignature checks that a member of an orderer organisation
+// VerifyBlockSignature checks that members of an orderer organisation
 // signed the block, at time at (the block carries no time of its own; pass
-// the transaction's). It returns the key ID of the first valid signer.
-func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) (string, error) {
+// the transaction's). It returns the key IDs of the valid signers, at
+// least one. Each orderer signs the copy it delivers, so copies of one
+// block from different peers may carry different signatures over the same
+// header.
+func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) ([]string, error) {
 	sigs, err := b.OrdererSignatures()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	var keys []string
 	var errs []error
 	for _, s := range sigs {
 		if err := VerifyMember(s.Signer, roots, RoleOrderer, at); err != nil {
@@ -143,9 +147,12 @@ func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) (string,
 			errs = append(errs, fmt.Errorf("block %d: %w", b.Header.Number, err))
 			continue
 		}
-		return s.Signer.KeyID(), nil
+		keys = append(keys, s.Signer.KeyID())
 	}
-	return "", errors.Join(errs...)
+	if len(keys) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	return keys, nil
 }
 
 // Verify checks the transaction's signatures against the roots: the

@@ -1,0 +1,86 @@
+package fabric_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/ledgertest"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+)
+
+// TestNodeRestarts stops and restarts Fabric nodes under the ledger: one
+// orderer of three (Raft goes on), the other organisation's peer (its
+// endorsement is required: appends fail as unavailable, reads go on), and
+// the node's own peer (everything fails as unavailable); after each
+// restart the same Ledger works again without being reopened.
+func TestNodeRestarts(t *testing.T) {
+	n := needNetwork(t)
+	if !n.Owned() {
+		t.Skip("stops nodes: only on a network the test started")
+	}
+	l, err := fabric.Open(config(t, "court"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendOne := func(seed string) error {
+		_, err := l.Append(ctxT(t), []evidence.Record{ledgertest.Record(t, seed)})
+		return err
+	}
+	script := func(name, nodeName string) {
+		t.Helper()
+		start := time.Now()
+		if _, err := n.Script(ctxT(t), name, nodeName); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s %s: %v", name, nodeName, time.Since(start).Round(time.Millisecond))
+	}
+	old := ledgertest.Record(t, "before")
+	if _, err := l.Append(ctxT(t), []evidence.Record{old}); err != nil {
+		t.Fatal(err)
+	}
+
+	script("stop-node", "orderer0")
+	if err := appendOne("one orderer down"); err != nil {
+		t.Fatalf("with one orderer of three down: %v", err)
+	}
+	script("start-node", "orderer0")
+
+	script("stop-node", "peer0.platform")
+	start := time.Now()
+	if err := appendOne("endorser down"); !errors.Is(err, node.ErrUnavailable) {
+		t.Fatalf("with a required endorser down: %v, want ErrUnavailable", err)
+	}
+	t.Logf("append failed as unavailable after %v", time.Since(start).Round(time.Millisecond))
+	if _, err := l.Receipt(ctxT(t), old.ID); err != nil {
+		t.Fatalf("reading with the other peer down: %v", err)
+	}
+	script("start-node", "peer0.platform")
+	if err := appendOne("endorser back"); err != nil {
+		t.Fatalf("after the endorser restarted: %v", err)
+	}
+
+	script("stop-node", "peer0.court")
+	if _, err := l.Receipt(ctxT(t), old.ID); !errors.Is(err, node.ErrUnavailable) {
+		t.Fatalf("reading with the node's peer down: %v, want ErrUnavailable", err)
+	}
+	script("start-node", "peer0.court")
+	start = time.Now()
+	var lastErr error
+	for time.Since(start) < 30*time.Second {
+		if lastErr = appendOne("own peer back"); lastErr == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Fatalf("after the node's peer restarted: %v", lastErr)
+	}
+	t.Logf("append works again %v after the peer was up", time.Since(start).Round(time.Millisecond))
+	if _, err := l.Receipt(ctxT(t), old.ID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,579 @@
+// Package fabric is the node's Ledger on Hyperledger Fabric: records go
+// to the evidence chaincode (chaincode/) through the Fabric Gateway
+// (github.com/hyperledger/fabric-gateway), many records per transaction.
+// After a transaction commits, the committed block is read back (qscc) and
+// every receipt is filled from it — block number, header hash, the
+// transaction's timestamp — and carries the raw block as its proof
+// (verifier.ProofFabric). Nothing is cached that the ledger cannot give
+// again: a node with an empty data directory reads any record's receipt
+// from the chaincode and qscc.
+//
+// This is the only package that imports the gateway.
+package fabric
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+)
+
+var _ node.Ledger = (*Ledger)(nil)
+
+// MaxRequest is the most records one Append takes: the chaincode's limit
+// on one transaction (chaincode.MaxBatch, copied, not imported).
+const MaxRequest = 5000
+
+// maxMessage bounds gRPC messages (blocks read back can be large).
+const maxMessage = 100 << 20
+
+// Config configures a Fabric ledger.
+type Config struct {
+	// Profile is the path of the connection profile network/up writes
+	// (RUN_DIR/connection.json).
+	Profile string
+	// Org is the organisation (short name or MSP ID) whose peer the node
+	// connects to and whose user it signs as; empty: the first.
+	Org string
+	// Chaincode is the evidence chaincode's name (default "evidence").
+	Chaincode string
+	// Name is the ledger name in receipts (default "<channel>/<chaincode>").
+	Name string
+	// MaxBatch is the most records per transaction (default 500); a
+	// single Append is never split, so one larger Append goes alone.
+	MaxBatch int
+	// MaxWait is how long a batch that is not full waits for more records
+	// while other transactions are in flight (default 20ms; negative: never
+	// wait). With none in flight a batch is submitted at once.
+	MaxWait time.Duration
+	// MaxInFlight is how many transactions may be in flight (default 8).
+	MaxInFlight int
+	// CallTimeout bounds each gateway call (default 30s); BatchTimeout a
+	// batch's whole life including retries (default 2m).
+	CallTimeout  time.Duration
+	BatchTimeout time.Duration
+	// Logger (nil: log.Default()).
+	Logger *log.Logger
+	// OnBatch, if set, is called after each transaction commits.
+	OnBatch func(block uint64, records int, took time.Duration)
+}
+
+func (c *Config) defaults() {
+	if c.Chaincode == "" {
+		c.Chaincode = "evidence"
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 500
+	}
+	if c.MaxBatch > MaxRequest {
+		c.MaxBatch = MaxRequest
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = 20 * time.Millisecond
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 8
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.BatchTimeout <= 0 {
+		c.BatchTimeout = 2 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = log.Default()
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Profile == "" {
+		return errors.New("fabric: no connection profile")
+	}
+	if c.MaxWait > time.Minute {
+		return fmt.Errorf("fabric: batch wait %v: want at most 1m", c.MaxWait)
+	}
+	return nil
+}
+
+// Ledger is the Fabric ledger.
+type Ledger struct {
+	cfg     Config
+	profile Profile
+	org     ProfileOrg
+	name    string
+
+	conn *grpc.ClientConn
+	gw   *client.Gateway
+	cc   *client.Contract // the evidence chaincode
+	qscc *client.Contract
+	cscc *client.Contract
+
+	rootsMu sync.Mutex
+	roots   *block.TrustRoots
+
+	cache *blockCache
+
+	mu     sync.RWMutex // held (read) while queueing, (write) to close
+	closed bool
+	in     chan *request
+	quit   chan struct{}
+	done   chan struct{}
+	slots  chan struct{}
+	wg     sync.WaitGroup
+}
+
+// Open connects to the organisation's peer. It does not fail when the
+// network is down: calls then fail with node.ErrUnavailable until it is
+// back (the gRPC connection reconnects by itself).
+func Open(cfg Config) (*Ledger, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	prof, err := LoadProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	org, err := prof.Org(cfg.Org)
+	if err != nil {
+		return nil, err
+	}
+	id, sign, err := loadIdentity(org)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := dial(org.Peer)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
+		client.WithEvaluateTimeout(cfg.CallTimeout), client.WithEndorseTimeout(cfg.CallTimeout),
+		client.WithSubmitTimeout(cfg.CallTimeout), client.WithCommitStatusTimeout(cfg.BatchTimeout))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("fabric: gateway: %w", err)
+	}
+	nw := gw.GetNetwork(prof.Channel)
+	name := cfg.Name
+	if name == "" {
+		name = prof.Channel + "/" + cfg.Chaincode
+	}
+	l := &Ledger{
+		cfg: cfg, profile: prof, org: org, name: name,
+		conn: conn, gw: gw,
+		cc: nw.GetContract(cfg.Chaincode), qscc: nw.GetContract("qscc"), cscc: nw.GetContract("cscc"),
+		cache: newBlockCache(64),
+		in:    make(chan *request, 4096), quit: make(chan struct{}), done: make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxInFlight),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.CallTimeout)
+	defer cancel()
+	if _, err := l.trustRoots(ctx); err != nil {
+		cfg.Logger.Printf("fabric: trust roots not read yet (will retry): %v", err)
+	}
+	go l.run()
+	return l, nil
+}
+
+func loadIdentity(org ProfileOrg) (*identity.X509Identity, identity.Sign, error) {
+	certPEM, err := os.ReadFile(org.User.Cert)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: identity of %s: %w", org.MSPID, err)
+	}
+	cert, err := identity.CertificateFromPEM(certPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: identity of %s: %w", org.MSPID, err)
+	}
+	id, err := identity.NewX509Identity(org.MSPID, cert)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: identity of %s: %w", org.MSPID, err)
+	}
+	keyPEM, err := os.ReadFile(org.User.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: key of %s: %w", org.MSPID, err)
+	}
+	key, err := identity.PrivateKeyFromPEM(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: key of %s: %w", org.MSPID, err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: key of %s: %w", org.MSPID, err)
+	}
+	return id, sign, nil
+}
+
+func dial(p Endpoint) (*grpc.ClientConn, error) {
+	ca, err := os.ReadFile(p.TLSCACert)
+	if err != nil {
+		return nil, fmt.Errorf("fabric: TLS CA of %s: %w", p.Name, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("fabric: TLS CA of %s: no certificate in %s", p.Name, p.TLSCACert)
+	}
+	conn, err := grpc.NewClient(p.Endpoint,
+		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, p.ServerHostOverride)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+		// Reconnect within seconds after a peer restart (gRPC's default
+		// backoff grows to two minutes).
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 3 * time.Second,
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("fabric: dial %s: %w", p.Endpoint, err)
+	}
+	return conn, nil
+}
+
+// Close stops taking Appends, finishes those already queued, and closes
+// the connection.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.quit)
+	}
+	l.mu.Unlock()
+	<-l.done
+	l.gw.Close()
+	return l.conn.Close()
+}
+
+// checkOpen fails with node.ErrClosed after Close.
+func (l *Ledger) checkOpen() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return node.ErrClosed
+	}
+	return nil
+}
+
+// unavailable wraps err as node.ErrUnavailable unless it already says more.
+func unavailable(what string, err error) error {
+	if errors.Is(err, node.ErrNotFound) || errors.Is(err, node.ErrConflict) || errors.Is(err, node.ErrUnavailable) || errors.Is(err, node.ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", node.ErrUnavailable, what, err)
+}
+
+// evaluate runs a query on the chaincode c.
+func (l *Ledger) evaluate(ctx context.Context, c *client.Contract, fn string, args ...string) ([]byte, error) {
+	out, err := c.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
+	if err != nil {
+		return nil, unavailable(c.ChaincodeName()+" "+fn, err)
+	}
+	return out, nil
+}
+
+// trustRoots returns the channel's trust roots, read once from the
+// channel configuration (cscc GetChannelConfig).
+func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
+	l.rootsMu.Lock()
+	defer l.rootsMu.Unlock()
+	if l.roots != nil {
+		return *l.roots, nil
+	}
+	cfg, err := l.evaluate(ctx, l.cscc, "GetChannelConfig", l.profile.Channel)
+	if err != nil {
+		return block.TrustRoots{}, err
+	}
+	f, err := fabricblock.RootsFromConfig(cfg, l.profile.Channel, l.cfg.Chaincode)
+	if err != nil {
+		return block.TrustRoots{}, unavailable("channel config", err)
+	}
+	l.roots = &block.TrustRoots{Ledger: l.name, Kind: node.KindFabric, Fabric: &f}
+	l.cfg.Logger.Printf("fabric: trust roots: %s", fabricblock.Describe(f))
+	return *l.roots, nil
+}
+
+// Info implements node.Ledger.
+func (l *Ledger) Info(ctx context.Context) (node.Info, error) {
+	if err := l.checkOpen(); err != nil {
+		return node.Info{}, err
+	}
+	roots, err := l.trustRoots(ctx)
+	if err != nil {
+		return node.Info{}, err
+	}
+	h, err := l.height(ctx)
+	if err != nil {
+		return node.Info{}, err
+	}
+	return node.Info{Name: l.name, Kind: node.KindFabric, Height: h, TrustRoots: roots}, nil
+}
+
+func (l *Ledger) height(ctx context.Context) (uint64, error) {
+	out, err := l.evaluate(ctx, l.qscc, "GetChainInfo", l.profile.Channel)
+	if err != nil {
+		return 0, err
+	}
+	var bi common.BlockchainInfo
+	if err := proto.Unmarshal(out, &bi); err != nil {
+		return 0, unavailable("chain info", err)
+	}
+	return bi.Height, nil
+}
+
+// Block implements node.Ledger: the raw protobuf block, Kind "fabric".
+// Records counts the evidence records of the block's valid evidence
+// transactions; Time is the timestamp of its first transaction (the
+// header carries none).
+func (l *Ledger) Block(ctx context.Context, n uint64) (node.Block, error) {
+	if err := l.checkOpen(); err != nil {
+		return node.Block{}, err
+	}
+	h, err := l.height(ctx)
+	if err != nil {
+		return node.Block{}, err
+	}
+	if n >= h {
+		return node.Block{}, fmt.Errorf("block %d (height %d): %w", n, h, node.ErrNotFound)
+	}
+	cb, err := l.blockByNumber(ctx, n)
+	if err != nil {
+		return node.Block{}, err
+	}
+	out := node.Block{Header: cb.b.Header, Kind: node.KindFabric, Raw: cb.raw}
+	txs, err := cb.b.Transactions()
+	if err != nil {
+		return node.Block{}, unavailable(fmt.Sprintf("block %d", n), err)
+	}
+	for i, tx := range txs {
+		if i == 0 {
+			out.Time = verifier.FormatTime(tx.Timestamp)
+		}
+		if code, err := cb.b.ValidationCode(tx.Index); err != nil || code != 0 || tx.Chaincode != l.cfg.Chaincode {
+			continue
+		}
+		out.Records += len(batchLeaves(tx))
+	}
+	return out, nil
+}
+
+// Receipt implements node.Ledger. It reads the record's entry from the
+// chaincode and the block of the transaction that wrote it from qscc.
+func (l *Ledger) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
+	if err := l.checkOpen(); err != nil {
+		return verifier.Receipt{}, err
+	}
+	return l.receiptByID(ctx, id)
+}
+
+func (l *Ledger) receiptByID(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
+	out, err := l.evaluate(ctx, l.cc, "Get", id.String())
+	if err != nil {
+		return verifier.Receipt{}, err
+	}
+	if len(out) == 0 {
+		return verifier.Receipt{}, fmt.Errorf("record %s: %w", id, node.ErrNotFound)
+	}
+	e, err := fabricblock.ParseEntry(out)
+	if err != nil {
+		return verifier.Receipt{}, unavailable("record "+id.String(), err)
+	}
+	return l.receiptOf(ctx, id, e)
+}
+
+// receiptOf builds the receipt of the record an entry describes.
+func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.Entry) (verifier.Receipt, error) {
+	cb, err := l.blockByTxID(ctx, e.TxID)
+	if err != nil {
+		return verifier.Receipt{}, err
+	}
+	tp, err := l.txProof(ctx, cb, e.TxID)
+	if err != nil {
+		return verifier.Receipt{}, err
+	}
+	if e.Index >= len(tp.leaves) || string(tp.leaves[e.Index]) != e.Record || !tp.wrote[id] {
+		return verifier.Receipt{}, unavailable("record "+id.String(), fmt.Errorf("transaction %s does not hold the stored record at %d", e.TxID, e.Index))
+	}
+	return l.receipt(cb, tp, e.Index)
+}
+
+// blockByNumber reads block n (qscc GetBlockByNumber), through the cache.
+func (l *Ledger) blockByNumber(ctx context.Context, n uint64) (*cachedBlock, error) {
+	if cb := l.cache.get(n); cb != nil {
+		return cb, nil
+	}
+	raw, err := l.evaluate(ctx, l.qscc, "GetBlockByNumber", l.profile.Channel, strconv.FormatUint(n, 10))
+	if err != nil {
+		return nil, err
+	}
+	return l.cache.add(raw)
+}
+
+// blockByTxID reads the block holding a transaction (qscc GetBlockByTxID).
+func (l *Ledger) blockByTxID(ctx context.Context, txID string) (*cachedBlock, error) {
+	if cb := l.cache.byTx(txID); cb != nil {
+		return cb, nil
+	}
+	raw, err := l.evaluate(ctx, l.qscc, "GetBlockByTxID", l.profile.Channel, txID)
+	if err != nil {
+		return nil, err
+	}
+	return l.cache.add(raw)
+}
+
+// txProof returns what every receipt of one transaction shares, checking
+// the transaction and the block against the trust roots once.
+func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*txProof, error) {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if tp := cb.txs[txID]; tp != nil {
+		return tp, nil
+	}
+	roots, err := l.trustRoots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*txProof, error) {
+		return nil, unavailable(fmt.Sprintf("transaction %s in block %d", txID, cb.b.Header.Number), err)
+	}
+	if err := cb.b.CheckDataHash(); err != nil {
+		return fail(err)
+	}
+	tx, err := cb.b.FindTx(txID)
+	if err != nil {
+		return fail(err)
+	}
+	if code, err := cb.b.ValidationCode(tx.Index); err != nil {
+		return fail(err)
+	} else if code != 0 {
+		return fail(fmt.Errorf("the transaction is marked %s", code))
+	}
+	if tx.Chaincode != l.cfg.Chaincode {
+		return fail(fmt.Errorf("the transaction ran chaincode %q", tx.Chaincode))
+	}
+	endorsers, err := tx.Verify(*roots.Fabric)
+	if err != nil {
+		return fail(err)
+	}
+	orderers, err := cb.b.VerifyBlockSignature(*roots.Fabric, tx.Timestamp)
+	if err != nil {
+		return fail(err)
+	}
+	v, ok := tx.Value(l.cfg.Chaincode, fabricblock.BatchKey(tx.ID))
+	if !ok {
+		return fail(errors.New("no batch root written"))
+	}
+	_, root, err := fabricblock.ParseBatch(v)
+	if err != nil {
+		return fail(err)
+	}
+	leaves := batchLeaves(tx)
+	if got := block.DataHash(leaves); string(got) != string(root) {
+		return fail(fmt.Errorf("batch root %x is not the root of the transaction's records (%x)", root, got))
+	}
+	tp := &txProof{
+		tx: tx, leaves: leaves, paths: block.AuditPaths(leaves), root: root,
+		keyIDs: append(endorsers, orderers[0]),
+		wrote:  map[evidence.ID]bool{},
+	}
+	for _, leaf := range leaves {
+		r, err := evidence.ParseRecord(leaf)
+		if err != nil {
+			return fail(err)
+		}
+		if v, ok := tx.Value(l.cfg.Chaincode, r.ID.String()); ok {
+			if e, err := fabricblock.ParseEntry(v); err == nil && e.TxID == tx.ID && e.Record == string(leaf) {
+				tp.wrote[r.ID] = true
+			}
+		}
+	}
+	cb.txs[txID] = tp
+	return tp, nil
+}
+
+// batchLeaves returns the records a Put or PutBatch transaction carried.
+func batchLeaves(tx *fabricblock.Tx) [][]byte {
+	if len(tx.Args) != 2 {
+		return nil
+	}
+	switch string(tx.Args[0]) {
+	case "PutBatch":
+		return fabricblock.SplitRecords(tx.Args[1])
+	case "Put":
+		return [][]byte{tx.Args[1]}
+	}
+	return nil
+}
+
+// receipt builds the receipt of leaf i of a transaction.
+func (l *Ledger) receipt(cb *cachedBlock, tp *txProof, i int) (verifier.Receipt, error) {
+	rec, err := evidence.ParseRecord(tp.leaves[i])
+	if err != nil {
+		return verifier.Receipt{}, unavailable("stored record", err)
+	}
+	rc := verifier.NewReceipt(rec)
+	rc.Ledger = l.name
+	rc.LedgerKind = node.KindFabric
+	rc.TxID = tp.tx.ID
+	rc.BlockNumber = cb.b.Header.Number
+	rc.BlockHash = hex.EncodeToString(cb.b.Header.Hash())
+	rc.LedgerTime = verifier.FormatTime(tp.tx.Timestamp)
+	rc.TimeSource = verifier.TimeSourceFabric
+	rc.KeyIDs = tp.keyIDs
+	rc.Proof = verifier.Proof{
+		Kind:      verifier.ProofFabric,
+		Record:    tp.leaves[i],
+		LeafIndex: uint64(i),
+		TreeSize:  uint64(len(tp.leaves)),
+		AuditPath: tp.paths[i],
+		BatchRoot: tp.root,
+		Header:    cb.b.Header,
+		Block:     cb.raw,
+	}
+	return rc, nil
+}
+
+// IDsByDigest returns the IDs of the records holding digest d (at most a
+// thousand, in ID order): "was this digest ever recorded?".
+func (l *Ledger) IDsByDigest(ctx context.Context, d evidence.Digest) ([]evidence.ID, error) {
+	if err := l.checkOpen(); err != nil {
+		return nil, err
+	}
+	out, err := l.evaluate(ctx, l.cc, "ListByDigest", string(d.Algorithm), d.Hex())
+	if err != nil {
+		return nil, err
+	}
+	var ss []string
+	if err := json.Unmarshal(out, &ss); err != nil {
+		return nil, unavailable("digest index", err)
+	}
+	ids := make([]evidence.ID, 0, len(ss))
+	for _, s := range ss {
+		id, err := evidence.ParseID(s)
+		if err != nil {
+			return nil, unavailable("digest index", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}

@@ -1,0 +1,78 @@
+package fabric_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/fabric/fabrictest"
+	"github.com/evidence-node/evidence-node/node/ledgertest"
+)
+
+// basePort is where this package's network runs (other packages' network
+// tests use other ports, so they can run in parallel).
+const basePort = 29000
+
+var network *fabrictest.Network
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	n, err := fabrictest.Start(ctx, basePort, log.Printf)
+	cancel()
+	switch {
+	case errors.Is(err, fabrictest.ErrNoNetwork):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "fabric network:", err)
+		os.Exit(1)
+	default:
+		network = n
+	}
+	code := m.Run()
+	if err := network.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the fabric network:", err)
+	}
+	os.Exit(code)
+}
+
+func needNetwork(t testing.TB) *fabrictest.Network {
+	t.Helper()
+	if network == nil {
+		t.Skip(fabrictest.ErrNoNetwork)
+	}
+	return network
+}
+
+func config(t testing.TB, org string) fabric.Config {
+	n := needNetwork(t)
+	return fabric.Config{Profile: n.Profile, Org: org, Chaincode: n.Chaincode, Logger: log.New(testWriter{t}, "", 0)}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func opener(cfg fabric.Config) ledgertest.Opener {
+	return func() (node.Ledger, error) { return fabric.Open(cfg) }
+}
+
+func TestConformance(t *testing.T) {
+	needNetwork(t)
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Opener { return opener(config(t, "")) })
+}
+
+// TestConformanceSmallBatches cuts many transactions, waiting to fill
+// them, through the other organisation's peer.
+func TestConformanceSmallBatches(t *testing.T) {
+	needNetwork(t)
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Opener {
+		cfg := config(t, "platform")
+		cfg.MaxBatch, cfg.MaxWait, cfg.MaxInFlight = 7, 20*time.Millisecond, 3
+		return opener(cfg)
+	})
+}

@@ -1,0 +1,63 @@
+package fabricblock
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestParseState(t *testing.T) {
+	good := `{"v":1,"record":"{}","tx_id":"ab","index":1,"size":2,"ledger_time":"2026-11-23T09:54:19.571Z"}`
+	if e, err := ParseEntry([]byte(good)); err != nil || e.Index != 1 || e.Size != 2 || e.TxID != "ab" {
+		t.Fatalf("ParseEntry = %+v, %v", e, err)
+	}
+	for _, bad := range []string{
+		``, `null`, `{}`,
+		`{"v":2,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`,
+		`{"v":1,"record":"{}","tx_id":"ab","index":2,"size":2,"ledger_time":""}`,
+		`{"v":1,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":"","x":1}`,
+		good + ` {}`,
+	} {
+		if _, err := ParseEntry([]byte(bad)); !errors.Is(err, ErrState) {
+			t.Errorf("ParseEntry(%q) = %v, want ErrState", bad, err)
+		}
+	}
+	root := "3454510056638a4a570080ec5714b34b9c6046555fe5720c80bd514cc23ee46d"
+	if _, r, err := ParseBatch([]byte(`{"v":1,"root":"` + root + `","size":3,"ledger_time":""}`)); err != nil || len(r) != 32 {
+		t.Fatalf("ParseBatch: %v", err)
+	}
+	for _, bad := range []string{
+		`{"v":1,"root":"` + root[:62] + `","size":3,"ledger_time":""}`,
+		`{"v":1,"root":"` + string(bytes.ToUpper([]byte(root))) + `","size":3,"ledger_time":""}`,
+		`{"v":1,"root":"` + root + `","size":0,"ledger_time":""}`,
+	} {
+		if _, _, err := ParseBatch([]byte(bad)); !errors.Is(err, ErrState) {
+			t.Errorf("ParseBatch(%q) = %v, want ErrState", bad, err)
+		}
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	leaves := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":"x\ny"}`)}
+	got := SplitRecords([]byte(JoinRecords(leaves)))
+	if len(got) != 2 || !bytes.Equal(got[0], leaves[0]) || !bytes.Equal(got[1], leaves[1]) {
+		t.Fatalf("round trip: %q", got)
+	}
+	if SplitRecords(nil) != nil {
+		t.Fatal("empty argument has records")
+	}
+}
+
+func FuzzParseState(f *testing.F) {
+	f.Add([]byte(`{"v":1,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`))
+	f.Add([]byte(`{"v":1,"root":"00","size":1,"ledger_time":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if e, err := ParseEntry(b); err == nil && (e.Index < 0 || e.Index >= e.Size) {
+			t.Fatalf("accepted entry %+v", e)
+		}
+		if _, r, err := ParseBatch(b); err == nil && len(r) != 32 {
+			t.Fatalf("accepted root of %d bytes", len(r))
+		}
+		Parse(b)
+	})
+}
