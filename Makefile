@@ -12,9 +12,11 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # The whole suite: static checks, unit and integration tests under the race
-# detector, and a short run of every fuzz target.
+# detector (including the tests on a real Fabric network, which build or
+# restore the Fabric binaries and start and stop their own network), and a
+# short run of every fuzz target.
 test: deps lint
-	$(GO) test -race -count=1 ./...
+	EVIDENCE_FABRIC_NETWORK=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Debian packages the tests use (installed only when missing).
@@ -39,7 +41,10 @@ FUZZ_TARGETS := \
 	./web:FuzzDecodeSubmit \
 	./web:FuzzDecodeBatch \
 	./web:FuzzDecodeVerify \
-	./web:FuzzMultipart
+	./web:FuzzMultipart \
+	./chaincode:FuzzPutBatch \
+	./verifier:FuzzFabricBlock \
+	./verifier/fabricblock:FuzzParseState
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
