@@ -21,7 +21,7 @@ func TestReceiptJSON(t *testing.T) {
 		TxID: "ab", BlockNumber: 1<<63 + 5, BlockHash: "cd", LedgerTime: "t", TimeSource: "node", KeyIDs: []string{"k1", "k2"},
 		Proof: Proof{Kind: ProofEmbedded, Record: []byte("{}"), LeafIndex: 3, TreeSize: 9, AuditPath: [][]byte{{1, 2}, {3}},
 			BatchRoot: []byte{9}, Header: block.Header{Number: 1, PreviousHash: []byte{1}, DataHash: []byte{2}},
-			Seal: &block.Seal{Ledger: "l", Number: 1, BlockHash: "cd", Time: "t", KeyID: "k1", Signature: []byte{7, 7}},
+			Seal:  &block.Seal{Ledger: "l", Number: 1, BlockHash: "cd", Time: "t", KeyID: "k1", Signature: []byte{7, 7}},
 			Block: []byte{0x0a, 0x01}},
 		Timestamps: []Timestamp{{Kind: "rfc3161", Token: []byte{1}}},
 	}
