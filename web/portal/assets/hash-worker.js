@@ -1,0 +1,255 @@
+// Incremental SHA-256 (FIPS 180-4) and SM3 (GB/T 32905-2016) for the
+// verification portal, run in a Web Worker: a file is read in slices and
+// hashed in this browser; only its digest ever leaves it.
+//
+// Messages in:  {alg: "sha256"|"sm3", file: Blob}  or  {alg, bytes: ArrayBuffer}
+// Messages out: {type: "progress", done, total}, then
+//               {type: "done", hex, bytes, ms}  or  {type: "error", message}
+//
+// The same file loads outside a worker (EvidenceHash is then a global), so
+// the hashes can be tested against known vectors.
+"use strict";
+
+var EvidenceHash = (function () {
+  // ---- SHA-256 ----------------------------------------------------------
+  var K256 = new Int32Array([
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ]);
+  var IV256 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+  // sha256Blocks hashes the 64-byte blocks of p[off, off+len) into h.
+  function sha256Blocks(h, w, p, off, len) {
+    var h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7];
+    var end = off + len;
+    while (off < end) {
+      var i, t1, t2, x, y;
+      for (i = 0; i < 16; i++) {
+        var j = off + (i << 2);
+        w[i] = (p[j] << 24) | (p[j + 1] << 16) | (p[j + 2] << 8) | p[j + 3];
+      }
+      for (i = 16; i < 64; i++) {
+        x = w[i - 2];
+        y = w[i - 15];
+        w[i] = ((((x >>> 17) | (x << 15)) ^ ((x >>> 19) | (x << 13)) ^ (x >>> 10)) +
+          w[i - 7] + (((y >>> 7) | (y << 25)) ^ ((y >>> 18) | (y << 14)) ^ (y >>> 3)) + w[i - 16]) | 0;
+      }
+      var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
+      for (i = 0; i < 64; i++) {
+        t1 = (hh + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+          ((e & f) ^ (~e & g)) + K256[i] + w[i]) | 0;
+        t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+          ((a & b) ^ (a & c) ^ (b & c))) | 0;
+        hh = g; g = f; f = e; e = (d + t1) | 0;
+        d = c; c = b; b = a; a = (t1 + t2) | 0;
+      }
+      h0 = (h0 + a) | 0; h1 = (h1 + b) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
+      h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + hh) | 0;
+      off += 64;
+    }
+    h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4; h[5] = h5; h[6] = h6; h[7] = h7;
+  }
+
+  // ---- SM3 --------------------------------------------------------------
+  var IVSM3 = [0x7380166f, 0x4914b2b9, 0x172442d7, 0xda8a0600, 0xa96f30bc, 0x163138aa, 0xe38dee4d, 0xb0fb0e4e];
+  // TJ[j] = T_j <<< (j mod 32).
+  var TJ = new Int32Array(64);
+  (function () {
+    for (var j = 0; j < 64; j++) {
+      var t = j < 16 ? 0x79cc4519 : 0x7a879d8a;
+      var r = j % 32;
+      TJ[j] = r === 0 ? t : (t << r) | (t >>> (32 - r));
+    }
+  })();
+
+  // sm3Blocks hashes the 64-byte blocks of p[off, off+len) into h; w holds
+  // the 68 expanded words.
+  function sm3Blocks(h, w, p, off, len) {
+    var v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    var end = off + len;
+    while (off < end) {
+      var i, x, y;
+      for (i = 0; i < 16; i++) {
+        var k = off + (i << 2);
+        w[i] = (p[k] << 24) | (p[k + 1] << 16) | (p[k + 2] << 8) | p[k + 3];
+      }
+      for (i = 16; i < 68; i++) {
+        x = w[i - 16] ^ w[i - 9];
+        y = w[i - 3];
+        x ^= (y << 15) | (y >>> 17);
+        y = w[i - 13];
+        w[i] = x ^ ((x << 15) | (x >>> 17)) ^ ((x << 23) | (x >>> 9)) ^ ((y << 7) | (y >>> 25)) ^ w[i - 6];
+      }
+      var a = v0, b = v1, c = v2, d = v3, e = v4, f = v5, g = v6, hh = v7;
+      var ss1, ss2, tt1, tt2, a12;
+      for (i = 0; i < 16; i++) {
+        a12 = (a << 12) | (a >>> 20);
+        ss1 = (a12 + e + TJ[i]) | 0;
+        ss1 = (ss1 << 7) | (ss1 >>> 25);
+        ss2 = ss1 ^ a12;
+        tt1 = ((a ^ b ^ c) + d + ss2 + (w[i] ^ w[i + 4])) | 0;
+        tt2 = ((e ^ f ^ g) + hh + ss1 + w[i]) | 0;
+        d = c; c = (b << 9) | (b >>> 23); b = a; a = tt1;
+        hh = g; g = (f << 19) | (f >>> 13); f = e;
+        e = tt2 ^ ((tt2 << 9) | (tt2 >>> 23)) ^ ((tt2 << 17) | (tt2 >>> 15));
+      }
+      for (i = 16; i < 64; i++) {
+        a12 = (a << 12) | (a >>> 20);
+        ss1 = (a12 + e + TJ[i]) | 0;
+        ss1 = (ss1 << 7) | (ss1 >>> 25);
+        ss2 = ss1 ^ a12;
+        tt1 = (((a & b) | (a & c) | (b & c)) + d + ss2 + (w[i] ^ w[i + 4])) | 0;
+        tt2 = (((e & f) | (~e & g)) + hh + ss1 + w[i]) | 0;
+        d = c; c = (b << 9) | (b >>> 23); b = a; a = tt1;
+        hh = g; g = (f << 19) | (f >>> 13); f = e;
+        e = tt2 ^ ((tt2 << 9) | (tt2 >>> 23)) ^ ((tt2 << 17) | (tt2 >>> 15));
+      }
+      v0 ^= a; v1 ^= b; v2 ^= c; v3 ^= d; v4 ^= e; v5 ^= f; v6 ^= g; v7 ^= hh;
+      off += 64;
+    }
+    h[0] = v0; h[1] = v1; h[2] = v2; h[3] = v3; h[4] = v4; h[5] = v5; h[6] = v6; h[7] = v7;
+  }
+
+  // ---- the incremental interface shared by both ---------------------------
+  var STRIDE = 16 << 10; // bytes hashed per call of a block function
+
+  // Both use 64-byte blocks and the same padding (0x80, zeros, the bit
+  // length as a 64-bit big-endian number).
+  function Hasher(iv, blocks, words) {
+    this.h = new Int32Array(iv);
+    this.w = new Int32Array(words);
+    this.blocks = blocks;
+    this.buf = new Uint8Array(64);
+    this.n = 0; // bytes in buf
+    this.len = 0; // bytes hashed so far (exact up to 2^53)
+  }
+
+  // update hashes the bytes of p (a Uint8Array).
+  Hasher.prototype.update = function (p) {
+    var off = 0, len = p.length;
+    this.len += len;
+    if (this.n > 0) {
+      var take = Math.min(64 - this.n, len);
+      this.buf.set(p.subarray(0, take), this.n);
+      this.n += take;
+      off = take;
+      if (this.n < 64) {
+        return this;
+      }
+      this.blocks(this.h, this.w, this.buf, 0, 64);
+      this.n = 0;
+    }
+    // Many short calls rather than one long one: V8 optimizes a function
+    // after enough calls, so a 4 MiB slice as one call would run the first
+    // tens of megabytes unoptimized.
+    var end = off + ((len - off) & ~63);
+    while (off < end) {
+      var n = Math.min(end - off, STRIDE);
+      this.blocks(this.h, this.w, p, off, n);
+      off += n;
+    }
+    if (off < len) {
+      this.buf.set(p.subarray(off), 0);
+      this.n = len - off;
+    }
+    return this;
+  };
+
+  // digest pads, finishes and returns the 32 digest bytes.
+  Hasher.prototype.digest = function () {
+    var hi = Math.floor(this.len / 0x20000000) >>> 0; // len*8 >> 32
+    var lo = (this.len * 8) >>> 0;
+    var padLen = this.n < 56 ? 64 : 128;
+    var pad = new Uint8Array(padLen);
+    pad.set(this.buf.subarray(0, this.n), 0);
+    pad[this.n] = 0x80;
+    pad[padLen - 8] = hi >>> 24; pad[padLen - 7] = hi >>> 16; pad[padLen - 6] = hi >>> 8; pad[padLen - 5] = hi;
+    pad[padLen - 4] = lo >>> 24; pad[padLen - 3] = lo >>> 16; pad[padLen - 2] = lo >>> 8; pad[padLen - 1] = lo;
+    this.blocks(this.h, this.w, pad, 0, padLen);
+    var out = new Uint8Array(32);
+    for (var i = 0; i < 8; i++) {
+      var v = this.h[i];
+      out[4 * i] = v >>> 24; out[4 * i + 1] = v >>> 16; out[4 * i + 2] = v >>> 8; out[4 * i + 3] = v;
+    }
+    return out;
+  };
+
+  function create(alg) {
+    switch (alg) {
+      case "sha256":
+        return new Hasher(IV256, sha256Blocks, 64);
+      case "sm3":
+        return new Hasher(IVSM3, sm3Blocks, 68);
+    }
+    throw new Error("unknown algorithm " + alg);
+  }
+
+  function hex(b) {
+    var s = "";
+    for (var i = 0; i < b.length; i++) {
+      s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+    }
+    return s;
+  }
+
+  return { create: create, hex: hex };
+})();
+
+// CHUNK is the slice read at a time: large enough to hash at full speed,
+// small enough for frequent progress and little memory.
+var CHUNK = 4 << 20;
+
+if (typeof self !== "undefined" && typeof importScripts === "function") {
+  self.onmessage = function (ev) {
+    var msg = ev.data || {};
+    var start = performance.now();
+    var h;
+    try {
+      h = EvidenceHash.create(msg.alg);
+    } catch (e) {
+      self.postMessage({ type: "error", message: String(e.message || e) });
+      return;
+    }
+    function done() {
+      var d = h.digest();
+      self.postMessage({ type: "done", hex: EvidenceHash.hex(d), bytes: h.len, ms: performance.now() - start });
+    }
+    if (msg.bytes) {
+      h.update(new Uint8Array(msg.bytes));
+      done();
+      return;
+    }
+    // The next slice is read while this one is hashed.
+    var file = msg.file, total = file.size, pos = 0;
+    function read(at) {
+      return file.slice(at, Math.min(at + CHUNK, total)).arrayBuffer();
+    }
+    var pending = total > 0 ? read(0) : null;
+    function next() {
+      if (pos >= total) {
+        done();
+        return;
+      }
+      pending.then(function (buf) {
+        if (buf.byteLength === 0) {
+          throw new Error("the file became shorter while it was read");
+        }
+        pos += buf.byteLength;
+        pending = pos < total ? read(pos) : null;
+        h.update(new Uint8Array(buf));
+        self.postMessage({ type: "progress", done: pos, total: total });
+        next();
+      }).catch(function (e) {
+        self.postMessage({ type: "error", message: String((e && e.message) || e) });
+      });
+    }
+    self.postMessage({ type: "progress", done: 0, total: total });
+    next();
+  };
+}
