@@ -44,7 +44,10 @@ FUZZ_TARGETS := \
 	./web:FuzzMultipart \
 	./chaincode:FuzzPutBatch \
 	./verifier:FuzzFabricBlock \
-	./verifier/fabricblock:FuzzParseState
+	./verifier/fabricblock:FuzzParseState \
+	./verifier/evpkg:FuzzParse \
+	./node/pdf:FuzzInspect \
+	./node/pdf:FuzzExtractAttachments
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -42,6 +42,9 @@ type Submission struct {
 	// Metadata is private JSON kept off-ledger in this node; only its
 	// SHA-256 goes on the ledger.
 	Metadata []byte
+	// Inspection is the node's JSON report on the content (a PDF's pages
+	// and signatures), kept off-ledger and shown in receipts as "pdf".
+	Inspection []byte
 }
 
 // Config configures a Service.
@@ -128,6 +131,7 @@ var (
 	prefIdem = []byte("S/i/") // + platform + 0 + sha256(key)
 	prefMeta = []byte("S/m/") // + id
 	prefQuot = []byte("S/q/") // + platform + 0 + window start (unix s)
+	prefInsp = []byte("S/f/") // + id: content inspection
 )
 
 func key(prefix []byte, parts ...[]byte) []byte {
@@ -179,6 +183,9 @@ func (sub Submission) Validate() error {
 func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]verifier.Receipt, error) {
 	start := time.Now()
 	rcs, err := s.submit(ctx, p, idemKey, fingerprint, subs)
+	if err == nil && len(rcs) == 1 && len(subs) == 1 && len(subs[0].Inspection) > 0 {
+		rcs[0].PDF = subs[0].Inspection
+	}
 	s.metrics.observeSubmit(len(subs), err, time.Since(start))
 	return rcs, err
 }
@@ -243,6 +250,9 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 			return nil, err
 		}
 		recs[i] = evidence.Record{ID: id, Type: sub.Type, Digests: sub.Digests, Platform: p.Name, DocRef: sub.DocRef, SubmittedAt: now}
+		if len(sub.Inspection) > 0 {
+			b.Set(key(prefInsp, id[:]), sub.Inspection)
+		}
 		if len(sub.Metadata) > 0 {
 			md := sha256.Sum256(sub.Metadata)
 			recs[i].MetaDigest = md[:]
@@ -335,6 +345,11 @@ func idsOf(recs []evidence.Record) []evidence.ID {
 // this node and not yet on the ledger.
 func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
 	rc, err := s.ledger.Receipt(ctx, id)
+	if err == nil {
+		if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
+			rc.PDF = v
+		}
+	}
 	if s.queue != nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable)) {
 		if pending, perr := s.queue.isPending(id); perr == nil && pending {
 			return rc, &PendingError{IDs: []evidence.ID{id}}

@@ -62,6 +62,9 @@ func (r Receipt) AppendJSON(b []byte) []byte {
 		ts, _ := json.Marshal(r.Timestamps)
 		b = append(append(b, `,"timestamps":`...), ts...)
 	}
+	if len(r.PDF) > 0 {
+		b = append(append(b, `,"pdf":`...), r.PDF...)
+	}
 	return append(b, '}')
 }
 

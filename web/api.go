@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +12,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
@@ -175,18 +179,23 @@ func isMultipart(c fiber.Ctx) bool {
 	return strings.HasPrefix(strings.ToLower(string(c.Request().Header.ContentType())), "multipart/form-data")
 }
 
-// upload is what a multipart request carried: the file's digests and the
-// text fields.
+// upload is what a multipart request carried: the file's digests, the
+// inspection of a PDF, and the text fields.
 type upload struct {
-	digests []evidence.Digest
-	size    int64
-	fields  map[string]string
+	digests    []evidence.Digest
+	size       int64
+	fields     map[string]string
+	inspection []byte
 }
+
+// MaxInspect is the largest PDF inspected at submission; a larger one is
+// recorded all the same, with a note that it was not inspected.
+const MaxInspect = 256 << 20
 
 // readMultipart streams a multipart body: the part named "file" is hashed
 // (SHA-256 and SM3 at once) as it arrives, never held in memory; other
 // parts are small text fields.
-func (s *server) readMultipart(c fiber.Ctx, primary func(fields map[string]string) (evidence.Algorithm, error)) (upload, error) {
+func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields map[string]string) (evidence.Algorithm, error)) (upload, error) {
 	var up upload
 	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > s.maxUpload+1<<20 {
 		return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
@@ -233,7 +242,24 @@ func (s *server) readMultipart(c fiber.Ctx, primary func(fields map[string]strin
 					algs = append(algs, a)
 				}
 			}
-			ds, n, err := evidence.HashReader(part, algs...)
+			var src io.Reader = part
+			var spill *spillFile
+			if inspect {
+				br := bufio.NewReaderSize(part, 1024)
+				head, _ := br.Peek(1024)
+				src = br
+				if bytes.Contains(head, []byte("%PDF-")) {
+					if spill, err = newSpill(MaxInspect); err != nil {
+						return up, err
+					}
+					defer spill.remove()
+					src = io.TeeReader(br, spill)
+				}
+			}
+			ds, n, err := evidence.HashReader(src, algs...)
+			if err == nil && spill != nil {
+				up.inspection = spill.inspect()
+			}
 			if err != nil {
 				if lr.exceeded {
 					return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
@@ -300,7 +326,7 @@ func fieldAlgorithm(fields map[string]string) (evidence.Algorithm, error) {
 // Fields: file (required), algorithm, doc_ref, metadata (JSON object);
 // fields must come before the file part to affect its algorithm.
 func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
-	up, err := s.readMultipart(c, fieldAlgorithm)
+	up, err := s.readMultipart(c, true, fieldAlgorithm)
 	if err != nil {
 		return node.Submission{}, err
 	}
@@ -325,6 +351,7 @@ func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
 		return sub, err
 	}
 	sub.Digests = up.digests
+	sub.Inspection = up.inspection
 	return sub, nil
 }
 
@@ -372,7 +399,7 @@ func (s *server) verify(c fiber.Ctx) error {
 	)
 	if isMultipart(c) {
 		var up upload
-		up, err = s.readMultipart(c, func(map[string]string) (evidence.Algorithm, error) { return evidence.SHA256, nil })
+		up, err = s.readMultipart(c, false, func(map[string]string) (evidence.Algorithm, error) { return evidence.SHA256, nil })
 		if err != nil {
 			return err
 		}
@@ -465,4 +492,56 @@ func pathID(c fiber.Ctx) (evidence.ID, error) {
 		raw = u
 	}
 	return evidence.ParseID(raw)
+}
+
+// spillFile keeps a copy of an uploaded PDF on disk, up to a limit, for
+// pdfcpu (which needs to seek) while the upload streams through the hash.
+type spillFile struct {
+	f    *os.File
+	max  int64
+	n    int64
+	over bool
+}
+
+func newSpill(max int64) (*spillFile, error) {
+	f, err := os.CreateTemp("", "evidence-upload-*.pdf")
+	if err != nil {
+		return nil, fmt.Errorf("%w: temporary file for PDF inspection: %v", node.ErrUnavailable, err)
+	}
+	return &spillFile{f: f, max: max}, nil
+}
+
+func (s *spillFile) Write(p []byte) (int, error) {
+	if s.over {
+		return len(p), nil
+	}
+	if s.n+int64(len(p)) > s.max {
+		s.over = true
+		return len(p), nil
+	}
+	n, err := s.f.Write(p)
+	s.n += int64(n)
+	if err != nil {
+		s.over = true // a full disk costs the inspection, not the evidence
+	}
+	return len(p), nil
+}
+
+// inspect reports on the spilled PDF as JSON.
+func (s *spillFile) inspect() []byte {
+	var info any
+	if s.over {
+		info = map[string]any{"pdf": nil, "error": fmt.Sprintf("not inspected: larger than %d MiB", s.max>>20)}
+	} else if i, err := pdf.Inspect(s.f); err != nil {
+		info = map[string]any{"pdf": nil, "error": "not inspected: " + err.Error()}
+	} else {
+		info = i
+	}
+	b, _ := json.Marshal(info)
+	return b
+}
+
+func (s *spillFile) remove() {
+	s.f.Close()
+	os.Remove(s.f.Name())
 }

@@ -1,6 +1,217 @@
 package web
 
-import "github.com/gofiber/fiber/v3"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
 
-// registerPackage serves evidence certificates and packages (not built yet).
-func (s *server) registerPackage(api fiber.Router) {}
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
+)
+
+// HeaderFingerprint carries the evidence package's fingerprint (证据数字指纹):
+// the lower-case hex SHA-256 of the whole package file as sent.
+const HeaderFingerprint = "X-Evidence-Fingerprint"
+
+// PDFDir is where certificates are rendered from: pdfcpu's configuration
+// and the installed CJK font (about 12 MB, installed once, reused by later
+// processes).
+var PDFDir = filepath.Join(os.TempDir(), "evidence-node-pdf-"+strconv.Itoa(os.Getuid()))
+
+// packager serves certificates and packages; the PDF renderer is made on
+// first use (installing the font takes about half a second) and again
+// after a failure (e.g. the font was installed since).
+type packager struct {
+	svc *node.Service
+
+	mu  sync.Mutex
+	pdf *pdf.Renderer
+}
+
+// registerPackage serves GET /evidence/{id}/certificate.pdf (the
+// certificate alone) and GET /evidence/{id}/package.pdf (the certificate
+// carrying the receipt, the block, the trust roots and the manifest), both
+// public.
+func (s *server) registerPackage(api fiber.Router) {
+	p := &packager{svc: s.svc}
+	api.Get("/evidence/:id/certificate.pdf", p.certificate)
+	api.Get("/evidence/:id/package.pdf", p.pkg)
+}
+
+// errNoRenderer says certificates cannot be made on this node.
+var errNoRenderer = errors.New("certificate renderer unavailable")
+
+func (p *packager) renderer() (*pdf.Renderer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pdf != nil {
+		return p.pdf, nil
+	}
+	r, err := pdf.New(pdf.Config{Dir: PDFDir})
+	if err != nil {
+		msg, zh := "certificates cannot be made on this node: "+err.Error(), "本节点暂无法生成存证证书"
+		if errors.Is(err, pdf.ErrNoFont) {
+			msg, zh = "certificates cannot be made on this node: the CJK font is not installed (operator: apt-get install fonts-wqy-zenhei)",
+				"本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"
+		}
+		return nil, &Error{Status: 503, Code: CodeInternal, Message: msg, MessageZH: zh, Err: fmt.Errorf("%w: %v", errNoRenderer, err)}
+	}
+	p.pdf = r
+	return r, nil
+}
+
+// failed forgets the renderer after a rendering error, so that the next
+// request sets it up again (pdf.New reinstalls a font that went missing,
+// e.g. from a cleaned temporary directory).
+func (p *packager) failed() {
+	p.mu.Lock()
+	p.pdf = nil
+	p.mu.Unlock()
+}
+
+// errPendingAnswered means the 202 answer for a record not yet on the
+// ledger was sent.
+var errPendingAnswered = errors.New("pending answered")
+
+// receipt reads the path's ID (400 id_checksum when mistyped) and its
+// receipt (404 not_found when unknown). A record queued but not yet on
+// the ledger has no block to certify: it is answered 202 pending, as
+// GET /evidence/{id} does, and errPendingAnswered returned.
+func (p *packager) receipt(c fiber.Ctx) (verifier.Receipt, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return verifier.Receipt{}, err
+	}
+	rc, err := p.svc.Receipt(c.Context(), id)
+	if errors.Is(err, node.ErrPending) {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		if jerr := c.Status(202).JSON(Pending{ID: id.String(), Status: "pending"}); jerr != nil {
+			return rc, jerr
+		}
+		return rc, errPendingAnswered
+	}
+	return rc, err
+}
+
+// baseURL is the public base URL of this node as the client reached it:
+// the verification link on the certificate points back here.
+func baseURL(c fiber.Ctx) (string, error) {
+	host := c.Host()
+	if host == "" || len(host) > 255 {
+		return "", badRequest("the request has no usable Host header")
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '[' || r == ']') {
+			return "", badRequest("invalid Host header %q", host)
+		}
+	}
+	return c.Scheme() + "://" + host, nil
+}
+
+func (p *packager) certificate(c fiber.Ctx) error {
+	rc, err := p.receipt(c)
+	if errors.Is(err, errPendingAnswered) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	base, err := baseURL(c)
+	if err != nil {
+		return err
+	}
+	r, err := p.renderer()
+	if err != nil {
+		return err
+	}
+	doc, err := r.Certificate(c.Context(), rc, pdf.CertOptions{BaseURL: base})
+	if err != nil {
+		p.failed()
+		return fmt.Errorf("certificate of %s: %w", rc.ID, err)
+	}
+	return sendPDF(c, doc, "inline", "certificate-"+rc.ID+".pdf")
+}
+
+// pkg builds the evidence package: the certificate with the manifest's
+// digest printed on it, carrying the attachments evpkg.Build lists.
+func (p *packager) pkg(c fiber.Ctx) error {
+	rc, err := p.receipt(c)
+	if errors.Is(err, errPendingAnswered) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	base, err := baseURL(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context()
+	doc, err := p.build(ctx, rc, base)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(doc)
+	c.Set(HeaderFingerprint, hex.EncodeToString(sum[:]))
+	c.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+	return sendPDF(c, doc, "attachment", "evidence-package-"+rc.ID+".pdf")
+}
+
+func (p *packager) build(ctx context.Context, rc verifier.Receipt, base string) ([]byte, error) {
+	b, err := p.svc.Ledger().Block(ctx, rc.BlockNumber)
+	if err != nil {
+		return nil, fmt.Errorf("block %d of %s: %w", rc.BlockNumber, rc.ID, err)
+	}
+	info, err := p.svc.Ledger().Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := evpkg.Build(rc, []evpkg.Block{{Kind: b.Kind, Number: b.Header.Number, Raw: b.Raw}}, info.TrustRoots)
+	if err != nil {
+		return nil, fmt.Errorf("package of %s: %w", rc.ID, err)
+	}
+	var manifest string
+	for _, f := range files {
+		if f.Name == evpkg.ManifestName {
+			manifest = evpkg.Digest(f.Data)
+		}
+	}
+	r, err := p.renderer()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := r.Certificate(ctx, rc, pdf.CertOptions{BaseURL: base, ManifestDigest: manifest})
+	if err != nil {
+		p.failed()
+		return nil, fmt.Errorf("certificate of %s: %w", rc.ID, err)
+	}
+	modTime, _ := time.Parse(time.RFC3339Nano, rc.LedgerTime)
+	att := make([]pdf.File, len(files))
+	for i, f := range files {
+		att[i] = pdf.File{Name: f.Name, Description: f.Description, Data: f.Data, ModTime: modTime}
+	}
+	doc, err := pdf.AttachFiles(cert, att)
+	if err != nil {
+		return nil, fmt.Errorf("package of %s: %w", rc.ID, err)
+	}
+	return doc, nil
+}
+
+func sendPDF(c fiber.Ctx, doc []byte, disposition, name string) error {
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, disposition+`; filename="`+name+`"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(doc)
+}

@@ -46,6 +46,9 @@ commands:
   get ID                                                 print the receipt of an ID
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
   bench [--clients N --duration D --count N --batch N]   load generator
+  package ID [-o FILE] [--certificate]                   download the evidence package (电子证据包) or certificate
+  verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--json]
+                                                         check a package offline (no network); exit 0 pass, 1 fail
 
 node commands take --node URL (EVIDENCE_NODE, default http://127.0.0.1:8080)
 and --key KEY (EVIDENCE_API_KEY). Run "evidencectl COMMAND -h" for a command's flags.
@@ -85,6 +88,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
+	case "verify-package", "package":
+		return packageCommand(ctx, args, stdout, stderr)
 	default:
 		err = usagef("unknown command %q", args[0])
 	}

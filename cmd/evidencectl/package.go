@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/web/client"
+)
+
+// packageCommand runs "verify-package" and "package" and returns the exit
+// code.
+func packageCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if args[0] == "package" {
+		return exitCode(cmdPackage(ctx, args[1:], stdout, stderr), stderr)
+	}
+	pass, err := cmdVerifyPackage(args[1:], stdout, stderr)
+	if err == nil && !pass {
+		return ExitFailed
+	}
+	return exitCode(err, stderr)
+}
+
+// cmdVerifyPackage checks an evidence package offline: no network at all.
+func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
+	fs := flag.NewFlagSet("verify-package", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("file", "", "the original file, to compare its digest with the record")
+	text := fs.String("text", "", "the original text (its exact UTF-8 bytes)")
+	digest := fs.String("digest", "", "the original's digest (hex or base64)")
+	alg := fs.String("algorithm", "", "algorithm of --digest: sha256 (default) or sm3")
+	trust := fs.String("trust", "", "trust roots obtained independently (trust-roots.json, or the JSON of GET /api/v1/ledger); default: the package's own")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: evidencectl verify-package PACKAGE.pdf [--file ORIGINAL | --text T | --digest HEX [--algorithm sm3]] [--trust ROOTS.json] [--json]")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return false, err
+	}
+	if len(pos) != 1 {
+		return false, usagef("verify-package: want one PACKAGE.pdf")
+	}
+	given := 0
+	for _, name := range []string{"file", "text", "digest"} {
+		if flagSet(fs, name) {
+			given++
+		}
+	}
+	if given > 1 {
+		return false, usagef("verify-package: give at most one of --file, --text, --digest")
+	}
+	if *alg != "" && *digest == "" {
+		return false, usagef("verify-package: --algorithm goes with --digest")
+	}
+	var o evpkg.Options
+	switch {
+	case flagSet(fs, "file"):
+		f, err := os.Open(*file)
+		if err != nil {
+			return false, usagef("verify-package: %v", err)
+		}
+		o.Digests, _, err = evidence.HashReader(f, evidence.SHA256, evidence.SM3)
+		f.Close()
+		if err != nil {
+			return false, fmt.Errorf("reading %s: %w", *file, err)
+		}
+	case flagSet(fs, "text"):
+		o.Digests = []evidence.Digest{evidence.Sum(evidence.SHA256, []byte(*text)), evidence.Sum(evidence.SM3, []byte(*text))}
+	case flagSet(fs, "digest"):
+		a, err := evidence.ParseAlgorithm(*alg)
+		if err != nil {
+			return false, usagef("verify-package: %v", err)
+		}
+		d, err := evidence.ParseDigest(a, *digest)
+		if err != nil {
+			return false, usagef("verify-package: %v", err)
+		}
+		o.Digests = []evidence.Digest{d}
+	}
+	if *trust != "" {
+		roots, err := readRoots(*trust)
+		if err != nil {
+			return false, usagef("verify-package: --trust %s: %v", *trust, err)
+		}
+		o.TrustRoots = &roots
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return false, usagef("verify-package: %v", err)
+	}
+	sum := sha256.Sum256(data)
+
+	var r evpkg.Result
+	files, err := pdf.ExtractAttachments(bytes.NewReader(data))
+	if err != nil {
+		// Not a PDF, or its attachments cannot be read: fail with the reason.
+		r = evpkg.Verify(map[string][]byte{}, o)
+		r.Checks[2].Reason = fmt.Sprintf("%s is not a readable evidence package: %v", pos[0], err)
+		r.Checks[2].ReasonZH = "无法读取证据包附件：" + err.Error()
+	} else {
+		m := make(map[string][]byte, len(files))
+		for _, f := range files {
+			m[f.Name] = f.Data
+		}
+		r = evpkg.Verify(m, o)
+	}
+	r.Fingerprint = hex.EncodeToString(sum[:])
+
+	if *asJSON {
+		return r.Pass(), printJSON(stdout, r)
+	}
+	id := r.ID
+	if id == "" {
+		id = "?"
+	}
+	fmt.Fprintf(stdout, "evidence package %s: evidence %s: %s\n", pos[0], id, strings.ToUpper(r.Verdict))
+	for _, ch := range r.Checks {
+		mark := "FAIL"
+		switch {
+		case ch.Skipped:
+			mark = "skip"
+		case ch.Pass:
+			mark = "pass"
+		}
+		fmt.Fprintf(stdout, "  [%s] %-13s %s\n", mark, ch.Name, ch.Reason)
+	}
+	if rc := r.Receipt; rc != nil {
+		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
+	}
+	if o.TrustRoots != nil {
+		fmt.Fprintf(stdout, "  trust roots: pinned (%s)", *trust)
+		if r.RootsDiffer {
+			fmt.Fprint(stdout, "; the package's own trust roots differ from them")
+		}
+		fmt.Fprintln(stdout)
+	} else {
+		fmt.Fprintln(stdout, "  trust roots: the package's own; pin roots obtained independently with --trust to know who signed")
+	}
+	if r.ManifestDigest != "" {
+		fmt.Fprintf(stdout, "  manifest.json SHA-256 (printed on the certificate): %s\n", r.ManifestDigest)
+	}
+	fmt.Fprintf(stdout, "  package fingerprint (证据数字指纹, SHA-256 of the file): %s\n", r.Fingerprint)
+	return r.Pass(), nil
+}
+
+// readRoots reads trust roots: a block.TrustRoots document, or the node's
+// GET /api/v1/ledger answer that holds one under "trust_roots".
+func readRoots(path string) (block.TrustRoots, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return block.TrustRoots{}, err
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return block.TrustRoots{}, err
+	}
+	if inner, ok := probe["trust_roots"]; ok {
+		b = inner
+	}
+	var roots block.TrustRoots
+	if err := json.Unmarshal(b, &roots); err != nil {
+		return block.TrustRoots{}, err
+	}
+	if len(roots.Keys) == 0 && roots.Fabric == nil {
+		return block.TrustRoots{}, fmt.Errorf("no keys and no Fabric organisations: not trust roots")
+	}
+	return roots, nil
+}
+
+// cmdPackage downloads an evidence package (or the certificate alone) from
+// a node and checks that the file has the fingerprint the node announced.
+func cmdPackage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("package", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.add(fs)
+	out := fs.String("o", "", "output file (default evidence-package-ID.pdf, or certificate-ID.pdf)")
+	certOnly := fs.Bool("certificate", false, "download the certificate alone, without attachments")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("package: want one evidence ID")
+	}
+	id, err := evidence.ParseID(pos[0])
+	if err != nil {
+		return idError(err)
+	}
+	doc, name := "package.pdf", "evidence-package-"+id.String()+".pdf"
+	if *certOnly {
+		doc, name = "certificate.pdf", "certificate-"+id.String()+".pdf"
+	}
+	if *out == "" {
+		*out = name
+	}
+	u := strings.TrimRight(nf.url, "/") + "/api/v1/evidence/" + url.PathEscape(id.String()) + "/" + doc
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return usagef("package: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nodeError{err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nodeError{err}
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		return &client.APIError{Status: resp.StatusCode, Code: "pending",
+			Message: id.String() + " is durably queued in the node but not on the ledger yet: retry in a moment", MessageZH: "该存证已受理，尚未上链，请稍后重试"}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var eb struct {
+			Error struct {
+				Code      string `json:"code"`
+				Message   string `json:"message"`
+				MessageZH string `json:"message_zh"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" {
+			eb.Error.Code, eb.Error.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(body))
+		}
+		return &client.APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, MessageZH: eb.Error.MessageZH}
+	}
+	sum := sha256.Sum256(body)
+	fp := hex.EncodeToString(sum[:])
+	if want := resp.Header.Get("X-Evidence-Fingerprint"); want != "" && want != fp {
+		return fmt.Errorf("the download is damaged: its SHA-256 is %s, the node announced %s", fp, want)
+	}
+	if err := os.WriteFile(*out, body, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d bytes\n", *out, len(body))
+	fmt.Fprintf(stdout, "fingerprint (证据数字指纹, SHA-256): %s\n", fp)
+	return nil
+}

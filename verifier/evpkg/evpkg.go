@@ -1,0 +1,358 @@
+// Package evpkg is the evidence package (电子证据包): the certificate PDF
+// carrying, as attachments, everything needed to check a piece of evidence
+// offline — the receipt, the raw block(s) holding the record, the trust
+// roots — and a manifest of their SHA-256 digests. This package builds the
+// attachments and checks them; taking them out of the PDF is the caller's
+// job (any PDF tool: pdfdetach, qpdf, pdfcpu). It uses the standard library
+// and the verifier alone, so a court can vendor it with the verifier.
+//
+// The byte format and the order of the checks are specified in
+// docs/verification.md.
+//
+// Layout of a package's attachments:
+//
+//	manifest.json       {"format":"evidence-package","v":1,"id":…,"ledger":…,"ledger_kind":…,"files":[…]}
+//	receipt.json        the receipt (verifier.Receipt JSON)
+//	block-<n>.json      an embedded-ledger block, as stored (block.Embedded JSON)
+//	block-<n>.pb        a Fabric block, as stored (protobuf common.Block)
+//	trust-roots.json    the ledger's trust roots (block.TrustRoots JSON)
+package evpkg
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+)
+
+// Format and Version identify the manifest; a reader refuses others.
+const (
+	Format  = "evidence-package"
+	Version = 1
+)
+
+// Attachment names.
+const (
+	ManifestName   = "manifest.json"
+	ReceiptName    = "receipt.json"
+	TrustRootsName = "trust-roots.json"
+)
+
+// Roles of the files a manifest lists.
+const (
+	RoleReceipt    = "receipt"
+	RoleBlock      = "block"
+	RoleTrustRoots = "trust_roots"
+)
+
+// Block kinds (the ledger kinds): how a block file is encoded.
+const (
+	KindEmbedded = "embedded" // block.Embedded JSON, file block-<n>.json
+	KindFabric   = "fabric"   // protobuf common.Block, file block-<n>.pb
+)
+
+// Manifest lists a package's attachments other than itself.
+type Manifest struct {
+	Format     string  `json:"format"`
+	Version    int     `json:"v"`
+	ID         string  `json:"id"`
+	Ledger     string  `json:"ledger"`
+	LedgerKind string  `json:"ledger_kind"`
+	Files      []Entry `json:"files"`
+}
+
+// Entry is one attachment in a manifest.
+type Entry struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Kind and Number describe a block: its encoding and its number.
+	Kind   string  `json:"kind,omitempty"`
+	Number *uint64 `json:"number,omitempty"`
+	Size   int64   `json:"size"`
+	SHA256 string  `json:"sha256"` // lower-case hex of the file's bytes
+}
+
+// Block is a raw block as a ledger stores it.
+type Block struct {
+	Kind   string
+	Number uint64
+	Raw    []byte
+}
+
+// File is one attachment.
+type File struct {
+	Name        string
+	Description string
+	Data        []byte
+}
+
+// BlockName returns the attachment name of a block.
+func BlockName(kind string, n uint64) string {
+	ext := ".json"
+	if kind == KindFabric {
+		ext = ".pb"
+	}
+	return "block-" + strconv.FormatUint(n, 10) + ext
+}
+
+// Build returns the attachments of the package for a receipt: the
+// receipt, the blocks (at least the one holding the record), the trust
+// roots, and the manifest, last. The manifest's SHA-256 (see Digest) may be
+// printed on the certificate to tie the page to the attachments.
+//
+// A Fabric receipt travels without its copy of the block (the block is its
+// own attachment); an embedded one as it is.
+func Build(rc verifier.Receipt, blocks []Block, roots block.TrustRoots) ([]File, error) {
+	if rc.ID == "" {
+		return nil, errors.New("evpkg: receipt without an ID")
+	}
+	if !slices.ContainsFunc(blocks, func(b Block) bool { return b.Number == rc.BlockNumber }) {
+		return nil, fmt.Errorf("evpkg: no block %d, which holds the record", rc.BlockNumber)
+	}
+	if rc.Proof.Kind == verifier.ProofFabric {
+		rc = rc.WithoutBlock()
+	}
+	receipt, err := indent(rc.AppendJSON(nil))
+	if err != nil {
+		return nil, fmt.Errorf("evpkg: receipt: %w", err)
+	}
+	rootsJSON, err := json.MarshalIndent(roots, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("evpkg: trust roots: %w", err)
+	}
+	rootsJSON = append(rootsJSON, '\n')
+
+	m := Manifest{Format: Format, Version: Version, ID: rc.ID, Ledger: rc.Ledger, LedgerKind: rc.LedgerKind}
+	files := []File{{Name: ReceiptName, Description: "receipt (存证回执) of " + rc.ID, Data: receipt}}
+	m.Files = append(m.Files, entry(ReceiptName, RoleReceipt, receipt))
+	seen := map[string]bool{}
+	for _, b := range blocks {
+		if b.Kind != KindEmbedded && b.Kind != KindFabric {
+			return nil, fmt.Errorf("evpkg: block %d: kind %q not supported", b.Number, b.Kind)
+		}
+		name := BlockName(b.Kind, b.Number)
+		if seen[name] {
+			return nil, fmt.Errorf("evpkg: block %d given twice", b.Number)
+		}
+		seen[name] = true
+		files = append(files, File{Name: name, Description: fmt.Sprintf("%s block %d (区块) as stored by the ledger", b.Kind, b.Number), Data: b.Raw})
+		e := entry(name, RoleBlock, b.Raw)
+		n := b.Number
+		e.Kind, e.Number = b.Kind, &n
+		m.Files = append(m.Files, e)
+	}
+	files = append(files, File{Name: TrustRootsName, Description: "trust roots (信任根) of ledger " + roots.Ledger, Data: rootsJSON})
+	m.Files = append(m.Files, entry(TrustRootsName, RoleTrustRoots, rootsJSON))
+
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	mj = append(mj, '\n')
+	files = append(files, File{Name: ManifestName, Description: "manifest (清单): SHA-256 of every attachment", Data: mj})
+	return files, nil
+}
+
+func entry(name, role string, data []byte) Entry {
+	return Entry{Name: name, Role: role, Size: int64(len(data)), SHA256: Digest(data)}
+}
+
+func indent(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// Digest returns the lower-case hex SHA-256 of b: a manifest entry's
+// digest, the manifest digest, and the package fingerprint (证据数字指纹)
+// when b is the whole package file.
+func Digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Fingerprint returns the package fingerprint (证据数字指纹): the hex
+// SHA-256 of the whole package file as read from r.
+func Fingerprint(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// FileError is a problem with one attachment, named.
+type FileError struct {
+	Name string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Name + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Errors of the package's structure (wrapped in FileError).
+var (
+	ErrMissing    = errors.New("missing from the package")
+	ErrUnlisted   = errors.New("attached but not listed in the manifest")
+	ErrChanged    = errors.New("differs from the manifest: the attachment was changed")
+	ErrManifest   = errors.New("invalid manifest")
+	ErrAttachment = errors.New("invalid attachment")
+)
+
+// Package is a parsed package whose attachments match its manifest.
+type Package struct {
+	Manifest Manifest
+	// ManifestDigest is the hex SHA-256 of manifest.json.
+	ManifestDigest string
+	Receipt        verifier.Receipt
+	TrustRoots     block.TrustRoots
+	// Blocks are in manifest order.
+	Blocks []Block
+}
+
+// ParseManifest decodes a manifest strictly: known format and version,
+// no unknown fields, no trailing data, well-formed entries.
+func ParseManifest(b []byte) (Manifest, error) {
+	var m Manifest
+	if err := decodeStrict(b, &m, true); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	if m.Format != Format {
+		return Manifest{}, fmt.Errorf("%w: format %q, want %q", ErrManifest, m.Format, Format)
+	}
+	if m.Version != Version {
+		return Manifest{}, fmt.Errorf("%w: version %d not supported (this verifier reads %d)", ErrManifest, m.Version, Version)
+	}
+	names := map[string]bool{}
+	roles := map[string]int{}
+	for i, e := range m.Files {
+		switch {
+		case e.Name == "" || e.Name == ManifestName || strings.ContainsAny(e.Name, "/\\\x00"):
+			return Manifest{}, fmt.Errorf("%w: file %d: name %q not allowed", ErrManifest, i, e.Name)
+		case names[e.Name]:
+			return Manifest{}, fmt.Errorf("%w: %s listed twice", ErrManifest, e.Name)
+		case e.Size < 0:
+			return Manifest{}, fmt.Errorf("%w: %s: negative size", ErrManifest, e.Name)
+		case len(e.SHA256) != 64 || strings.ToLower(e.SHA256) != e.SHA256 || !isHex(e.SHA256):
+			return Manifest{}, fmt.Errorf("%w: %s: sha256 must be 64 lower-case hex digits", ErrManifest, e.Name)
+		}
+		names[e.Name] = true
+		roles[e.Role]++
+		switch e.Role {
+		case RoleReceipt:
+			if e.Name != ReceiptName {
+				return Manifest{}, fmt.Errorf("%w: the receipt must be named %s, not %s", ErrManifest, ReceiptName, e.Name)
+			}
+		case RoleTrustRoots:
+			if e.Name != TrustRootsName {
+				return Manifest{}, fmt.Errorf("%w: the trust roots must be named %s, not %s", ErrManifest, TrustRootsName, e.Name)
+			}
+		case RoleBlock:
+			if e.Number == nil {
+				return Manifest{}, fmt.Errorf("%w: block %s has no number", ErrManifest, e.Name)
+			}
+			if e.Kind != KindEmbedded && e.Kind != KindFabric {
+				return Manifest{}, fmt.Errorf("%w: block %s: kind %q not supported", ErrManifest, e.Name, e.Kind)
+			}
+			if want := BlockName(e.Kind, *e.Number); e.Name != want {
+				return Manifest{}, fmt.Errorf("%w: %s block %d must be named %s, not %s", ErrManifest, e.Kind, *e.Number, want, e.Name)
+			}
+		default:
+			return Manifest{}, fmt.Errorf("%w: %s: role %q not supported", ErrManifest, e.Name, e.Role)
+		}
+	}
+	if roles[RoleReceipt] != 1 || roles[RoleTrustRoots] != 1 || roles[RoleBlock] < 1 {
+		return Manifest{}, fmt.Errorf("%w: want one receipt, one trust roots file and at least one block; it lists %d, %d and %d",
+			ErrManifest, roles[RoleReceipt], roles[RoleTrustRoots], roles[RoleBlock])
+	}
+	return m, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Parse checks the attachments against the manifest (every listed file
+// present with its size and SHA-256, nothing unlisted) and decodes them.
+// It checks no signature: see Verify. Errors name the attachment
+// (FileError).
+func Parse(files map[string][]byte) (*Package, error) {
+	mb, ok := files[ManifestName]
+	if !ok {
+		return nil, &FileError{ManifestName, ErrMissing}
+	}
+	m, err := ParseManifest(mb)
+	if err != nil {
+		return nil, &FileError{ManifestName, err}
+	}
+	p := &Package{Manifest: m, ManifestDigest: Digest(mb)}
+	listed := map[string]bool{ManifestName: true}
+	for _, e := range m.Files {
+		listed[e.Name] = true
+		b, ok := files[e.Name]
+		if !ok {
+			return nil, &FileError{e.Name, ErrMissing}
+		}
+		if got := Digest(b); got != e.SHA256 || int64(len(b)) != e.Size {
+			return nil, &FileError{e.Name, fmt.Errorf("%w (SHA-256 %s, %d bytes; the manifest says %s, %d bytes)", ErrChanged, got, len(b), e.SHA256, e.Size)}
+		}
+	}
+	var unlisted []string
+	for name := range files {
+		if !listed[name] {
+			unlisted = append(unlisted, name)
+		}
+	}
+	if len(unlisted) > 0 {
+		slices.Sort(unlisted)
+		return nil, &FileError{strings.Join(unlisted, ", "), ErrUnlisted}
+	}
+	for _, e := range m.Files {
+		b := files[e.Name]
+		switch e.Role {
+		case RoleReceipt:
+			if err := decodeStrict(b, &p.Receipt, false); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			}
+		case RoleTrustRoots:
+			if err := decodeStrict(b, &p.TrustRoots, false); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			}
+		case RoleBlock:
+			p.Blocks = append(p.Blocks, Block{Kind: e.Kind, Number: *e.Number, Raw: b})
+		}
+	}
+	if p.Receipt.ID != m.ID {
+		return nil, &FileError{ReceiptName, fmt.Errorf("%w: receipt of %q in a package of %q", ErrAttachment, p.Receipt.ID, m.ID)}
+	}
+	return p, nil
+}
+
+// decodeStrict decodes one JSON value and refuses trailing data (and,
+// when strict, unknown fields).
+func decodeStrict(b []byte, v any, strict bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}

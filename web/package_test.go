@@ -1,0 +1,198 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
+)
+
+// get returns status, headers and body of a GET.
+func (n *testNode) get(t *testing.T, path string, hdr ...string) (int, map[string]string, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := n.app.Test(req, fiber.TestConfig{Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	h := map[string]string{}
+	for k := range resp.Header {
+		h[k] = resp.Header.Get(k)
+	}
+	return resp.StatusCode, h, b
+}
+
+func TestCertificateAndPackage(t *testing.T) {
+	n := newTestNode(t)
+	contract := append(bytes.Clone(samplePDF), "% 采购合同 2026-001\n"...)
+	body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-001"}, contract)
+	code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key))
+	if code != 201 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	rc := decode[verifier.Receipt](t, b)
+
+	// The certificate alone.
+	start := time.Now()
+	code, h, cert := n.get(t, "/api/v1/evidence/"+rc.ID+"/certificate.pdf")
+	if code != 200 || h["Content-Type"] != "application/pdf" || !bytes.HasPrefix(cert, []byte("%PDF-")) {
+		t.Fatalf("certificate: %d %v %.200s", code, h, cert)
+	}
+	t.Logf("certificate: %d bytes in %v", len(cert), time.Since(start))
+	info, err := pdf.Inspect(bytes.NewReader(cert))
+	if err != nil || !info.PDF || info.Pages != 1 {
+		t.Fatalf("certificate: %+v %v", info, err)
+	}
+	if a, err := pdf.ExtractAttachments(bytes.NewReader(cert)); err != nil || len(a) != 0 {
+		t.Fatalf("the certificate alone carries attachments: %v %v", a, err)
+	}
+
+	// The package: its fingerprint in a header, its attachments verify
+	// offline against the ledger's trust roots.
+	start = time.Now()
+	code, h, pkg := n.get(t, "/api/v1/evidence/"+strings.ToLower(rc.ID)+"/package.pdf")
+	if code != 200 || h["Content-Type"] != "application/pdf" {
+		t.Fatalf("package: %d %v %.200s", code, h, pkg)
+	}
+	t.Logf("package: %d bytes in %v", len(pkg), time.Since(start))
+	sum := sha256.Sum256(pkg)
+	if got := h[HeaderFingerprint]; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("%s = %q, want the SHA-256 of the body %x", HeaderFingerprint, got, sum)
+	}
+	if fp, _ := evpkg.Fingerprint(bytes.NewReader(pkg)); fp != h[HeaderFingerprint] {
+		t.Errorf("evpkg.Fingerprint = %s", fp)
+	}
+	if !strings.Contains(h["Content-Disposition"], "attachment") || !strings.Contains(h["Content-Disposition"], rc.ID) {
+		t.Errorf("Content-Disposition %q", h["Content-Disposition"])
+	}
+	att, err := pdf.ExtractAttachments(bytes.NewReader(pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range att {
+		files[f.Name] = f.Data
+	}
+	for _, name := range []string{evpkg.ManifestName, evpkg.ReceiptName, evpkg.TrustRootsName, evpkg.BlockName(evpkg.KindEmbedded, rc.BlockNumber)} {
+		if _, ok := files[name]; !ok {
+			t.Errorf("package lacks %s (has %d attachments)", name, len(files))
+		}
+	}
+	code, b = n.do(t, "GET", "/api/v1/ledger", nil, "")
+	roots := decode[LedgerView](t, b).TrustRoots
+	digests := []evidence.Digest{evidence.Sum(evidence.SHA256, contract)}
+	r := evpkg.Verify(files, evpkg.Options{Digests: digests, TrustRoots: &roots})
+	if !r.Pass() || r.RootsDiffer {
+		t.Fatalf("package does not verify: %+v", r)
+	}
+	for _, c := range r.Checks {
+		if !c.Pass {
+			t.Errorf("%s: %s", c.Name, c.Reason)
+		}
+	}
+	// A tampered original fails check 1 only.
+	tampered := bytes.Clone(contract)
+	tampered[3] ^= 1
+	r = evpkg.Verify(files, evpkg.Options{Digests: []evidence.Digest{evidence.Sum(evidence.SHA256, tampered)}, TrustRoots: &roots})
+	if r.Pass() || r.Outcome != verifier.OutcomeMismatch || r.Checks[0].Pass || !r.Checks[1].Pass || !r.Checks[2].Pass {
+		t.Fatalf("tampered original: %+v", r.Checks)
+	}
+	// Roots of another ledger key: check 3 fails.
+	otherRoots := block.TrustRoots{Ledger: roots.Ledger, Kind: roots.Kind}
+	r = evpkg.Verify(files, evpkg.Options{TrustRoots: &otherRoots})
+	if r.Pass() || r.Checks[2].Pass {
+		t.Fatalf("other roots: %+v", r.Checks)
+	}
+}
+
+func TestPackageErrors(t *testing.T) {
+	n := newTestNode(t)
+	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"type": "text", "text": "合同文本"}, auth(n.key))
+	if code != 201 {
+		t.Fatalf("submit: %d %s", code, b)
+	}
+	rc := decode[verifier.Receipt](t, b)
+	bad := []byte(rc.ID)
+	bad[8] = map[bool]byte{true: '1', false: '0'}[bad[8] == '0']
+	for _, doc := range []string{"certificate.pdf", "package.pdf"} {
+		code, _, b := n.get(t, "/api/v1/evidence/"+string(bad)+"/"+doc)
+		if code != 400 || errCode(t, b) != CodeIDChecksum {
+			t.Errorf("%s of a mistyped ID: %d %s", doc, code, b)
+		}
+		code, _, b = n.get(t, "/api/v1/evidence/"+mustID(t)+"/"+doc)
+		if code != 404 || errCode(t, b) != CodeNotFound {
+			t.Errorf("%s of an unknown ID: %d %s", doc, code, b)
+		}
+	}
+	// The verification link follows the host the client used.
+	code, _, cert := n.get(t, "/api/v1/evidence/"+rc.ID+"/certificate.pdf", "Host", "evidence.example.cn:8443")
+	if code != 200 {
+		t.Fatalf("certificate: %d", code)
+	}
+	if !bytes.Contains(cert, []byte("%PDF")) {
+		t.Fatal("not a PDF")
+	}
+}
+
+// A record queued but not yet on the ledger has no block to certify: the
+// PDF endpoints answer 202 pending, as GET /evidence/{id} does.
+func TestPackagePending(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	l, err := embedded.Open(db, embedded.Config{Name: "p", Key: k, Dir: filepath.Join(dir, "blocks")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); db.Close() })
+	key, _, _ := platform.Add(dir, "acme", 0, "", time.Now())
+	plats, _ := platform.Open(dir)
+	led := &downLedger{Ledger: l}
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Queue: true, CommitWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	n := &testNode{app: New(Config{Service: svc}), svc: svc, data: dir, key: key}
+	led.down.Store(true)
+	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("a")).Hex()}, auth(key))
+	if code != 202 {
+		t.Fatalf("submit with the ledger down: %d %s", code, b)
+	}
+	id := decode[Pending](t, b).ID
+	for _, doc := range []string{"certificate.pdf", "package.pdf"} {
+		code, h, b := n.get(t, "/api/v1/evidence/"+id+"/"+doc)
+		if p := decode[Pending](t, b); code != 202 || p.Status != "pending" || p.ID != id || h["Retry-After"] == "" {
+			t.Errorf("%s of a pending record: %d %v %s", doc, code, h, b)
+		}
+	}
+}
