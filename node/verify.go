@@ -90,22 +90,9 @@ func (s *Service) verify(ctx context.Context, id evidence.ID, ds []evidence.Dige
 	}
 
 	// (1)
-	d := pickDigest(rec, ds)
-	match := Check{Name: verifier.CheckDigestMatch}
-	switch err := verifier.DigestMatch(rec, d); {
-	case perr != nil:
-		match.Reason, match.ReasonZH = "the record cannot be trusted: its proof does not verify", "存证记录的证明无效，无法比对"
-	case err == nil:
-		match.Pass = true
-		match.Reason = fmt.Sprintf("the %s digest %s equals the recorded digest", d.Algorithm, d.Hex())
-		match.ReasonZH = fmt.Sprintf("比对结果一致：%s 摘要 %s 与存证摘要相同", d.Algorithm, d.Hex())
-	case errors.Is(err, verifier.ErrAlgorithmNotRecorded):
-		match.Reason = fmt.Sprintf("the record holds no %s digest; compute the digest with %s", d.Algorithm, rec.Primary().Algorithm)
-		match.ReasonZH = fmt.Sprintf("存证记录中没有 %s 摘要，请使用 %s 计算", d.Algorithm, rec.Primary().Algorithm)
-	default:
-		want, _ := rec.DigestFor(d.Algorithm)
-		match.Reason = fmt.Sprintf("the %s digest %s differs from the recorded %s: the content is not the one recorded", d.Algorithm, d.Hex(), want.Hex())
-		match.ReasonZH = fmt.Sprintf("比对结果不一致：您提供的内容的 %s 摘要 %s 与存证摘要 %s 不同，内容可能已被修改", d.Algorithm, d.Hex(), want.Hex())
+	match := verifier.CompareDigests(rec, ds)
+	if perr != nil {
+		match = Check{Name: verifier.CheckDigestMatch, Reason: "the record cannot be trusted: its proof does not verify", ReasonZH: "存证记录的证明无效，无法比对"}
 	}
 
 	// (2) re-read the block from the ledger.
@@ -163,15 +150,4 @@ func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) e
 // CheckName returns the name of check i (0, 1, 2).
 func CheckName(i int) string {
 	return [...]string{verifier.CheckDigestMatch, verifier.CheckOnLedger, verifier.CheckProofIntact}[i]
-}
-
-func pickDigest(rec evidence.Record, ds []evidence.Digest) evidence.Digest {
-	for _, want := range rec.Digests {
-		for _, d := range ds {
-			if d.Algorithm == want.Algorithm {
-				return d
-			}
-		}
-	}
-	return ds[0]
 }

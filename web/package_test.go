@@ -6,18 +6,13 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
 
-	"github.com/evidence-node/evidence-node/node"
-	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/pdf"
-	"github.com/evidence-node/evidence-node/node/platform"
-	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -163,26 +158,8 @@ func TestPackageErrors(t *testing.T) {
 // A record queued but not yet on the ledger has no block to certify: the
 // PDF endpoints answer 202 pending, as GET /evidence/{id} does.
 func TestPackagePending(t *testing.T) {
-	dir := t.TempDir()
-	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
-	l, err := embedded.Open(db, embedded.Config{Name: "p", Key: k, Dir: filepath.Join(dir, "blocks")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close(); db.Close() })
-	key, _, _ := platform.Add(dir, "acme", 0, "", time.Now())
-	plats, _ := platform.Open(dir)
-	led := &downLedger{Ledger: l}
-	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Queue: true, CommitWait: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	n := &testNode{app: New(Config{Service: svc}), svc: svc, data: dir, key: key}
+	n, led := newQueuedTestNode(t)
+	key := n.key
 	led.down.Store(true)
 	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("a")).Hex()}, auth(key))
 	if code != 202 {

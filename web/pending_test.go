@@ -29,10 +29,9 @@ func (d *downLedger) Append(ctx context.Context, recs []evidence.Record) ([]veri
 	return d.Ledger.Append(ctx, recs)
 }
 
-// TestPendingAnswers: with the queue on and the ledger down, submissions
-// get 202 pending, GET says pending, and the receipt appears once the
-// ledger is back.
-func TestPendingAnswers(t *testing.T) {
+// newQueuedTestNode is newTestNode with the durable queue on and the
+// ledger behind a fault switch.
+func newQueuedTestNode(t *testing.T) (*testNode, *downLedger) {
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
@@ -52,8 +51,15 @@ func TestPendingAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	n := &testNode{app: New(Config{Service: svc}), svc: svc, data: dir, key: key}
+	return &testNode{app: New(Config{Service: svc}), svc: svc, data: dir, key: key}, led
+}
 
+// TestPendingAnswers: with the queue on and the ledger down, submissions
+// get 202 pending, GET says pending, and the receipt appears once the
+// ledger is back.
+func TestPendingAnswers(t *testing.T) {
+	n, led := newQueuedTestNode(t)
+	key := n.key
 	led.down.Store(true)
 	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("a")).Hex()}, auth(key))
 	p := decode[Pending](t, b)

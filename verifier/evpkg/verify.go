@@ -3,7 +3,6 @@ package evpkg
 import (
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -146,20 +145,8 @@ func Verify(files map[string][]byte, o Options) (res Result) {
 	case perr != nil:
 		match.Reason, match.ReasonZH = "the record cannot be trusted: its proof does not verify", "存证记录的证明无效，无法比对"
 	default:
-		d := pickDigest(rec, o.Digests)
-		switch err := verifier.DigestMatch(rec, d); {
-		case err == nil:
-			match.Pass = true
-			match.Reason = fmt.Sprintf("the %s digest %s equals the recorded digest", d.Algorithm, d.Hex())
-			match.ReasonZH = fmt.Sprintf("比对结果一致：%s 摘要 %s 与存证摘要相同", d.Algorithm, d.Hex())
-		case errors.Is(err, verifier.ErrAlgorithmNotRecorded):
-			match.Reason = fmt.Sprintf("the record holds no %s digest; compute the digest with %s", d.Algorithm, rec.Primary().Algorithm)
-			match.ReasonZH = fmt.Sprintf("存证记录中没有 %s 摘要，请使用 %s 计算", d.Algorithm, rec.Primary().Algorithm)
-		default:
-			want, _ := rec.DigestFor(d.Algorithm)
-			match.Reason = fmt.Sprintf("the %s digest %s differs from the recorded %s: the content is not the one recorded", d.Algorithm, d.Hex(), want.Hex())
-			match.ReasonZH = fmt.Sprintf("比对结果不一致：您提供的内容的 %s 摘要 %s 与存证摘要 %s 不同，内容可能已被修改", d.Algorithm, d.Hex(), want.Hex())
-		}
+		c := verifier.CompareDigests(rec, o.Digests)
+		match.Pass, match.Reason, match.ReasonZH = c.Pass, c.Reason, c.ReasonZH
 	}
 
 	switch {
@@ -310,18 +297,6 @@ func blockAt(p *Package, n uint64) (Block, bool) {
 		}
 	}
 	return Block{}, false
-}
-
-// pickDigest prefers the record's primary algorithm, then any it holds.
-func pickDigest(rec evidence.Record, ds []evidence.Digest) evidence.Digest {
-	for _, want := range rec.Digests {
-		for _, d := range ds {
-			if d.Algorithm == want.Algorithm {
-				return d
-			}
-		}
-	}
-	return ds[0]
 }
 
 // sameRoots compares trust roots by ledger, kind, key IDs and Fabric MSPs.
