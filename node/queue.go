@@ -39,6 +39,10 @@ var (
 	prefPending = []byte("S/P/")
 )
 
+// drainBatch is the most records the drainer appends at once (the
+// ledgers' largest single request).
+const drainBatch = 1000
+
 type queued struct {
 	Records [][]byte `json:"records"`
 }
@@ -197,25 +201,65 @@ func (q *queue) drainOnce() (int, error) {
 		q.log.Printf("%v", err)
 		return 0, err
 	}
-	for i, it := range items {
+	// Consecutive submissions go to the ledger together, up to
+	// drainBatch records per append, keeping their order: a backlog drains
+	// at the ledger's batch rate, not one submission per transaction.
+	for start := 0; start < len(items); {
 		select {
 		case <-q.quit:
-			return len(items) - i, nil
+			return len(items) - start, nil
 		default:
 		}
+		end, n := start, 0
+		for end < len(items) && (end == start || n+len(items[end].recs) <= drainBatch) {
+			n += len(items[end].recs)
+			end++
+		}
+		group := items[start:end]
+		var recs []evidence.Record
+		for _, it := range group {
+			recs = append(recs, it.recs...)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, err := q.commit(ctx, it.seq, it.recs)
+		_, err := q.ledger.Append(ctx, recs)
 		cancel()
-		if errors.Is(err, ErrConflict) {
+		switch {
+		case err == nil:
+			var b store.Batch
+			for _, it := range group {
+				b.Delete(seqKey(it.seq))
+				for _, r := range it.recs {
+					b.Delete(pendingKey(r.ID))
+				}
+			}
+			if derr := q.db.Write(&b); derr != nil {
+				q.log.Printf("queue: removing committed submissions: %v (they will be appended again, harmlessly)", derr)
+			}
+		case errors.Is(err, ErrConflict) && len(group) > 1:
+			// Find the submission that can never be written: one by one.
+			for _, it := range group {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				_, err := q.commit(ctx, it.seq, it.recs)
+				cancel()
+				if errors.Is(err, ErrConflict) {
+					q.log.Printf("queue: submission %d can never be committed, set aside: %v", it.seq, err)
+					q.setAside(it.seq)
+				} else if err != nil {
+					return len(items) - start, err
+				}
+			}
+		case errors.Is(err, ErrConflict):
 			// A record of this submission conflicts with the ledger: it can
 			// never be written. Set it aside (S/D/<seq>) and say so loudly.
-			q.log.Printf("queue: submission %d can never be committed, set aside: %v", it.seq, err)
-			q.setAside(it.seq)
-			continue
+			q.log.Printf("queue: submission %d can never be committed, set aside: %v", group[0].seq, err)
+			q.setAside(group[0].seq)
+		default:
+			return len(items) - start, err
 		}
-		if err != nil {
-			return len(items) - i, err
+		if q.depth != nil {
+			q.depth(len(items) - end)
 		}
+		start = end
 	}
 	if len(items) == 256 {
 		q.kick()

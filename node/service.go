@@ -344,15 +344,17 @@ func idsOf(recs []evidence.Record) []evidence.ID {
 // Receipt returns the receipt for id; a *PendingError if it is queued in
 // this node and not yet on the ledger.
 func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
+	// The pending mark goes before the append and away only after the
+	// commit, so asking it first never misses a record in between.
+	if s.queue != nil {
+		if pending, err := s.queue.isPending(id); err == nil && pending {
+			return verifier.Receipt{}, &PendingError{IDs: []evidence.ID{id}}
+		}
+	}
 	rc, err := s.ledger.Receipt(ctx, id)
 	if err == nil {
 		if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
 			rc.PDF = v
-		}
-	}
-	if s.queue != nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable)) {
-		if pending, perr := s.queue.isPending(id); perr == nil && pending {
-			return rc, &PendingError{IDs: []evidence.ID{id}}
 		}
 	}
 	return rc, err

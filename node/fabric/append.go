@@ -151,6 +151,9 @@ func (l *Ledger) run() {
 	}
 }
 
+// commitStatusWait bounds the wait for one transaction's commit status.
+const commitStatusWait = 15 * time.Second
+
 // commit writes one batch, retrying what a lost race or a passing outage
 // left unanswered.
 func (l *Ledger) commit(batch []*request) {
@@ -262,7 +265,12 @@ func (l *Ledger) try(ctx context.Context, reqs []*request) ([]*request, error) {
 		if err != nil {
 			return live, err
 		}
-		st, err := commit.StatusWithContext(ctx)
+		// A transaction lost with a Raft leader never reports a status:
+		// wait a bounded time, then look the records up again and resubmit
+		// what is missing (identical records are accepted again).
+		sctx, scancel := context.WithTimeout(ctx, commitStatusWait)
+		st, err := commit.StatusWithContext(sctx)
+		scancel()
 		if err != nil {
 			return live, err
 		}
