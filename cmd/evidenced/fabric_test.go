@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,11 +38,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-gateway/pkg/hash"
-	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/evidence-node/evidence-node/node/fabric"
@@ -172,46 +167,7 @@ func (e *fabricEnv) raftLeader(t *testing.T) string {
 
 // bareContract connects a bare Fabric Gateway client as org's user.
 func bareContract(t *testing.T, p fabric.Profile, chaincode, org string) *client.Contract {
-	t.Helper()
-	o, err := p.Org(org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path string) []byte {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	cert, err := identity.CertificateFromPEM(read(o.User.Cert))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.NewX509Identity(o.MSPID, cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := identity.PrivateKeyFromPEM(read(o.User.Key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign, err := identity.NewPrivateKeySign(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(read(o.Peer.TLSCACert))
-	conn, err := grpc.NewClient(o.Peer.Endpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, o.Peer.ServerHostOverride)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close(); conn.Close() })
-	return gw.GetNetwork(p.Channel).GetContract(chaincode)
+	return fabrictest.Contract(t, p, chaincode, org)
 }
 
 // headerHash parses a block as Fabric's protobuf common.Block and returns

@@ -2,23 +2,18 @@ package fabric_test
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-gateway/pkg/hash"
-	"github.com/hyperledger/fabric-gateway/pkg/identity"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/fabric/fabrictest"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -39,39 +34,7 @@ func gateway(t *testing.T, org string) *client.Contract {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := p.Org(org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(path string) []byte {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	cert, err := identity.CertificateFromPEM(read(o.User.Cert))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := identity.NewX509Identity(o.MSPID, cert)
-	key, err := identity.PrivateKeyFromPEM(read(o.User.Key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign, _ := identity.NewPrivateKeySign(key)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(read(o.Peer.TLSCACert))
-	conn, err := grpc.NewClient(o.Peer.Endpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, o.Peer.ServerHostOverride)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close(); conn.Close() })
-	return gw.GetNetwork(p.Channel).GetContract(n.Chaincode)
+	return fabrictest.Contract(t, p, n.Chaincode, org)
 }
 
 // TestChaincode calls the evidence chaincode on the network through a
