@@ -1,15 +1,20 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +23,7 @@ import (
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
 
@@ -48,6 +54,97 @@ func (s *server) registerPackage(api fiber.Router) {
 	p := &packager{svc: s.svc}
 	api.Get("/evidence/:id/certificate.pdf", p.certificate)
 	api.Get("/evidence/:id/package.pdf", p.pkg)
+	api.Post("/evidence/:id/package.pdf", p.pkgWithOriginal)
+}
+
+// MaxOriginal is the largest original embedded in a package.
+const MaxOriginal = 32 << 20
+
+// pkgWithOriginal is pkg with the original evidence embedded unchanged:
+// the holder uploads it (multipart field "file"); it must have the
+// recorded digest. A signed PDF keeps its signature: the package is a new
+// PDF that carries it as an attachment.
+func (p *packager) pkgWithOriginal(c fiber.Ctx) error {
+	rc, err := p.receipt(c)
+	if errors.Is(err, errPendingAnswered) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	orig, err := readOriginal(c)
+	if err != nil {
+		return err
+	}
+	for _, d := range rc.Digests {
+		if got := evidence.Sum(d.Algorithm, orig.Data); got.Hex() != d.Hex {
+			return &Error{Status: 400, Code: CodeBadRequest,
+				Message:   fmt.Sprintf("this file is not the recorded evidence: its %s digest %s differs from the recorded %s", d.Algorithm, got.Hex(), d.Hex),
+				MessageZH: "该文件与存证记录不一致，不能作为原件放入电子证据包"}
+		}
+	}
+	base, err := baseURL(c)
+	if err != nil {
+		return err
+	}
+	doc, err := p.build(c.Context(), rc, base, &orig)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(doc)
+	c.Set(HeaderFingerprint, hex.EncodeToString(sum[:]))
+	c.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+	return sendPDF(c, doc, "attachment", "evidence-package-"+rc.ID+".pdf")
+}
+
+// readOriginal reads the multipart part "file", at most MaxOriginal bytes,
+// and names it original.<ext> after the uploaded file name (or %PDF).
+func readOriginal(c fiber.Ctx) (evpkg.File, error) {
+	_, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
+	if err != nil || params["boundary"] == "" {
+		return evpkg.File{}, apiErr(415, CodeUnsupportedMedia, "send the original as multipart/form-data, field \"file\"", "请以 multipart/form-data 上传原件（字段 file）")
+	}
+	if cl := c.Request().Header.ContentLength(); cl > MaxOriginal+1<<20 {
+		return evpkg.File{}, apiErr(413, CodeTooLarge, fmt.Sprintf("originals larger than %d MiB are not embedded", MaxOriginal>>20), "原件过大，无法放入电子证据包")
+	}
+	var r io.Reader = c.Request().BodyStream()
+	if r == nil {
+		r = bytes.NewReader(c.Body())
+	}
+	mr := multipart.NewReader(io.LimitReader(r, MaxOriginal+1<<20), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return evpkg.File{}, badRequest(`multipart body without a "file" part (%v)`, err)
+		}
+		if part.FormName() != "file" {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, MaxOriginal+1))
+		if err != nil {
+			return evpkg.File{}, badRequest("reading the file: %v", err)
+		}
+		if len(data) > MaxOriginal {
+			return evpkg.File{}, apiErr(413, CodeTooLarge, fmt.Sprintf("originals larger than %d MiB are not embedded", MaxOriginal>>20), "原件过大，无法放入电子证据包")
+		}
+		io.Copy(io.Discard, r) // the rest of the body, so the connection can be reused
+		return evpkg.File{Name: originalName(part.FileName(), data), Data: data}, nil
+	}
+}
+
+func originalName(upload string, data []byte) string {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(upload), "."))
+	ok := len(ext) > 0 && len(ext) <= 8
+	for _, ch := range ext {
+		ok = ok && (ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9')
+	}
+	switch {
+	case ok:
+		return "original." + ext
+	case bytes.HasPrefix(data, []byte("%PDF-")):
+		return "original.pdf"
+	}
+	return "original"
 }
 
 // errNoRenderer says certificates cannot be made on this node.
@@ -159,7 +256,7 @@ func (p *packager) pkg(c fiber.Ctx) error {
 		return err
 	}
 	ctx := c.Context()
-	doc, err := p.build(ctx, rc, base)
+	doc, err := p.build(ctx, rc, base, nil)
 	if err != nil {
 		return err
 	}
@@ -169,7 +266,7 @@ func (p *packager) pkg(c fiber.Ctx) error {
 	return sendPDF(c, doc, "attachment", "evidence-package-"+rc.ID+".pdf")
 }
 
-func (p *packager) build(ctx context.Context, rc verifier.Receipt, base string) ([]byte, error) {
+func (p *packager) build(ctx context.Context, rc verifier.Receipt, base string, original *evpkg.File) ([]byte, error) {
 	b, err := p.svc.Ledger().Block(ctx, rc.BlockNumber)
 	if err != nil {
 		return nil, fmt.Errorf("block %d of %s: %w", rc.BlockNumber, rc.ID, err)
@@ -178,7 +275,11 @@ func (p *packager) build(ctx context.Context, rc verifier.Receipt, base string) 
 	if err != nil {
 		return nil, err
 	}
-	files, err := evpkg.Build(rc, []evpkg.Block{{Kind: b.Kind, Number: b.Header.Number, Raw: b.Raw}}, info.TrustRoots)
+	var originals []evpkg.File
+	if original != nil {
+		originals = append(originals, *original)
+	}
+	files, err := evpkg.Build(rc, []evpkg.Block{{Kind: b.Kind, Number: b.Header.Number, Raw: b.Raw}}, info.TrustRoots, originals...)
 	if err != nil {
 		return nil, fmt.Errorf("package of %s: %w", rc.ID, err)
 	}

@@ -173,3 +173,45 @@ func TestPackagePending(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageWithOriginal: the holder uploads the original; it is embedded
+// unchanged (byte-identical), and the package verifies offline with no
+// original given; a file that is not the recorded one is refused.
+func TestPackageWithOriginal(t *testing.T) {
+	n := newTestNode(t)
+	original := onePagePDF()
+	body, ct := multipartBody(t, nil, original)
+	code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key))
+	if code != 201 {
+		t.Fatalf("submit: %d %s", code, b)
+	}
+	rc := decode[verifier.Receipt](t, b)
+
+	body, ct = multipartBody(t, nil, original)
+	code, pkg := n.do(t, "POST", "/api/v1/evidence/"+rc.ID+"/package.pdf", body, ct)
+	if code != 200 {
+		t.Fatalf("package with original: %d %.300s", code, pkg)
+	}
+	att, err := pdf.ExtractAttachments(bytes.NewReader(pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, a := range att {
+		files[a.Name] = a.Data
+	}
+	if !bytes.Equal(files["original.pdf"], original) {
+		t.Fatalf("original not embedded unchanged: have %d attachments", len(att))
+	}
+	r := evpkg.Verify(files, evpkg.Options{})
+	if r.Verdict != verifier.VerdictPass {
+		t.Fatalf("package with embedded original: %+v", r)
+	}
+
+	other := bytes.Clone(original)
+	other[len(other)-3] ^= 1
+	body, ct = multipartBody(t, nil, other)
+	if code, b := n.do(t, "POST", "/api/v1/evidence/"+rc.ID+"/package.pdf", body, ct); code != 400 || errCode(t, b) != CodeBadRequest {
+		t.Fatalf("wrong original: %d %s", code, b)
+	}
+}

@@ -46,7 +46,7 @@ commands:
   get ID                                                 print the receipt of an ID
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
   bench [--clients N --duration D --count N --batch N]   load generator
-  package ID [-o FILE] [--certificate]                   download the evidence package (电子证据包) or certificate
+  package ID [-o FILE] [--certificate | --original FILE]  download the evidence package (电子证据包), optionally with the original embedded
   verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--json]
                                                          check a package offline (no network); exit 0 pass, 1 fail
 

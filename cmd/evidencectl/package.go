@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
@@ -191,6 +193,7 @@ func cmdPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	nf.add(fs)
 	out := fs.String("o", "", "output file (default evidence-package-ID.pdf, or certificate-ID.pdf)")
 	certOnly := fs.Bool("certificate", false, "download the certificate alone, without attachments")
+	original := fs.String("original", "", "embed this original evidence file, unchanged, in the package (the node checks it has the recorded digest)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -213,6 +216,24 @@ func cmdPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
 	if err != nil {
 		return usagef("package: %v", err)
+	}
+	if *original != "" {
+		if *certOnly {
+			return usagef("package: --original goes with the package, not --certificate")
+		}
+		data, err := os.ReadFile(*original)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		w, _ := mw.CreateFormFile("file", filepath.Base(*original))
+		w.Write(data)
+		mw.Close()
+		if req, err = http.NewRequestWithContext(ctx, "POST", u, &buf); err != nil {
+			return usagef("package: %v", err)
+		}
+		req.Header.Set("Content-Type", mw.FormDataContentType())
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -52,6 +52,10 @@ const (
 	RoleReceipt    = "receipt"
 	RoleBlock      = "block"
 	RoleTrustRoots = "trust_roots"
+	// RoleOriginal is the original evidence file itself, embedded
+	// unchanged (a signed PDF keeps its signature: the certificate is a new
+	// PDF that carries it). At most one; its name starts with "original".
+	RoleOriginal = "original"
 )
 
 // Block kinds (the ledger kinds): how a block file is encoded.
@@ -111,7 +115,13 @@ func BlockName(kind string, n uint64) string {
 //
 // A Fabric receipt travels without its copy of the block (the block is its
 // own attachment); an embedded one as it is.
-func Build(rc verifier.Receipt, blocks []Block, roots block.TrustRoots) ([]File, error) {
+//
+// An original, if given (at most one), is embedded unchanged under its
+// Name, which must start with "original".
+func Build(rc verifier.Receipt, blocks []Block, roots block.TrustRoots, original ...File) ([]File, error) {
+	if len(original) > 1 {
+		return nil, errors.New("evpkg: at most one original")
+	}
 	if rc.ID == "" {
 		return nil, errors.New("evpkg: receipt without an ID")
 	}
@@ -152,6 +162,13 @@ func Build(rc verifier.Receipt, blocks []Block, roots block.TrustRoots) ([]File,
 	}
 	files = append(files, File{Name: TrustRootsName, Description: "trust roots (信任根) of ledger " + roots.Ledger, Data: rootsJSON})
 	m.Files = append(m.Files, entry(TrustRootsName, RoleTrustRoots, rootsJSON))
+	for _, o := range original {
+		if !validOriginalName(o.Name) {
+			return nil, fmt.Errorf("evpkg: original named %q: want original or original.<ext>", o.Name)
+		}
+		files = append(files, File{Name: o.Name, Description: "the original evidence (原件), unchanged", Data: o.Data})
+		m.Files = append(m.Files, entry(o.Name, RoleOriginal, o.Data))
+	}
 
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -220,6 +237,8 @@ type Package struct {
 	TrustRoots     block.TrustRoots
 	// Blocks are in manifest order.
 	Blocks []Block
+	// Original is the embedded original evidence, if the package has one.
+	Original *File
 }
 
 // ParseManifest decodes a manifest strictly: known format and version,
@@ -259,6 +278,10 @@ func ParseManifest(b []byte) (Manifest, error) {
 			if e.Name != TrustRootsName {
 				return Manifest{}, fmt.Errorf("%w: the trust roots must be named %s, not %s", ErrManifest, TrustRootsName, e.Name)
 			}
+		case RoleOriginal:
+			if !validOriginalName(e.Name) {
+				return Manifest{}, fmt.Errorf("%w: the original must be named original or original.<ext>, not %s", ErrManifest, e.Name)
+			}
 		case RoleBlock:
 			if e.Number == nil {
 				return Manifest{}, fmt.Errorf("%w: block %s has no number", ErrManifest, e.Name)
@@ -273,11 +296,32 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: %s: role %q not supported", ErrManifest, e.Name, e.Role)
 		}
 	}
+	if roles[RoleOriginal] > 1 {
+		return Manifest{}, fmt.Errorf("%w: %d originals; a package holds at most one", ErrManifest, roles[RoleOriginal])
+	}
 	if roles[RoleReceipt] != 1 || roles[RoleTrustRoots] != 1 || roles[RoleBlock] < 1 {
 		return Manifest{}, fmt.Errorf("%w: want one receipt, one trust roots file and at least one block; it lists %d, %d and %d",
 			ErrManifest, roles[RoleReceipt], roles[RoleTrustRoots], roles[RoleBlock])
 	}
 	return m, nil
+}
+
+// validOriginalName accepts "original" and "original.<ext>" with a short
+// alphanumeric extension.
+func validOriginalName(name string) bool {
+	if name == "original" {
+		return true
+	}
+	ext, ok := strings.CutPrefix(name, "original.")
+	if !ok || len(ext) == 0 || len(ext) > 8 {
+		return false
+	}
+	for _, c := range ext {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(s string) bool {
@@ -333,6 +377,8 @@ func Parse(files map[string][]byte) (*Package, error) {
 			}
 		case RoleBlock:
 			p.Blocks = append(p.Blocks, Block{Kind: e.Kind, Number: *e.Number, Raw: b})
+		case RoleOriginal:
+			p.Original = &File{Name: e.Name, Data: b}
 		}
 	}
 	if p.Receipt.ID != m.ID {

@@ -430,3 +430,33 @@ func TestVerifyFabric(t *testing.T) {
 		t.Fatalf("a changed Fabric block byte: %+v", r.Checks)
 	}
 }
+
+// TestOriginalEmbedded: a package may carry the original unchanged; with
+// no original given by the holder, digest_match compares the embedded one.
+func TestOriginalEmbedded(t *testing.T) {
+	l := newLedger(t, "evidence-local")
+	l.add(t, "contract one", "contract two")
+	build := func(data []byte) map[string][]byte {
+		files, err := Build(l.receipt(0, 1), []Block{l.raw(t, 0)}, l.roots(t), File{Name: "original.txt", Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return toMap(files)
+	}
+	files := build([]byte("contract two"))
+	r := Verify(files, Options{})
+	if m := check(t, r, verifier.CheckDigestMatch); r.Verdict != verifier.VerdictPass || !m.Pass || !strings.Contains(m.Reason, "original.txt") {
+		t.Fatalf("embedded original: %+v", r)
+	}
+	files["original.txt"] = []byte("contract twO")
+	if r := Verify(files, Options{}); check(t, r, verifier.CheckProofIntact).Pass || !strings.Contains(check(t, r, verifier.CheckProofIntact).Reason, "original.txt") {
+		t.Fatalf("changed original byte: %+v", r)
+	}
+	r = Verify(build([]byte("another contract")), Options{})
+	if m := check(t, r, verifier.CheckDigestMatch); m.Pass || r.Outcome != verifier.OutcomeMismatch {
+		t.Fatalf("a wrong original embedded: %+v", r)
+	}
+	if _, err := Build(l.receipt(0, 1), []Block{l.raw(t, 0)}, l.roots(t), File{Name: "../x", Data: nil}); err == nil {
+		t.Fatal("bad original name accepted")
+	}
+}

@@ -138,6 +138,17 @@ func Verify(files map[string][]byte, o Options) (res Result) {
 
 	// (4) digest_match.
 	switch {
+	case len(o.Digests) == 0 && p.Original != nil && perr == nil:
+		// No original given by the holder, but the package embeds one:
+		// compare it, with every algorithm the record holds.
+		var ds []evidence.Digest
+		for _, d := range rec.Digests {
+			ds = append(ds, evidence.Sum(d.Algorithm, p.Original.Data))
+		}
+		c := verifier.CompareDigests(rec, ds)
+		match.Pass = c.Pass
+		match.Reason = "the original embedded in the package (" + p.Original.Name + "): " + c.Reason
+		match.ReasonZH = "电子数据包内的原件（" + p.Original.Name + "）：" + c.ReasonZH
 	case len(o.Digests) == 0:
 		match.Skipped = true
 		match.Reason = fmt.Sprintf("no original given: the recorded %s digest is %s (base64 %s)", rc.Algorithm, rc.DigestHex, rc.DigestBase64)
