@@ -64,37 +64,23 @@ const MaxOriginal = 32 << 20
 // the holder uploads it (multipart field "file"); it must have the
 // recorded digest. A signed PDF keeps its signature: the package is a new
 // PDF that carries it as an attachment.
-func (p *packager) pkgWithOriginal(c fiber.Ctx) error {
-	rc, err := p.receipt(c)
-	if errors.Is(err, errPendingAnswered) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func (p *packager) pkgWithOriginal(c fiber.Ctx) error { return p.sendPackage(c, true) }
+
+// checkedOriginal reads the uploaded original and refuses it unless it has
+// every digest the record holds.
+func checkedOriginal(c fiber.Ctx, rc verifier.Receipt) (*evpkg.File, error) {
 	orig, err := readOriginal(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, d := range rc.Digests {
 		if got := evidence.Sum(d.Algorithm, orig.Data); got.Hex() != d.Hex {
-			return &Error{Status: 400, Code: CodeBadRequest,
+			return nil, &Error{Status: 400, Code: CodeBadRequest,
 				Message:   fmt.Sprintf("this file is not the recorded evidence: its %s digest %s differs from the recorded %s", d.Algorithm, got.Hex(), d.Hex),
 				MessageZH: "该文件与存证记录不一致，不能作为原件放入电子证据包"}
 		}
 	}
-	base, err := baseURL(c)
-	if err != nil {
-		return err
-	}
-	doc, err := p.build(c.Context(), rc, base, &orig)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(doc)
-	c.Set(HeaderFingerprint, hex.EncodeToString(sum[:]))
-	c.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
-	return sendPDF(c, doc, "attachment", "evidence-package-"+rc.ID+".pdf")
+	return &orig, nil
 }
 
 // readOriginal reads the multipart part "file", at most MaxOriginal bytes,
@@ -243,7 +229,11 @@ func (p *packager) certificate(c fiber.Ctx) error {
 
 // pkg builds the evidence package: the certificate with the manifest's
 // digest printed on it, carrying the attachments evpkg.Build lists.
-func (p *packager) pkg(c fiber.Ctx) error {
+func (p *packager) pkg(c fiber.Ctx) error { return p.sendPackage(c, false) }
+
+// sendPackage answers with the package, with the uploaded original
+// embedded when withOriginal.
+func (p *packager) sendPackage(c fiber.Ctx, withOriginal bool) error {
 	rc, err := p.receipt(c)
 	if errors.Is(err, errPendingAnswered) {
 		return nil
@@ -251,12 +241,17 @@ func (p *packager) pkg(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	var orig *evpkg.File
+	if withOriginal {
+		if orig, err = checkedOriginal(c, rc); err != nil {
+			return err
+		}
+	}
 	base, err := baseURL(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Context()
-	doc, err := p.build(ctx, rc, base, nil)
+	doc, err := p.build(c.Context(), rc, base, orig)
 	if err != nil {
 		return err
 	}
