@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
@@ -70,4 +71,24 @@ type Info struct {
 	Kind       string
 	Height     uint64 // number of blocks
 	TrustRoots block.TrustRoots
+}
+
+// Leaves returns the canonical encodings (the Merkle leaves) of the
+// records of one Append, refusing an invalid record or an ID given twice
+// (ErrConflict): the checks every Ledger makes before it writes anything.
+func Leaves(recs []evidence.Record) ([][]byte, error) {
+	leaves := make([][]byte, len(recs))
+	seen := make(map[evidence.ID]bool, len(recs))
+	for i, r := range recs {
+		leaf, err := r.Canonical()
+		if err != nil {
+			return nil, err
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("%w: %s appears twice in one append", ErrConflict, r.ID)
+		}
+		seen[r.ID] = true
+		leaves[i] = leaf
+	}
+	return leaves, nil
 }

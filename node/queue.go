@@ -110,16 +110,30 @@ func (q *queue) add(b *store.Batch, recs [][]byte, ids []evidence.ID) uint64 {
 func (q *queue) commit(ctx context.Context, seq uint64, recs []evidence.Record) ([]verifier.Receipt, error) {
 	rcs, err := q.ledger.Append(ctx, recs)
 	if err == nil {
-		var b store.Batch
-		b.Delete(seqKey(seq))
-		for _, r := range recs {
-			b.Delete(pendingKey(r.ID))
-		}
-		if derr := q.db.Write(&b); derr != nil {
-			q.log.Printf("queue: removing committed submission %d: %v (it will be appended again, harmlessly)", seq, derr)
-		}
+		q.forget([]uint64{seq}, recs)
 	}
 	return rcs, err
+}
+
+// forget removes committed submissions and their pending marks.
+func (q *queue) forget(seqs []uint64, recs []evidence.Record) {
+	var b store.Batch
+	for _, seq := range seqs {
+		b.Delete(seqKey(seq))
+	}
+	for _, r := range recs {
+		b.Delete(pendingKey(r.ID))
+	}
+	if err := q.db.Write(&b); err != nil {
+		q.log.Printf("queue: removing committed submissions %v: %v (they will be appended again, harmlessly)", seqs, err)
+	}
+}
+
+// finished says the submit path is done with seq (it committed).
+func (q *queue) finished(seq uint64) {
+	q.mu.Lock()
+	delete(q.inflight, seq)
+	q.mu.Unlock()
 }
 
 // release hands seq to the drainer (its first attempt failed or is slow).
@@ -225,16 +239,11 @@ func (q *queue) drainOnce() (int, error) {
 		cancel()
 		switch {
 		case err == nil:
-			var b store.Batch
-			for _, it := range group {
-				b.Delete(seqKey(it.seq))
-				for _, r := range it.recs {
-					b.Delete(pendingKey(r.ID))
-				}
+			seqs := make([]uint64, len(group))
+			for i, it := range group {
+				seqs[i] = it.seq
 			}
-			if derr := q.db.Write(&b); derr != nil {
-				q.log.Printf("queue: removing committed submissions: %v (they will be appended again, harmlessly)", derr)
-			}
+			q.forget(seqs, recs)
 		case errors.Is(err, ErrConflict) && len(group) > 1:
 			// Find the submission that can never be written: one by one.
 			for _, it := range group {

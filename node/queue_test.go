@@ -5,38 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
-// faultLedger is the real embedded ledger behind a switch that makes it
-// unavailable, or slow: fault injection, not a mock.
-type faultLedger struct {
-	node.Ledger
-	down atomic.Bool
-	slow atomic.Int64 // nanoseconds added to each Append
-}
-
-func (f *faultLedger) Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error) {
-	if f.down.Load() {
-		return nil, fmt.Errorf("%w: injected fault", node.ErrUnavailable)
-	}
-	time.Sleep(time.Duration(f.slow.Load()))
-	return f.Ledger.Append(ctx, recs)
-}
-
 type queueEnv struct {
 	dir    string
 	db     *store.DB
-	ledger *faultLedger
+	ledger *ledgertest.Faulty
 }
 
 func newQueueEnv(t *testing.T) *queueEnv {
@@ -51,7 +35,7 @@ func newQueueEnv(t *testing.T) *queueEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(); db.Close() })
-	return &queueEnv{dir: dir, db: db, ledger: &faultLedger{Ledger: l}}
+	return &queueEnv{dir: dir, db: db, ledger: &ledgertest.Faulty{Ledger: l}}
 }
 
 func (e *queueEnv) service(t *testing.T, wait time.Duration) *node.Service {
@@ -93,7 +77,7 @@ func waitReceipt(t *testing.T, s *node.Service, id evidence.ID) verifier.Receipt
 func TestQueueLedgerDown(t *testing.T) {
 	e := newQueueEnv(t)
 	s := e.service(t, 200*time.Millisecond)
-	e.ledger.down.Store(true)
+	e.ledger.Down.Store(true)
 	var ids []evidence.ID
 	for i := 0; i < 20; i++ {
 		_, err := s.Submit(context.Background(), acme, "", nil, sub(i))
@@ -130,7 +114,7 @@ func TestQueueLedgerDown(t *testing.T) {
 	if _, err := s.Receipt(context.Background(), ids[5]); !errors.Is(err, node.ErrPending) {
 		t.Fatalf("after restart: %v", err)
 	}
-	e.ledger.down.Store(false)
+	e.ledger.Down.Store(false)
 	var last uint64
 	for i, id := range ids {
 		rc := waitReceipt(t, s, id)
@@ -154,7 +138,7 @@ func TestQueueSlowLedger(t *testing.T) {
 	e := newQueueEnv(t)
 	s := e.service(t, 30*time.Millisecond)
 	defer s.Close()
-	e.ledger.slow.Store(int64(300 * time.Millisecond))
+	e.ledger.Slow.Store(int64(300 * time.Millisecond))
 	_, err := s.Submit(context.Background(), acme, "", nil, sub(1))
 	var pe *node.PendingError
 	if !errors.As(err, &pe) {
@@ -164,7 +148,7 @@ func TestQueueSlowLedger(t *testing.T) {
 	if rc.ID != pe.IDs[0].String() {
 		t.Fatal("wrong receipt")
 	}
-	e.ledger.slow.Store(0)
+	e.ledger.Slow.Store(0)
 	if _, err := s.Submit(context.Background(), acme, "", nil, sub(2)); err != nil {
 		t.Fatalf("fast ledger: %v", err)
 	}

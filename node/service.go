@@ -311,9 +311,7 @@ func (s *Service) commitQueued(seq uint64, recs []evidence.Record) ([]verifier.R
 		if err != nil {
 			s.queue.release(seq)
 		} else {
-			s.queue.mu.Lock()
-			delete(s.queue.inflight, seq)
-			s.queue.mu.Unlock()
+			s.queue.finished(seq)
 		}
 		done <- result{rcs, err}
 	}()

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -160,7 +161,7 @@ func TestPackageErrors(t *testing.T) {
 func TestPackagePending(t *testing.T) {
 	n, led := newQueuedTestNode(t)
 	key := n.key
-	led.down.Store(true)
+	led.Down.Store(true)
 	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("a")).Hex()}, auth(key))
 	if code != 202 {
 		t.Fatalf("submit with the ledger down: %d %s", code, b)
@@ -179,7 +180,7 @@ func TestPackagePending(t *testing.T) {
 // original given; a file that is not the recorded one is refused.
 func TestPackageWithOriginal(t *testing.T) {
 	n := newTestNode(t)
-	original := onePagePDF()
+	original := pdftest.OnePage("contract")
 	body, ct := multipartBody(t, nil, original)
 	code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key))
 	if code != 201 {

@@ -1,37 +1,22 @@
 package web
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
-// downLedger is the real embedded ledger behind a fault switch.
-type downLedger struct {
-	node.Ledger
-	down atomic.Bool
-}
-
-func (d *downLedger) Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error) {
-	if d.down.Load() {
-		return nil, fmt.Errorf("%w: injected fault", node.ErrUnavailable)
-	}
-	return d.Ledger.Append(ctx, recs)
-}
-
 // newQueuedTestNode is newTestNode with the durable queue on and the
 // ledger behind a fault switch.
-func newQueuedTestNode(t *testing.T) (*testNode, *downLedger) {
+func newQueuedTestNode(t *testing.T) (*testNode, *ledgertest.Faulty) {
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
@@ -45,7 +30,7 @@ func newQueuedTestNode(t *testing.T) (*testNode, *downLedger) {
 	t.Cleanup(func() { l.Close(); db.Close() })
 	key, _, _ := platform.Add(dir, "acme", 0, "", time.Now())
 	plats, _ := platform.Open(dir)
-	led := &downLedger{Ledger: l}
+	led := &ledgertest.Faulty{Ledger: l}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Queue: true, CommitWait: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +45,7 @@ func newQueuedTestNode(t *testing.T) (*testNode, *downLedger) {
 func TestPendingAnswers(t *testing.T) {
 	n, led := newQueuedTestNode(t)
 	key := n.key
-	led.down.Store(true)
+	led.Down.Store(true)
 	code, b := n.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("a")).Hex()}, auth(key))
 	p := decode[Pending](t, b)
 	if code != 202 || p.Status != "pending" || evidence.Canonical(p.ID) == "" {
@@ -73,7 +58,7 @@ func TestPendingAnswers(t *testing.T) {
 	if code, b = n.do(t, "GET", "/api/v1/evidence/"+p.ID, nil, ""); code != 202 {
 		t.Fatalf("GET pending: %d %s", code, b)
 	}
-	led.down.Store(false)
+	led.Down.Store(false)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		code, b = n.do(t, "GET", "/api/v1/evidence/"+p.ID, nil, "")

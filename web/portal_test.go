@@ -29,6 +29,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
@@ -444,32 +445,6 @@ func wantChecks(t *testing.T, r pageResult, want ...bool) {
 	}
 }
 
-// makePDF writes a one-page PDF with a line of text and a correct xref.
-func makePDF(text string) []byte {
-	stream := "BT /F1 18 Tf 72 720 Td (" + text + ") Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
-
 // submit posts to the node's API over the loopback listener.
 func (e *portalEnv) submit(t *testing.T, ctype string, body io.Reader) verifier.Receipt {
 	t.Helper()
@@ -524,7 +499,7 @@ func TestPortalBrowser(t *testing.T) {
 	dir := t.TempDir()
 
 	// A PDF through the API (multipart upload, as a signing platform does).
-	pdf := makePDF("Contract HT-2026-001: 100,000.00 CNY")
+	pdf := pdftest.OnePage("Contract HT-2026-001: 100,000.00 CNY")
 	body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-001"}, pdf)
 	rc := e.submit(t, ct, body)
 	pdfPath := writeFile(t, dir, "contract.pdf", pdf)

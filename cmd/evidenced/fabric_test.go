@@ -43,6 +43,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/fabric/fabrictest"
+	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
@@ -220,32 +221,6 @@ func stopProc(p *proc) {
 	}
 }
 
-// samplePDF is a small, well-formed one-page PDF.
-func samplePDF(text string) []byte {
-	content := fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", text)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
-
 // postMultipart posts fields (in order) and a file part.
 func postMultipart(t *testing.T, url, key string, fields [][2]string, name string, file []byte) (int, []byte) {
 	t.Helper()
@@ -374,7 +349,7 @@ func TestFabricNode(t *testing.T) {
 			t.Fatalf("GET /ledger: %d %+v", code, lv)
 		}
 
-		pdf := samplePDF("Contract HT-2026-042: 1,000,000.00 CNY")
+		pdf := pdftest.OnePage("Contract HT-2026-042: 1,000,000.00 CNY")
 		t0 := time.Now()
 		code, body := postMultipart(t, p.url+"/api/v1/evidence", key, [][2]string{{"doc_ref", "HT-2026-042"}}, "contract.pdf", pdf)
 		submitTook := time.Since(t0)
@@ -450,7 +425,7 @@ func TestFabricNode(t *testing.T) {
 		a := startFabricNode(t, e, dataA, "127.0.0.1:0", "court")
 		b := startFabricNode(t, e, dataB, "127.0.0.1:0", "platform")
 
-		pdf := samplePDF("Settlement agreement 2026-77")
+		pdf := pdftest.OnePage("Settlement agreement 2026-77")
 		code, body := postMultipart(t, a.url+"/api/v1/evidence", keyA, [][2]string{{"metadata", `{"case":"(2026) 京01民初77号"}`}}, "settlement.pdf", pdf)
 		if code != 201 && code != 202 {
 			t.Fatalf("submit through A: %d %s", code, body)
@@ -478,7 +453,7 @@ func TestFabricNode(t *testing.T) {
 		e.checkAgainstFetched(t, "peer0.platform", rcB)
 
 		// And the other way: submitted through B, found through A.
-		code, body = postMultipart(t, b.url+"/api/v1/evidence", keyB, nil, "other.pdf", samplePDF("Loan contract 2026-78"))
+		code, body = postMultipart(t, b.url+"/api/v1/evidence", keyB, nil, "other.pdf", pdftest.OnePage("Loan contract 2026-78"))
 		if code != 201 && code != 202 {
 			t.Fatalf("submit through B: %d %s", code, body)
 		}

@@ -243,19 +243,11 @@ func (l *Ledger) Append(ctx context.Context, recs []evidence.Record) ([]verifier
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	req := &request{recs: recs, leaves: make([][]byte, len(recs)), done: make(chan response, 1)}
-	seen := make(map[evidence.ID]bool, len(recs))
-	for i, r := range recs {
-		leaf, err := r.Canonical()
-		if err != nil {
-			return nil, err
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("%w: %s appears twice in one append", node.ErrConflict, r.ID)
-		}
-		seen[r.ID] = true
-		req.leaves[i] = leaf
+	leaves, err := node.Leaves(recs)
+	if err != nil {
+		return nil, err
 	}
+	req := &request{recs: recs, leaves: leaves, done: make(chan response, 1)}
 	select {
 	case <-l.quit:
 		return nil, node.ErrClosed
