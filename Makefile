@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps unit integration fuzz bench bench-load lint build
+.PHONY: run test deps fabric unit integration fuzz bench bench-load lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -12,12 +12,21 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # The whole suite: static checks, unit and integration tests under the race
-# detector (including the tests on a real Fabric network, which build or
-# restore the Fabric binaries and start and stop their own network), and a
-# short run of every fuzz target.
-test: deps lint
-	EVIDENCE_FABRIC_NETWORK=1 $(GO) test -race -count=1 -timeout 25m ./...
+# detector (including the tests on a real Fabric network, which start and
+# stop their own network from the binaries `fabric` built), a check of the
+# build cache's lock, and a short run of every fuzz target.
+test: deps lint fabric
+	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+		$(GO) test -race -count=1 -timeout 25m ./...
+	network/test-build-lock
 	$(MAKE) --no-print-directory fuzz
+
+# Everything the Fabric tests run, built before they start: the pinned Fabric
+# binaries (cached by pin under network/.cache, or $$FABRIC_CACHE_DIR) and
+# this checkout's chaincode server.
+fabric:
+	network/build-fabric
+	$(GO) build -o bin/evidence-chaincode ./cmd/evidence-chaincode
 
 # Debian packages the tests use (installed only when missing).
 deps:

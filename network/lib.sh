@@ -56,11 +56,33 @@ require_network() {
   [[ -f $RUN_DIR/network.env ]] || die "no network in $RUN_DIR (run network/up first)"
 }
 
-require_binaries() {
+# have_fabric_binaries: true when the cache for the pin is complete. A build
+# swaps its output in with one rename, so a half-built cache never passes.
+have_fabric_binaries() {
   local t
-  for t in "${FABRIC_TOOLS[@]}"; do
-    [[ -x $FABRIC_BIN/$t ]] || die "Fabric binaries missing in $FABRIC_BIN (run network/build-fabric)"
-  done
+  for t in "${FABRIC_TOOLS[@]}"; do [[ -x $FABRIC_BIN/$t ]] || return 1; done
+}
+
+require_binaries() {
+  have_fabric_binaries || die "Fabric binaries missing in $FABRIC_BIN (run network/build-fabric, or make fabric)"
+}
+
+# lock_cache: hold an exclusive lock on the cache folder until the calling
+# script exits, so concurrent builders never build the same thing twice.
+# Waits (saying so) while another holds it.
+lock_cache() {
+  mkdir -p "$FABRIC_CACHE_DIR"
+  exec {CACHE_LOCK_FD}>"$FABRIC_CACHE_DIR/.lock"
+  if ! flock -n "$CACHE_LOCK_FD"; then
+    log "another build holds $FABRIC_CACHE_DIR/.lock; waiting for it"
+    flock "$CACHE_LOCK_FD"
+  fi
+}
+
+# progress_ticker START: print the elapsed time every 30 s (run in the
+# background during long builds; kill it when done).
+progress_ticker() {
+  while sleep 30; do log "still building ($((SECONDS - $1)) s)"; done
 }
 
 # ---- nodes ------------------------------------------------------------------

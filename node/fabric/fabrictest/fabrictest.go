@@ -8,7 +8,9 @@
 //	EVIDENCE_FABRIC_CONFIG=network/.run/default/connection.json go test ./node/fabric/
 //
 // A started network runs the chaincode server as a real process
-// (cmd/evidence-chaincode, built into the run folder), as operators do.
+// (cmd/evidence-chaincode), as operators do. The Fabric binaries must be
+// built before (network/build-fabric; make test does it first): a test
+// never builds them under its timeout.
 package fabrictest
 
 import (
@@ -36,6 +38,9 @@ const (
 	// EnvKeep = "1" leaves a started network running (and its run folder)
 	// for inspection.
 	EnvKeep = "EVIDENCE_FABRIC_KEEP"
+	// EnvChaincode names a built chaincode server (cmd/evidence-chaincode)
+	// to run; unset, one is built from the checkout.
+	EnvChaincode = "EVIDENCE_CHAINCODE_BIN"
 )
 
 // ErrNoNetwork means neither EnvNetwork nor EnvConfig is set.
@@ -110,17 +115,18 @@ func Start(ctx context.Context, basePort int, logf func(format string, args ...a
 }
 
 func (n *Network) start(ctx context.Context) error {
-	t0 := time.Now()
-	bin := filepath.Join(n.Dir, "evidence-chaincode")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/evidence-chaincode")
-	build.Dir = n.repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the chaincode server: %v\n%s", err, out)
+	// The Fabric binaries are built before the tests (make fabric), never
+	// here under a test's timeout: without them, fail at once saying so.
+	if _, err := n.script(ctx, "build-fabric", "--check"); err != nil {
+		return err
 	}
-	n.log("fabrictest: chaincode server built in %v", time.Since(t0).Round(time.Millisecond))
+	bin, err := n.chaincodeServer(ctx)
+	if err != nil {
+		return err
+	}
 
 	t1 := time.Now()
-	if _, err := n.script(ctx, "up", "--base-port", strconv.Itoa(n.BasePort)); err != nil {
+	if _, err := n.script(ctx, "up", "--no-build", "--base-port", strconv.Itoa(n.BasePort)); err != nil {
 		return err
 	}
 	n.log("fabrictest: network up in %v (base port %d, %s)", time.Since(t1).Round(time.Millisecond), n.BasePort, n.Dir)
@@ -151,10 +157,34 @@ func (n *Network) start(ctx context.Context) error {
 	return nil
 }
 
+// chaincodeServer returns the chaincode server binary: the one EnvChaincode
+// names (make test builds it before the tests), or one built now from this
+// checkout into the run folder.
+func (n *Network) chaincodeServer(ctx context.Context) (string, error) {
+	if p := os.Getenv(EnvChaincode); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s: %w (run make fabric)", EnvChaincode, err)
+		}
+		return p, nil
+	}
+	t0 := time.Now()
+	bin := filepath.Join(n.Dir, "evidence-chaincode")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/evidence-chaincode")
+	build.Dir = n.repo
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the chaincode server: %v\n%s", err, out)
+	}
+	n.log("fabrictest: chaincode server built in %v", time.Since(t0).Round(time.Millisecond))
+	return bin, nil
+}
+
 // script runs network/<name> on this network's run folder and returns its
 // standard output.
 func (n *Network) script(ctx context.Context, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(n.repo, "network", name), append([]string{"--dir", n.Dir}, args...)...)
+	if name != "build-fabric" {
+		args = append([]string{"--dir", n.Dir}, args...)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(n.repo, "network", name), args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
