@@ -1,7 +1,7 @@
 // Package node is the service core: the Ledger interface with its errors,
 // the submission service (IDs, quotas, idempotency, private metadata,
 // verification) and the node's metrics. Ledger implementations live in
-// sub-packages (embedded; fabric later), the badger store in store.
+// sub-packages (embedded, fabric), the badger store in store.
 package node
 
 import (
@@ -24,12 +24,6 @@ var (
 	ErrUnavailable = errors.New("ledger unavailable")
 	// ErrClosed: the ledger was closed.
 	ErrClosed = errors.New("ledger closed")
-)
-
-// Ledger kinds.
-const (
-	KindEmbedded = "embedded"
-	KindFabric   = "fabric"
 )
 
 // Ledger is where records go. Both implementations (embedded, Fabric)
@@ -55,8 +49,8 @@ type Ledger interface {
 // Block is a block as a ledger stores it.
 type Block struct {
 	Header block.Header
-	// Kind says how Raw is encoded: KindEmbedded (JSON block.Embedded) or
-	// KindFabric (protobuf common.Block).
+	// Kind says how Raw is encoded: block.KindEmbedded (JSON block.Embedded) or
+	// block.KindFabric (protobuf common.Block).
 	Kind string
 	Raw  []byte
 	// Records is the number of evidence records in the block.

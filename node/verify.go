@@ -131,7 +131,7 @@ func (s *Service) verify(ctx context.Context, id evidence.ID, ds []evidence.Dige
 // block as stored holds the receipt's record.
 func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) error {
 	switch b.Kind {
-	case KindEmbedded:
+	case block.KindEmbedded:
 		eb, err := block.ParseEmbedded(b.Raw)
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ func recordInStoredBlock(rc verifier.Receipt, b Block, roots block.TrustRoots) e
 			return err
 		}
 		return verifier.ReceiptInBlock(rc, eb)
-	case KindFabric:
+	case block.KindFabric:
 		_, err := verifier.VerifyFabricBlock(rc, b.Raw, roots)
 		return err
 	}

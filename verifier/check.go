@@ -58,14 +58,6 @@ func RecordInBatch(leaf []byte, index, size uint64, path [][]byte, root []byte) 
 	return nil
 }
 
-// HeaderChain checks that headers link by hash, in order.
-func HeaderChain(headers []block.Header) error { return block.VerifyChain(headers) }
-
-// BlockSignature checks an embedded block's seal against trust roots.
-func BlockSignature(s block.Seal, h block.Header, roots block.TrustRoots) error {
-	return s.Verify(h, roots)
-}
-
 // ReceiptError names the receipt field a check failed on.
 type ReceiptError struct {
 	Field string

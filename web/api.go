@@ -237,7 +237,7 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 				return up, err
 			}
 			algs := []evidence.Algorithm{alg}
-			for _, a := range evidence.Algorithms {
+			for _, a := range evidence.Algorithms() {
 				if a != alg {
 					algs = append(algs, a)
 				}
@@ -453,7 +453,7 @@ func (s *server) block(c fiber.Ctx) error {
 	v := BlockView{Number: b.Header.Number, Hash: hex.EncodeToString(b.Header.Hash()),
 		PreviousHash: hex.EncodeToString(b.Header.PreviousHash), DataHash: hex.EncodeToString(b.Header.DataHash),
 		Kind: b.Kind, Records: b.Records, Time: b.Time}
-	if b.Kind == node.KindEmbedded {
+	if b.Kind == block.KindEmbedded {
 		v.Block = b.Raw
 	} else {
 		v.Raw = b.Raw
@@ -532,7 +532,7 @@ func (s *spillFile) inspect() []byte {
 	var info any
 	if s.over {
 		info = map[string]any{"pdf": nil, "error": fmt.Sprintf("not inspected: larger than %d MiB", s.max>>20)}
-	} else if i, err := pdf.Inspect(s.f); err != nil {
+	} else if i, err := pdf.NewInspector(0).Inspect(s.f); err != nil {
 		info = map[string]any{"pdf": nil, "error": "not inspected: " + err.Error()}
 	} else {
 		info = i

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"unicode/utf8"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // Limits on request bodies.
@@ -43,29 +43,25 @@ type VerifyRequest struct {
 	Text      *string `json:"text,omitempty"`
 }
 
-// decodeStrict decodes one JSON value, refusing unknown fields and
-// trailing data.
+// decodeStrict decodes one JSON value (strict.Decode: no unknown fields,
+// no trailing data), answering 400 with the reason.
 func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	err := strict.Decode(body, v)
+	var se *strict.SyntaxError
+	var te *strict.TypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, strict.ErrEmpty):
 		return badRequest("empty body: send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return badRequest("malformed JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return badRequest("field %q must be %s", te.Field, te.Type)
-		}
-		return badRequest("%v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	case errors.Is(err, strict.ErrTrailing):
 		return badRequest("trailing data after the JSON object")
+	case errors.As(err, &se):
+		return badRequest("%v", se)
+	case errors.As(err, &te):
+		return badRequest("%v", te)
 	}
-	return nil
+	return badRequest("%v", err)
 }
 
 // textDigests hashes a text's exact UTF-8 bytes with both algorithms, the
@@ -82,7 +78,7 @@ func textDigests(text string, primary evidence.Algorithm) ([]evidence.Digest, er
 
 func bothDigests(b []byte, primary evidence.Algorithm) []evidence.Digest {
 	ds := []evidence.Digest{evidence.Sum(primary, b)}
-	for _, a := range evidence.Algorithms {
+	for _, a := range evidence.Algorithms() {
 		if a != primary {
 			ds = append(ds, evidence.Sum(a, b))
 		}

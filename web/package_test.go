@@ -61,7 +61,7 @@ func TestCertificateAndPackage(t *testing.T) {
 		t.Fatalf("certificate: %d %v %.200s", code, h, cert)
 	}
 	t.Logf("certificate: %d bytes in %v", len(cert), time.Since(start))
-	info, err := pdf.Inspect(bytes.NewReader(cert))
+	info, err := pdf.NewInspector(0).Inspect(bytes.NewReader(cert))
 	if err != nil || !info.PDF || info.Pages != 1 {
 		t.Fatalf("certificate: %+v %v", info, err)
 	}
@@ -95,7 +95,7 @@ func TestCertificateAndPackage(t *testing.T) {
 	for _, f := range att {
 		files[f.Name] = f.Data
 	}
-	for _, name := range []string{evpkg.ManifestName, evpkg.ReceiptName, evpkg.TrustRootsName, evpkg.BlockName(evpkg.KindEmbedded, rc.BlockNumber)} {
+	for _, name := range []string{evpkg.ManifestName, evpkg.ReceiptName, evpkg.TrustRootsName, evpkg.BlockName(block.KindEmbedded, rc.BlockNumber)} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("package lacks %s (has %d attachments)", name, len(files))
 		}

@@ -526,7 +526,7 @@ func TestPortalBrowser(t *testing.T) {
 		for _, n := range []int{0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4099} {
 			b := make([]byte, n)
 			rand.Read(b)
-			for _, alg := range evidence.Algorithms {
+			for _, alg := range evidence.Algorithms() {
 				cases = append(cases, hcase{string(alg), base64.StdEncoding.EncodeToString(b), evidence.Sum(alg, b).Hex()})
 			}
 		}
@@ -889,7 +889,7 @@ func TestPortalHashSpeed(t *testing.T) {
 	sum := sha256.Sum256(data)
 	t.Logf("Go in memory: crypto/sha256 %.0f MB/s, SM3 (gmsm) %.0f MB/s", goSHA, goSM3)
 
-	for _, alg := range evidence.Algorithms {
+	for _, alg := range evidence.Algorithms() {
 		d := evidence.Sum(alg, data)
 		if alg == evidence.SHA256 && d.Hex() != hex.EncodeToString(sum[:]) {
 			t.Fatal("sha256 mismatch")

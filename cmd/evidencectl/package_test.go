@@ -118,7 +118,7 @@ func TestVerifyPackage(t *testing.T) {
 	// Tampered packages: the certificate with edited attachments.
 	cert, _ := os.ReadFile(certPath)
 	files := attachments(t, pkg)
-	blockName := evpkg.BlockName(evpkg.KindEmbedded, rc.BlockNumber)
+	blockName := evpkg.BlockName(block.KindEmbedded, rc.BlockNumber)
 	repack := func(name string, edit func(map[string][]byte), relist bool) string {
 		t.Helper()
 		m := map[string][]byte{}
@@ -142,7 +142,7 @@ func TestVerifyPackage(t *testing.T) {
 		return path
 	}
 	changedByte := repack("changed-byte.pdf", func(m map[string][]byte) { m[blockName][30] ^= 1 }, false)
-	otherBlock := attachments(t, otherPkg)[evpkg.BlockName(evpkg.KindEmbedded, other.BlockNumber)]
+	otherBlock := attachments(t, otherPkg)[evpkg.BlockName(block.KindEmbedded, other.BlockNumber)]
 	movedBlock := repack("other-block.pdf", func(m map[string][]byte) { m[blockName] = otherBlock }, true)
 	sk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	k, _ := block.NewKey(&sk.PublicKey)

@@ -1,5 +1,5 @@
-// Command evidenced runs the evidence node: the HTTP API on the embedded
-// ledger (or, later, on Fabric).
+// Command evidenced runs the evidence node: the HTTP API and the public
+// verification portal, on the embedded ledger or on Fabric.
 //
 // Every flag can also be set by an EVIDENCE_* environment variable (the
 // flag name in upper case, '-' as '_') or a JSON config file (--config);
@@ -33,6 +33,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/web"
 )
 
@@ -67,8 +68,8 @@ func (c Config) Validate() error {
 		return errors.New("--data is empty")
 	}
 	switch c.Ledger {
-	case node.KindEmbedded:
-	case node.KindFabric:
+	case block.KindEmbedded:
+	case block.KindFabric:
 		if c.FabricConfig == "" {
 			return errors.New("--ledger fabric needs --fabric-config (the connection profile network/up writes)")
 		}
@@ -214,7 +215,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	var led node.Ledger
 	queue := cfg.Queue
 	switch cfg.Ledger {
-	case node.KindFabric:
+	case block.KindFabric:
 		// Fabric is remote: queue submissions durably in the node so a
 		// slow or unreachable network is answered 202, never lost.
 		queue = true

@@ -178,7 +178,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
 	}
-	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: node.KindEmbedded}
+	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded}
 	err = db.Scan(prefKeys, nil, func(_, v []byte) (bool, error) {
 		var k block.Key
 		if err := json.Unmarshal(v, &k); err != nil {
@@ -235,7 +235,7 @@ func (l *Ledger) Close() error {
 func (l *Ledger) Info(context.Context) (node.Info, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return node.Info{Name: l.cfg.Name, Kind: node.KindEmbedded, Height: l.height, TrustRoots: l.roots}, nil
+	return node.Info{Name: l.cfg.Name, Kind: block.KindEmbedded, Height: l.height, TrustRoots: l.roots}, nil
 }
 
 // Append implements node.Ledger.
@@ -533,7 +533,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Receipt {
 	rc := verifier.NewReceipt(r)
 	rc.Ledger = l.cfg.Name
-	rc.LedgerKind = node.KindEmbedded
+	rc.LedgerKind = block.KindEmbedded
 	rc.TxID = verifier.EmbeddedTxID(e.Leaf)
 	rc.BlockNumber = hr.Header.Number
 	rc.BlockHash = hr.Seal.BlockHash
@@ -653,12 +653,5 @@ func (l *Ledger) Block(_ context.Context, n uint64) (node.Block, error) {
 	if err != nil {
 		return node.Block{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
 	}
-	return node.Block{Header: b.Header, Kind: node.KindEmbedded, Raw: raw, Records: len(b.Records), Time: b.Seal.Time}, nil
-}
-
-// BlockHeader returns block n's header and seal without reading its
-// records: what verification re-reads from the ledger.
-func (l *Ledger) BlockHeader(_ context.Context, n uint64) (block.Header, block.Seal, error) {
-	hr, err := l.header(n)
-	return hr.Header, hr.Seal, err
+	return node.Block{Header: b.Header, Kind: block.KindEmbedded, Raw: raw, Records: len(b.Records), Time: b.Seal.Time}, nil
 }

@@ -308,7 +308,7 @@ func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
 	if err != nil {
 		return block.TrustRoots{}, unavailable("channel config", err)
 	}
-	l.roots = &block.TrustRoots{Ledger: l.name, Kind: node.KindFabric, Fabric: &f}
+	l.roots = &block.TrustRoots{Ledger: l.name, Kind: block.KindFabric, Fabric: &f}
 	l.cfg.Logger.Printf("fabric: trust roots: %s", fabricblock.Describe(f))
 	return *l.roots, nil
 }
@@ -326,7 +326,7 @@ func (l *Ledger) Info(ctx context.Context) (node.Info, error) {
 	if err != nil {
 		return node.Info{}, err
 	}
-	return node.Info{Name: l.name, Kind: node.KindFabric, Height: h, TrustRoots: roots}, nil
+	return node.Info{Name: l.name, Kind: block.KindFabric, Height: h, TrustRoots: roots}, nil
 }
 
 func (l *Ledger) height(ctx context.Context) (uint64, error) {
@@ -360,7 +360,7 @@ func (l *Ledger) Block(ctx context.Context, n uint64) (node.Block, error) {
 	if err != nil {
 		return node.Block{}, err
 	}
-	out := node.Block{Header: cb.b.Header, Kind: node.KindFabric, Raw: cb.raw}
+	out := node.Block{Header: cb.b.Header, Kind: block.KindFabric, Raw: cb.raw}
 	txs, err := cb.b.Transactions()
 	if err != nil {
 		return node.Block{}, unavailable(fmt.Sprintf("block %d", n), err)
@@ -533,7 +533,7 @@ func (l *Ledger) receipt(cb *cachedBlock, tp *txProof, i int) (verifier.Receipt,
 	}
 	rc := verifier.NewReceipt(rec)
 	rc.Ledger = l.name
-	rc.LedgerKind = node.KindFabric
+	rc.LedgerKind = block.KindFabric
 	rc.TxID = tp.tx.ID
 	rc.BlockNumber = cb.b.Header.Number
 	rc.BlockHash = hex.EncodeToString(cb.b.Header.Hash())

@@ -13,6 +13,8 @@ import (
 	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/fabric/fabrictest"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
 // basePort is where this package's network runs (other packages' network
@@ -75,4 +77,32 @@ func TestConformanceSmallBatches(t *testing.T) {
 		cfg.MaxBatch, cfg.MaxWait, cfg.MaxInFlight = 7, 20*time.Millisecond, 3
 		return opener(cfg)
 	})
+}
+
+// TestAppendVerifyOffline is how a node of the court organisation uses
+// the ledger: append a record, then check its receipt offline against the
+// channel's trust roots.
+func TestAppendVerifyOffline(t *testing.T) {
+	l, err := fabric.Open(config(t, "court"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	id, _ := evidence.NewIDGenerator(nil, nil).New()
+	rec := evidence.Record{ID: id, Type: evidence.Text, Platform: "acme", SubmittedAt: time.Now(),
+		Digests: []evidence.Digest{evidence.Sum(evidence.SHA256, []byte("合同正文"))}}
+	rcs, err := l.Append(ctx, []evidence.Record{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier.VerifyReceipt(rcs[0], info.TrustRoots); err != nil {
+		t.Fatalf("receipt of block %d does not verify offline: %v", rcs[0].BlockNumber, err)
+	}
 }

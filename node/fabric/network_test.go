@@ -11,11 +11,11 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
-	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/fabric/fabrictest"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
 )
@@ -140,7 +140,7 @@ func TestEmptyNode(t *testing.T) {
 	// Both nodes see the same chain.
 	ia, _ := a.Info(ctxT(t))
 	blk, err := b.Block(ctxT(t), rcs[0].BlockNumber)
-	if err != nil || blk.Kind != node.KindFabric || hex.EncodeToString(blk.Header.Hash()) != rcs[0].BlockHash {
+	if err != nil || blk.Kind != block.KindFabric || hex.EncodeToString(blk.Header.Hash()) != rcs[0].BlockHash {
 		t.Fatalf("node B's block %d: %v", rcs[0].BlockNumber, err)
 	}
 	if ia.Name != info.Name {

@@ -113,7 +113,7 @@ func checkReceipt(t *testing.T, l node.Ledger, rc verifier.Receipt, want evidenc
 	if got := hex.EncodeToString(b.Header.Hash()); got != rc.BlockHash {
 		t.Fatalf("block %d hashes to %s, receipt says %s", rc.BlockNumber, got, rc.BlockHash)
 	}
-	if b.Kind == node.KindEmbedded {
+	if b.Kind == block.KindEmbedded {
 		eb, err := block.ParseEmbedded(b.Raw)
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +125,7 @@ func checkReceipt(t *testing.T, l node.Ledger, rc verifier.Receipt, want evidenc
 			t.Fatal(err)
 		}
 	}
-	if b.Kind == node.KindFabric {
+	if b.Kind == block.KindFabric {
 		if _, err := verifier.VerifyFabricBlock(rc.WithoutBlock(), b.Raw, roots(t, l)); err != nil {
 			t.Fatalf("receipt %s against block %d as the ledger returns it: %v", rc.ID, rc.BlockNumber, err)
 		}
@@ -155,7 +155,7 @@ func testAppendAndRead(t *testing.T, o Opener) {
 		sameJSON(t, "Receipt()", got, rc)
 	}
 	info, err := l.Info(ctx(t))
-	if err != nil || info.Height == 0 || info.Name == "" || len(info.TrustRoots.Keys) == 0 && info.Kind == node.KindEmbedded {
+	if err != nil || info.Height == 0 || info.Name == "" || len(info.TrustRoots.Keys) == 0 && info.Kind == block.KindEmbedded {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
 	// An invalid record is refused and nothing is written.
@@ -342,7 +342,7 @@ func VerifyChain(t testing.TB, l node.Ledger) {
 				t.Fatal(err)
 			}
 		}
-		if b.Kind == node.KindEmbedded {
+		if b.Kind == block.KindEmbedded {
 			eb, err := block.ParseEmbedded(b.Raw)
 			if err != nil {
 				t.Fatal(err)

@@ -84,17 +84,28 @@ func (i Info) SignaturesIntact() bool {
 	return true
 }
 
-// inspectSem bounds concurrent inspections: pdfcpu holds the whole
-// document's object graph in memory.
-var inspectSem = make(chan struct{}, DefaultConcurrency)
+// Inspector inspects submitted PDFs, a bounded number at once: pdfcpu
+// holds the whole document's object graph in memory.
+type Inspector struct {
+	sem chan struct{}
+}
+
+// NewInspector returns an Inspector running at most concurrency
+// inspections at once (0: DefaultConcurrency).
+func NewInspector(concurrency int) *Inspector {
+	if concurrency <= 0 {
+		concurrency = DefaultConcurrency
+	}
+	return &Inspector{sem: make(chan struct{}, concurrency)}
+}
 
 // Inspect reads a document and reports whether it is a PDF, its page
 // count, and its digital signatures with their integrity and trust,
 // without any network access. Bytes that are not a PDF are not an error:
 // Info.PDF is false and Info.Error says why. The error is for reading rs.
-func Inspect(rs io.ReadSeeker) (info Info, err error) {
-	inspectSem <- struct{}{}
-	defer func() { <-inspectSem }()
+func (in *Inspector) Inspect(rs io.ReadSeeker) (info Info, err error) {
+	in.sem <- struct{}{}
+	defer func() { <-in.sem }()
 	if _, err := rs.Seek(0, io.SeekStart); err != nil {
 		return Info{}, fmt.Errorf("pdf: inspect: %w", err)
 	}

@@ -24,16 +24,18 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
-// FontPaths are where New looks for a CJK TrueType font when
-// Config.FontPath is empty, in order: Debian's fonts-wqy-zenhei, the same
-// font on Fedora and Arch, and Debian's fonts-droid-fallback. pdfcpu
-// embeds TrueType outlines only; OpenType/CFF fonts such as Noto CJK do
-// not work.
-var FontPaths = []string{
-	"/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-	"/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
-	"/usr/share/fonts/wenquanyi/wqy-zenhei/wqy-zenhei.ttc",
-	"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+// DefaultFontPaths returns where New looks for a CJK TrueType font when
+// Config.FontPath and Config.FontPaths are empty, in order: Debian's
+// fonts-wqy-zenhei, the same font on Fedora and Arch, and Debian's
+// fonts-droid-fallback. pdfcpu embeds TrueType outlines only;
+// OpenType/CFF fonts such as Noto CJK do not work.
+func DefaultFontPaths() []string {
+	return []string{
+		"/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+		"/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+		"/usr/share/fonts/wenquanyi/wqy-zenhei/wqy-zenhei.ttc",
+		"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+	}
 }
 
 // ErrNoFont means no usable CJK TrueType font was found.
@@ -52,6 +54,9 @@ type Config struct {
 	// FontPath is a CJK TrueType font (.ttf or .ttc); empty searches
 	// FontPaths.
 	FontPath string
+	// FontPaths are searched in order when FontPath is empty; empty means
+	// DefaultFontPaths().
+	FontPaths []string
 	// Concurrency bounds concurrent renderings; 0 means
 	// DefaultConcurrency.
 	Concurrency int
@@ -82,11 +87,14 @@ func New(cfg Config) (*Renderer, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	if len(cfg.FontPaths) == 0 {
+		cfg.FontPaths = DefaultFontPaths()
+	}
 	fontPath := cfg.FontPath
 	if fontPath == "" {
-		fontPath = findFont()
+		fontPath = findFont(cfg.FontPaths)
 		if fontPath == "" {
-			return nil, fmt.Errorf("%w (looked for %s)", ErrNoFont, strings.Join(FontPaths, ", "))
+			return nil, fmt.Errorf("%w (looked for %s)", ErrNoFont, strings.Join(cfg.FontPaths, ", "))
 		}
 	} else if _, err := os.Stat(fontPath); err != nil {
 		return nil, fmt.Errorf("pdf: font: %w", err)
@@ -98,8 +106,8 @@ func New(cfg Config) (*Renderer, error) {
 	return &Renderer{font: name, sem: make(chan struct{}, cfg.Concurrency)}, nil
 }
 
-func findFont() string {
-	for _, p := range FontPaths {
+func findFont(paths []string) string {
+	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p
 		}

@@ -127,7 +127,7 @@ func TestCertificate(t *testing.T) {
 	if err := api.Validate(bytes.NewReader(doc), config()); err != nil {
 		t.Fatalf("pdfcpu validate: %v", err)
 	}
-	info, err := Inspect(bytes.NewReader(doc))
+	info, err := NewInspector(0).Inspect(bytes.NewReader(doc))
 	if err != nil || !info.PDF || info.Pages != 1 || len(info.Signatures) != 0 {
 		t.Fatalf("inspect: %+v, %v", info, err)
 	}
@@ -304,10 +304,7 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(Config{Dir: configDir, FontPath: "/nonexistent/font.ttc"}); err == nil {
 		t.Error("New with a missing font succeeded")
 	}
-	saved := FontPaths
-	FontPaths = []string{"/nonexistent/a.ttc"}
-	defer func() { FontPaths = saved }()
-	_, err := New(Config{Dir: t.TempDir()})
+	_, err := New(Config{Dir: t.TempDir(), FontPaths: []string{"/nonexistent/a.ttc"}})
 	if err == nil || !strings.Contains(err.Error(), "fonts-wqy-zenhei") {
 		t.Errorf("New without a font: %v, want a message naming fonts-wqy-zenhei", err)
 	}

@@ -231,17 +231,6 @@ func (r *Registry) Authenticate(key string) (Platform, error) {
 	return Platform{}, ErrUnknownKey
 }
 
-// Get returns a platform by name.
-func (r *Registry) Get(name string) (Platform, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	p, ok := r.byName[name]
-	if !ok {
-		return Platform{}, fmt.Errorf("%w: %q", ErrNotPlatform, name)
-	}
-	return p, nil
-}
-
 // List returns all platforms.
 func (r *Registry) List() []Platform {
 	r.mu.RLock()

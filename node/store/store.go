@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strings"
+	"path/filepath"
+	"syscall"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -23,7 +24,8 @@ var ErrLocked = errors.New("store: the data directory is in use by another proce
 
 // DB is an open store.
 type DB struct {
-	db *badger.DB
+	db   *badger.DB
+	lock *os.File // holds our own lock on the directory; nil in memory
 }
 
 // Options tune the store.
@@ -59,23 +61,55 @@ func Open(dir string, o Options) (*DB, error) {
 	// Tables stay small at every level, so compaction's table builders
 	// (which allocate twice the table size each) stay small too.
 	opt.TableSizeMultiplier = 1
+	var lock *os.File
 	if o.InMemory {
 		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		// Badger locks the directory too, but its error keeps no cause to
+		// test: take a lock of our own first.
+		var err error
+		if lock, err = lockDir(dir); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(opt)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		if lock != nil {
+			lock.Close()
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, lock: lock}, nil
+}
+
+// lockDir takes an exclusive, non-blocking flock on dir/evidence.lock,
+// held until the returned file is closed (or the process exits).
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "evidence.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // Close flushes and closes the store.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.lock != nil {
+		d.lock.Close()
+	}
+	return err
+}
 
 // Get returns a copy of the value under key, or ErrNotFound.
 func (d *DB) Get(key []byte) ([]byte, error) {

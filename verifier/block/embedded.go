@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
 // EmbeddedVersion is the version of the embedded block encoding.
@@ -20,9 +22,6 @@ const EmbeddedVersion = 1
 // sealDomain separates seal signatures from any other use of the key.
 const sealDomain = "evidence-node/block-seal/v1\n"
 
-// TimeLayout is RFC 3339, UTC, three fractional digits.
-const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
-
 // Seal is the embedded ledger's signature over a block: it binds the block
 // hash to the ledger name and the ledger time (which the header does not
 // carry) under a named key.
@@ -30,7 +29,7 @@ type Seal struct {
 	Ledger    string `json:"ledger"`
 	Number    uint64 `json:"number"`
 	BlockHash string `json:"block_hash"` // hex
-	Time      string `json:"time"`       // TimeLayout
+	Time      string `json:"time"`       // evidence.TimeLayout
 	KeyID     string `json:"key_id"`
 	// Signature is ASN.1 DER ECDSA over SHA-256(SignedBytes()).
 	Signature []byte `json:"signature"`
@@ -52,7 +51,7 @@ func (s Seal) SignedBytes() []byte {
 }
 
 // LedgerTime parses Time.
-func (s Seal) LedgerTime() (time.Time, error) { return time.Parse(TimeLayout, s.Time) }
+func (s Seal) LedgerTime() (time.Time, error) { return time.Parse(evidence.TimeLayout, s.Time) }
 
 // Sign fills KeyID and Signature.
 func (s *Seal) Sign(key *ecdsa.PrivateKey) error {

@@ -8,11 +8,10 @@ package block
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/asn1"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 )
 
 // Header is a block header: the block's position, the previous block's
@@ -23,27 +22,59 @@ type Header struct {
 	DataHash     []byte
 }
 
-// asn1Header mirrors Fabric's protoutil encoding of a header.
-type asn1Header struct {
-	Number       *big.Int
-	PreviousHash []byte
-	DataHash     []byte
+// NewHeader returns the header of block number with the given hashes; an
+// empty hash is kept as nil, so headers compare and encode alike whatever
+// their source (JSON, protobuf).
+func NewHeader(number uint64, previousHash, dataHash []byte) Header {
+	return Header{Number: number, PreviousHash: nilIfEmpty(previousHash), DataHash: nilIfEmpty(dataHash)}
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // Bytes returns the ASN.1 DER encoding SEQUENCE { INTEGER number, OCTET
 // STRING previous_hash, OCTET STRING data_hash }, as Fabric's
-// protoutil.BlockHeaderBytes does.
+// protoutil.BlockHeaderBytes does (asn1.Marshal of a big.Int and two byte
+// slices), written out here because it cannot fail.
 func (h Header) Bytes() []byte {
-	b, err := asn1.Marshal(asn1Header{
-		Number:       new(big.Int).SetUint64(h.Number),
-		PreviousHash: h.PreviousHash,
-		DataHash:     h.DataHash,
-	})
-	if err != nil {
-		// asn1.Marshal cannot fail for a big.Int and two byte slices.
-		panic("block: marshal header: " + err.Error())
+	// INTEGER: minimal big-endian two's complement of a non-negative
+	// number, with a leading zero byte when the top bit is set.
+	var num [9]byte
+	binary.BigEndian.PutUint64(num[1:], h.Number)
+	n := num[1:]
+	for len(n) > 1 && n[0] == 0 {
+		n = n[1:]
 	}
-	return b
+	if n[0]&0x80 != 0 {
+		n = num[8-len(n) : 9]
+	}
+	body := derTLV(nil, 0x02, n)
+	body = derTLV(body, 0x04, h.PreviousHash)
+	body = derTLV(body, 0x04, h.DataHash)
+	return derTLV(make([]byte, 0, len(body)+4), 0x30, body)
+}
+
+// derTLV appends a DER tag-length-value to b.
+func derTLV(b []byte, tag byte, v []byte) []byte {
+	b = append(b, tag)
+	switch l := len(v); {
+	case l < 0x80:
+		b = append(b, byte(l))
+	default:
+		var lb [8]byte
+		binary.BigEndian.PutUint64(lb[:], uint64(l))
+		i := 0
+		for lb[i] == 0 {
+			i++
+		}
+		b = append(b, 0x80|byte(8-i))
+		b = append(b, lb[i:]...)
+	}
+	return append(b, v...)
 }
 
 // Hash returns SHA-256 of Bytes(): the block hash.
@@ -77,15 +108,8 @@ func (h *Header) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("data_hash: %w", err)
 	}
-	*h = Header{Number: w.Number, PreviousHash: nilIfEmpty(prev), DataHash: nilIfEmpty(data)}
+	*h = NewHeader(w.Number, prev, data)
 	return nil
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 // ChainError reports a break in a header chain.

@@ -3,9 +3,11 @@ package block
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,5 +144,32 @@ func TestHeaderJSON(t *testing.T) {
 	var got Header
 	if err := json.Unmarshal(b, &got); err != nil || !bytes.Equal(got.Hash(), h.Hash()) {
 		t.Fatalf("round trip %s: %v", b, err)
+	}
+}
+
+// TestHeaderBytesAsASN1 checks the hand-written DER against
+// encoding/asn1, which Fabric's protoutil uses, at the edges of the
+// integer and length encodings.
+func TestHeaderBytesAsASN1(t *testing.T) {
+	type asn1Header struct {
+		Number       *big.Int
+		PreviousHash []byte
+		DataHash     []byte
+	}
+	nums := []uint64{0, 1, 127, 128, 255, 256, 32767, 32768, 1<<31 - 1, 1 << 31, 1<<63 - 1, 1 << 63, 1<<64 - 1}
+	hashes := [][]byte{nil, bytes.Repeat([]byte{0xab}, 32), bytes.Repeat([]byte{1}, 127), bytes.Repeat([]byte{2}, 128), bytes.Repeat([]byte{3}, 300), bytes.Repeat([]byte{4}, 70000)}
+	for _, n := range nums {
+		for _, prev := range hashes {
+			for _, data := range hashes[:3] {
+				h := NewHeader(n, prev, data)
+				want, err := asn1.Marshal(asn1Header{new(big.Int).SetUint64(n), h.PreviousHash, h.DataHash})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := h.Bytes(); !bytes.Equal(got, want) {
+					t.Fatalf("block %d, hashes of %d and %d bytes:\n got %x\nwant %x", n, len(prev), len(data), got[:min(len(got), 40)], want[:min(len(want), 40)])
+				}
+			}
+		}
 	}
 }

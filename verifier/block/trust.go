@@ -25,10 +25,17 @@ type Key struct {
 	PublicKey string `json:"public_key"`
 }
 
+// Ledger kinds: which ledger a block, a receipt or trust roots belong to,
+// and so how a raw block is encoded.
+const (
+	KindEmbedded = "embedded" // the embedded ledger: block.Embedded JSON
+	KindFabric   = "fabric"   // Hyperledger Fabric: protobuf common.Block
+)
+
 // TrustRoots are what a verifier trusts for one ledger.
 type TrustRoots struct {
 	Ledger string `json:"ledger"`
-	// Kind is "embedded" or "fabric".
+	// Kind is KindEmbedded or KindFabric.
 	Kind string `json:"kind"`
 	Keys []Key  `json:"keys"`
 	// Fabric holds the channel's organisations for Kind "fabric".

@@ -24,8 +24,9 @@ const (
 	SM3    Algorithm = "sm3"    // GB/T 32905-2016 SM3
 )
 
-// Algorithms lists the supported algorithms in canonical order.
-var Algorithms = []Algorithm{SHA256, SM3}
+// Algorithms returns the supported algorithms in canonical order (a new
+// slice each time: callers may keep or change it).
+func Algorithms() []Algorithm { return []Algorithm{SHA256, SM3} }
 
 // ErrAlgorithm is returned for an unknown digest algorithm.
 var ErrAlgorithm = errors.New("unknown digest algorithm (want sha256 or sm3)")

@@ -78,8 +78,8 @@ func (r Record) Validate() error {
 	if !r.Type.Valid() {
 		return recordErr("type %q (want file or text)", r.Type)
 	}
-	if len(r.Digests) == 0 || len(r.Digests) > len(Algorithms) {
-		return recordErr("%d digests (want 1 to %d)", len(r.Digests), len(Algorithms))
+	if n := len(Algorithms()); len(r.Digests) == 0 || len(r.Digests) > n {
+		return recordErr("%d digests (want 1 to %d)", len(r.Digests), n)
 	}
 	seen := map[Algorithm]bool{}
 	for _, d := range r.Digests {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // Format and Version identify the manifest; a reader refuses others.
@@ -56,12 +57,6 @@ const (
 	// unchanged (a signed PDF keeps its signature: the certificate is a new
 	// PDF that carries it). At most one; its name starts with "original".
 	RoleOriginal = "original"
-)
-
-// Block kinds (the ledger kinds): how a block file is encoded.
-const (
-	KindEmbedded = "embedded" // block.Embedded JSON, file block-<n>.json
-	KindFabric   = "fabric"   // protobuf common.Block, file block-<n>.pb
 )
 
 // Manifest lists a package's attachments other than itself.
@@ -102,7 +97,7 @@ type File struct {
 // BlockName returns the attachment name of a block.
 func BlockName(kind string, n uint64) string {
 	ext := ".json"
-	if kind == KindFabric {
+	if kind == block.KindFabric {
 		ext = ".pb"
 	}
 	return "block-" + strconv.FormatUint(n, 10) + ext
@@ -146,7 +141,7 @@ func Build(rc verifier.Receipt, blocks []Block, roots block.TrustRoots, original
 	m.Files = append(m.Files, entry(ReceiptName, RoleReceipt, receipt))
 	seen := map[string]bool{}
 	for _, b := range blocks {
-		if b.Kind != KindEmbedded && b.Kind != KindFabric {
+		if b.Kind != block.KindEmbedded && b.Kind != block.KindFabric {
 			return nil, fmt.Errorf("evpkg: block %d: kind %q not supported", b.Number, b.Kind)
 		}
 		name := BlockName(b.Kind, b.Number)
@@ -245,7 +240,7 @@ type Package struct {
 // no unknown fields, no trailing data, well-formed entries.
 func ParseManifest(b []byte) (Manifest, error) {
 	var m Manifest
-	if err := decodeStrict(b, &m, true); err != nil {
+	if err := strict.Decode(b, &m); err != nil {
 		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
 	if m.Format != Format {
@@ -286,7 +281,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 			if e.Number == nil {
 				return Manifest{}, fmt.Errorf("%w: block %s has no number", ErrManifest, e.Name)
 			}
-			if e.Kind != KindEmbedded && e.Kind != KindFabric {
+			if e.Kind != block.KindEmbedded && e.Kind != block.KindFabric {
 				return Manifest{}, fmt.Errorf("%w: block %s: kind %q not supported", ErrManifest, e.Name, e.Kind)
 			}
 			if want := BlockName(e.Kind, *e.Number); e.Name != want {
@@ -368,11 +363,11 @@ func Parse(files map[string][]byte) (*Package, error) {
 		b := files[e.Name]
 		switch e.Role {
 		case RoleReceipt:
-			if err := decodeStrict(b, &p.Receipt, false); err != nil {
+			if err := strict.DecodeOpen(b, &p.Receipt); err != nil {
 				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
 			}
 		case RoleTrustRoots:
-			if err := decodeStrict(b, &p.TrustRoots, false); err != nil {
+			if err := strict.DecodeOpen(b, &p.TrustRoots); err != nil {
 				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
 			}
 		case RoleBlock:
@@ -385,20 +380,4 @@ func Parse(files map[string][]byte) (*Package, error) {
 		return nil, &FileError{ReceiptName, fmt.Errorf("%w: receipt of %q in a package of %q", ErrAttachment, p.Receipt.ID, m.ID)}
 	}
 	return p, nil
-}
-
-// decodeStrict decodes one JSON value and refuses trailing data (and,
-// when strict, unknown fields).
-func decodeStrict(b []byte, v any, strict bool) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }

@@ -75,13 +75,13 @@ func (l *ledger) roots(t testing.TB) block.TrustRoots {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return block.TrustRoots{Ledger: l.name, Kind: KindEmbedded, Keys: []block.Key{k}}
+	return block.TrustRoots{Ledger: l.name, Kind: block.KindEmbedded, Keys: []block.Key{k}}
 }
 
 func (l *ledger) receipt(n, i int) verifier.Receipt {
 	b := l.blocks[n]
 	rc := verifier.NewReceipt(l.recs[n][i])
-	rc.Ledger, rc.LedgerKind = l.name, KindEmbedded
+	rc.Ledger, rc.LedgerKind = l.name, block.KindEmbedded
 	rc.TxID = verifier.EmbeddedTxID(b.Records[i])
 	rc.BlockNumber, rc.BlockHash = b.Header.Number, b.Seal.BlockHash
 	rc.LedgerTime, rc.TimeSource = b.Seal.Time, verifier.TimeSourceNode
@@ -97,7 +97,7 @@ func (l *ledger) raw(t testing.TB, n int) Block {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Block{Kind: KindEmbedded, Number: uint64(n), Raw: raw}
+	return Block{Kind: block.KindEmbedded, Number: uint64(n), Raw: raw}
 }
 
 // build returns the attachments of the package of record i of block n.
@@ -401,12 +401,12 @@ func TestVerifyFabric(t *testing.T) {
 		}
 	}
 	rc := rcs[0]
-	files, err := Build(rc, []Block{{Kind: KindFabric, Number: rc.BlockNumber, Raw: raw}}, roots)
+	files, err := Build(rc, []Block{{Kind: block.KindFabric, Number: rc.BlockNumber, Raw: raw}}, roots)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := toMap(files)
-	name := BlockName(KindFabric, rc.BlockNumber)
+	name := BlockName(block.KindFabric, rc.BlockNumber)
 	if _, ok := m[name]; !ok {
 		t.Fatalf("no %s in %v", name, files)
 	}

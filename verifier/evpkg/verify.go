@@ -182,8 +182,8 @@ func verifyProof(p *Package, roots block.TrustRoots) (evidence.Record, error) {
 	switch rc.Proof.Kind {
 	case verifier.ProofFabric:
 		b, ok := blockAt(p, rc.BlockNumber)
-		if !ok || b.Kind != KindFabric {
-			return rec, fmt.Errorf("%s: a Fabric receipt needs its block %s in the package", ReceiptName, BlockName(KindFabric, rc.BlockNumber))
+		if !ok || b.Kind != block.KindFabric {
+			return rec, fmt.Errorf("%s: a Fabric receipt needs its block %s in the package", ReceiptName, BlockName(block.KindFabric, rc.BlockNumber))
 		}
 		rec, err = verifier.VerifyFabricBlock(rc, b.Raw, roots)
 	default:
@@ -232,7 +232,7 @@ func cmpUint(a, b uint64) int {
 // verifyBlock checks one block on its own and returns its header.
 func verifyBlock(b Block, rc verifier.Receipt, roots block.TrustRoots) (block.Header, error) {
 	switch b.Kind {
-	case KindEmbedded:
+	case block.KindEmbedded:
 		eb, err := block.ParseEmbedded(b.Raw)
 		if err != nil {
 			return block.Header{}, err
@@ -244,7 +244,7 @@ func verifyBlock(b Block, rc verifier.Receipt, roots block.TrustRoots) (block.He
 			return block.Header{}, err
 		}
 		return eb.Header, nil
-	case KindFabric:
+	case block.KindFabric:
 		fb, err := fabricblock.Parse(b.Raw)
 		if err != nil {
 			return block.Header{}, err
@@ -273,7 +273,7 @@ func onLedgerCheck(p *Package) error {
 	}
 	name := BlockName(b.Kind, b.Number)
 	switch b.Kind {
-	case KindEmbedded:
+	case block.KindEmbedded:
 		eb, err := block.ParseEmbedded(b.Raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -281,7 +281,7 @@ func onLedgerCheck(p *Package) error {
 		if err := verifier.ReceiptInBlock(rc, eb); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-	case KindFabric:
+	case block.KindFabric:
 		fb, err := fabricblock.Parse(b.Raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -61,7 +61,7 @@ func Parse(raw []byte) (*Block, error) {
 		return nil, malformed("no header")
 	}
 	b := &Block{
-		Header: vblock.Header{Number: pb.Header.Number, PreviousHash: nilIfEmpty(pb.Header.PreviousHash), DataHash: nilIfEmpty(pb.Header.DataHash)},
+		Header: vblock.NewHeader(pb.Header.Number, pb.Header.PreviousHash, pb.Header.DataHash),
 	}
 	if pb.Data != nil {
 		b.Data = pb.Data.Data
@@ -70,13 +70,6 @@ func Parse(raw []byte) (*Block, error) {
 		b.Metadata = pb.Metadata.Metadata
 	}
 	return b, nil
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 // DataHash computes the data hash as Fabric does (protoutil.

@@ -3,10 +3,11 @@ package fabricblock
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // The evidence chaincode's world state, as far as verifiers and clients
@@ -79,13 +80,8 @@ type Batch struct {
 var ErrState = errors.New("invalid evidence chaincode state")
 
 func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strict.Decode(b, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrState)
 	}
 	return nil
 }
