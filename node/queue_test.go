@@ -103,7 +103,7 @@ func TestQueueLedgerDown(t *testing.T) {
 		t.Fatalf("Receipt of a queued record: %v", err)
 	}
 	v, err := s.Verify(context.Background(), ids[0], evidence.Sum(evidence.SHA256, []byte("0")))
-	if err != nil || v.Outcome != node.OutcomePending {
+	if err != nil || v.Outcome != verifier.OutcomePending {
 		t.Fatalf("Verify of a queued record: %+v %v", v, err)
 	}
 

@@ -107,6 +107,12 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	if err := RecordInBatch(rc.Proof.Record, rc.Proof.LeafIndex, rc.Proof.TreeSize, rc.Proof.AuditPath, rc.Proof.BatchRoot); err != nil {
 		return rec, rerr("proof.audit_path", "%w", err)
 	}
+	if rc.DocRef != rec.DocRef {
+		return rec, rerr("doc_ref", "%q differs from the record's %q", rc.DocRef, rec.DocRef)
+	}
+	if want := rec.SubmittedAt.UTC().Format(evidence.TimeLayout); rc.SubmittedAt != want {
+		return rec, rerr("submitted_at", "%q differs from the record's %q", rc.SubmittedAt, want)
+	}
 	hdr := rc.Proof.Header
 	if hdr.Number != rc.BlockNumber {
 		return rec, rerr("block_number", "%d, but the proof's header is block %d", rc.BlockNumber, hdr.Number)

@@ -163,12 +163,12 @@ func TestUploadVerifyTamperMistype(t *testing.T) {
 	// The same file verifies: all three checks pass.
 	body, ct = multipartBody(t, map[string]string{"id": rc.ID}, samplePDF)
 	code, b = n.do(t, "POST", "/api/v1/verify", body, ct)
-	v := decode[node.Verification](t, b)
+	v := decode[verifier.Verification](t, b)
 	if code != 200 || v.Verdict != "pass" || len(v.Checks) != 3 {
 		t.Fatalf("verify same file: %d %s", code, b)
 	}
 	for i, ch := range v.Checks {
-		if ch.Name != node.CheckName(i) || !ch.Pass {
+		if ch.Name != verifier.CheckNames()[i] || !ch.Pass {
 			t.Fatalf("check %d: %+v", i, ch)
 		}
 	}
@@ -177,8 +177,8 @@ func TestUploadVerifyTamperMistype(t *testing.T) {
 	tampered[10] ^= 1
 	body, ct = multipartBody(t, map[string]string{"id": rc.ID}, tampered)
 	_, b = n.do(t, "POST", "/api/v1/verify", body, ct)
-	v = decode[node.Verification](t, b)
-	if v.Verdict != "fail" || v.Outcome != node.OutcomeMismatch || v.Checks[0].Pass || !v.Checks[1].Pass || !v.Checks[2].Pass ||
+	v = decode[verifier.Verification](t, b)
+	if v.Verdict != "fail" || v.Outcome != verifier.OutcomeMismatch || v.Checks[0].Pass || !v.Checks[1].Pass || !v.Checks[2].Pass ||
 		!strings.Contains(v.Checks[0].Reason, "differs") || !strings.Contains(v.Checks[0].ReasonZH, "不一致") {
 		t.Fatalf("verify tampered: %s", b)
 	}
@@ -192,14 +192,14 @@ func TestUploadVerifyTamperMistype(t *testing.T) {
 	// An unknown but well-formed ID is a third, distinct answer.
 	unknown, _ := evidence.NewIDGenerator(nil, nil).New()
 	code, b = n.json(t, "POST", "/api/v1/verify", map[string]string{"id": unknown.String(), "digest": rc.DigestHex})
-	v = decode[node.Verification](t, b)
-	if code != 200 || v.Verdict != "fail" || v.Outcome != node.OutcomeNotFound || v.Receipt != nil {
+	v = decode[verifier.Verification](t, b)
+	if code != 200 || v.Verdict != "fail" || v.Outcome != verifier.OutcomeNotFound || v.Receipt != nil {
 		t.Fatalf("unknown ID: %d %s", code, b)
 	}
 	// Lower case with hyphens and spaces still finds it; SM3 of the file verifies too.
 	sm3 := evidence.Sum(evidence.SM3, samplePDF)
 	code, b = n.json(t, "POST", "/api/v1/verify", map[string]string{"id": " " + strings.ToLower(rc.ID[:9]) + "-" + rc.ID[9:], "algorithm": "sm3", "digest": sm3.Base64()})
-	if v = decode[node.Verification](t, b); code != 200 || v.Verdict != "pass" {
+	if v = decode[verifier.Verification](t, b); code != 200 || v.Verdict != "pass" {
 		t.Fatalf("sm3 verify: %d %s", code, b)
 	}
 
@@ -233,7 +233,7 @@ func TestSubmitJSONKinds(t *testing.T) {
 		t.Fatalf("text: %d %s", code, b)
 	}
 	code, b = n.json(t, "POST", "/api/v1/verify", map[string]any{"id": rc.ID, "text": text + " "})
-	if v := decode[node.Verification](t, b); v.Outcome != node.OutcomeMismatch {
+	if v := decode[verifier.Verification](t, b); v.Outcome != verifier.OutcomeMismatch {
 		t.Fatalf("changed text: %s", b)
 	}
 	d := evidence.Sum(evidence.SM3, []byte("hash only"))

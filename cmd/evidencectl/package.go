@@ -107,20 +107,16 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	sum := sha256.Sum256(data)
 
-	var r evpkg.Result
-	files, err := pdf.ExtractAttachments(bytes.NewReader(data))
-	if err != nil {
+	m := map[string][]byte{}
+	if files, err := pdf.ExtractAttachments(bytes.NewReader(data)); err != nil {
 		// Not a PDF, or its attachments cannot be read: fail with the reason.
-		r = evpkg.Verify(map[string][]byte{}, o)
-		r.Checks[2].Reason = fmt.Sprintf("%s is not a readable evidence package: %v", pos[0], err)
-		r.Checks[2].ReasonZH = "无法读取证据包附件：" + err.Error()
+		o.Unreadable = fmt.Errorf("%s is not a readable evidence package: %v", pos[0], err)
 	} else {
-		m := make(map[string][]byte, len(files))
 		for _, f := range files {
 			m[f.Name] = f.Data
 		}
-		r = evpkg.Verify(m, o)
 	}
+	r := evpkg.Verify(m, o)
 	r.Fingerprint = hex.EncodeToString(sum[:])
 
 	if *asJSON {

@@ -142,7 +142,7 @@ func relist(t testing.TB, files map[string][]byte, rename map[string]string) {
 	files[ManifestName] = b
 }
 
-func check(t *testing.T, r Result, name string) Check {
+func check(t *testing.T, r Result, name string) verifier.Check {
 	t.Helper()
 	for _, c := range r.Checks {
 		if c.Name == name {
@@ -150,7 +150,7 @@ func check(t *testing.T, r Result, name string) Check {
 		}
 	}
 	t.Fatalf("no check %s in %+v", name, r)
-	return Check{}
+	return verifier.Check{}
 }
 
 func TestVerify(t *testing.T) {
