@@ -364,41 +364,52 @@ func TestInvoke(t *testing.T) {
 	}
 	l := newLedger()
 	a, b := record(1, "a"), record(2, "b")
-	resp, writes := l.invoke(cc, t0, "PutBatch", fabricblock.JoinRecords([][]byte{leaf(t, a), leaf(t, b)}))
+	resp, writes := l.invoke(cc, t0, fabricblock.FnPutBatch, fabricblock.JoinRecords([][]byte{leaf(t, a), leaf(t, b)}))
 	if resp.Status != shim.OK || len(writes) == 0 {
 		t.Fatalf("PutBatch: %d %s", resp.Status, resp.Message)
 	}
 	if _, _, err := fabricblock.ParseBatch(resp.Payload); err != nil {
 		t.Fatalf("PutBatch answered %q: %v", resp.Payload, err)
 	}
-	resp, _ = l.invoke(cc, t0, "Put", string(leaf(t, record(3, "c"))))
+	resp, _ = l.invoke(cc, t0, fabricblock.FnPut, string(leaf(t, record(3, "c"))))
 	if resp.Status != shim.OK {
 		t.Fatalf("Put: %d %s", resp.Status, resp.Message)
 	}
-	resp, _ = l.invoke(cc, t0, "Get", a.ID.String())
+	resp, _ = l.invoke(cc, t0, fabricblock.FnGet, a.ID.String())
 	if e, err := fabricblock.ParseEntry(resp.Payload); err != nil || e.Record != string(leaf(t, a)) {
 		t.Fatalf("Get: %d %s %q: %v", resp.Status, resp.Message, resp.Payload, err)
 	}
-	resp, _ = l.invoke(cc, t0, "Get", record(9, "x").ID.String())
+	resp, _ = l.invoke(cc, t0, fabricblock.FnGet, record(9, "x").ID.String())
 	if resp.Status != shim.OK || len(resp.Payload) != 0 {
 		t.Fatalf("Get of a missing ID: %d %q", resp.Status, resp.Payload)
 	}
-	resp, _ = l.invoke(cc, t0, "Lookup", b.ID.String()+"\n"+record(9, "x").ID.String())
+	resp, _ = l.invoke(cc, t0, fabricblock.FnLookup, b.ID.String()+"\n"+record(9, "x").ID.String())
 	if resp.Status != shim.OK || !strings.HasSuffix(string(resp.Payload), ",null]") {
 		t.Fatalf("Lookup: %d %s %q", resp.Status, resp.Message, resp.Payload)
 	}
-	resp, _ = l.invoke(cc, t0, "ListByDigest", "sha256", a.Digests[0].Hex())
+	resp, _ = l.invoke(cc, t0, fabricblock.FnListByDigest, "sha256", a.Digests[0].Hex())
 	if want := `["` + a.ID.String() + `"]`; resp.Status != shim.OK || string(resp.Payload) != want {
 		t.Fatalf("ListByDigest: %d %s %q", resp.Status, resp.Message, resp.Payload)
 	}
 	forged := a
 	forged.DocRef = "forged"
-	resp, writes = l.invoke(cc, t0, "Put", string(leaf(t, forged)))
+	resp, writes = l.invoke(cc, t0, fabricblock.FnPut, string(leaf(t, forged)))
 	if resp.Status == shim.OK || writes != nil || !strings.Contains(resp.Message, "conflict") {
 		t.Fatalf("conflicting Put: %d %s", resp.Status, resp.Message)
 	}
 	resp, _ = l.invoke(cc, t0, "Nope")
 	if resp.Status == shim.OK {
 		t.Fatal("unknown function accepted")
+	}
+}
+
+// TestFunctionNames checks that the function names clients invoke and
+// verifiers read from transactions (fabricblock.Fn*) are the contract's.
+func TestFunctionNames(t *testing.T) {
+	ct := reflect.TypeOf(&Contract{})
+	for _, fn := range []string{fabricblock.FnPut, fabricblock.FnPutBatch, fabricblock.FnGet, fabricblock.FnLookup, fabricblock.FnGetBatch, fabricblock.FnListByDigest} {
+		if _, ok := ct.MethodByName(fn); !ok {
+			t.Errorf("the contract has no function %s", fn)
+		}
 	}
 }

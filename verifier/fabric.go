@@ -60,6 +60,70 @@ func (rc Receipt) WithoutBlock() Receipt {
 	return rc
 }
 
+// FabricTx is an evidence transaction that passed CheckFabricTx.
+type FabricTx struct {
+	Tx *fabricblock.Tx
+	// EndorserKeys are the endorsers' key IDs in endorsement order;
+	// OrdererKeys the keys of the orderer signatures on the block.
+	EndorserKeys []string
+	OrdererKeys  []string
+	// Batch is the batch the transaction wrote, Root its decoded root.
+	Batch fabricblock.Batch
+	Root  []byte
+}
+
+// CheckFabricTx is the one check of an evidence transaction in a Fabric
+// block against the channel's trust roots: the block's data hash covers
+// the transaction; the committing peer marked it VALID; it ran the
+// channel's evidence chaincode, which answered 200; its creator's and
+// endorsers' signatures verify and satisfy the endorsement policy; the
+// orderer signed the block; and the endorsed write set holds the batch
+// root. The node runs it on every block it reads back, the offline
+// verifier on every receipt. Errors are ReceiptErrors naming the field.
+func CheckFabricTx(b *fabricblock.Block, txID string, fr block.Fabric) (*FabricTx, error) {
+	if err := b.CheckDataHash(); err != nil {
+		return nil, rerr("proof.block", "%w", err)
+	}
+	tx, err := b.FindTx(txID)
+	if err != nil {
+		return nil, rerr("tx_id", "%w", err)
+	}
+	code, err := b.ValidationCode(tx.Index)
+	if err != nil {
+		return nil, rerr("proof.block", "%w", err)
+	}
+	if code != 0 {
+		return nil, rerr("tx_id", "transaction %s was not valid: the peer marked it %s", tx.ID, code)
+	}
+	if tx.Channel != fr.Channel {
+		return nil, rerr("proof.block", "transaction on channel %q, the trust roots are for %q", tx.Channel, fr.Channel)
+	}
+	if tx.Chaincode != fr.Chaincode {
+		return nil, rerr("proof.block", "transaction ran chaincode %q, not %q", tx.Chaincode, fr.Chaincode)
+	}
+	if tx.Status != 200 {
+		return nil, rerr("proof.block", "chaincode answered status %d", tx.Status)
+	}
+	// Signatures: client, endorsers (enough organisations), orderer.
+	endorsers, err := tx.Verify(fr)
+	if err != nil {
+		return nil, rerr("proof.block", "%w", err)
+	}
+	orderers, err := b.VerifyBlockSignature(fr, tx.Timestamp)
+	if err != nil {
+		return nil, rerr("proof.block", "%w", err)
+	}
+	v, ok := tx.Value(fr.Chaincode, fabricblock.BatchKey(tx.ID))
+	if !ok {
+		return nil, rerr("proof.batch_root", "transaction %s wrote no batch root", tx.ID)
+	}
+	bt, root, err := fabricblock.ParseBatch(v)
+	if err != nil {
+		return nil, rerr("proof.batch_root", "%w", err)
+	}
+	return &FabricTx{Tx: tx, EndorserKeys: endorsers, OrdererKeys: orderers, Batch: bt, Root: root}, nil
+}
+
 // checkFabric runs the Fabric proof against raw on a receipt whose record,
 // audit path and header hash have been checked.
 func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustRoots) error {
@@ -81,62 +145,26 @@ func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustR
 	if b.Header.Number != hdr.Number || !bytes.Equal(b.Header.PreviousHash, hdr.PreviousHash) || !bytes.Equal(b.Header.DataHash, hdr.DataHash) {
 		return rerr("proof.header", "differs from the block's header (block %d)", b.Header.Number)
 	}
-	// The transaction is in the block data, which the header's data hash covers.
-	if err := b.CheckDataHash(); err != nil {
-		return rerr("proof.block", "%w", err)
-	}
-	tx, err := b.FindTx(rc.TxID)
+	ft, err := CheckFabricTx(b, rc.TxID, *fr)
 	if err != nil {
-		return rerr("tx_id", "%w", err)
+		return err
 	}
-	code, err := b.ValidationCode(tx.Index)
-	if err != nil {
-		return rerr("proof.block", "%w", err)
-	}
-	if code != 0 {
-		return rerr("tx_id", "transaction %s was not valid: the peer marked it %s", tx.ID, code)
-	}
-	if tx.Channel != fr.Channel {
-		return rerr("proof.block", "transaction on channel %q, the trust roots are for %q", tx.Channel, fr.Channel)
-	}
-	if tx.Chaincode != fr.Chaincode {
-		return rerr("proof.block", "transaction ran chaincode %q, not %q", tx.Chaincode, fr.Chaincode)
-	}
-	if tx.Status != 200 {
-		return rerr("proof.block", "chaincode answered status %d", tx.Status)
-	}
+	tx := ft.Tx
 	if got := FormatTime(tx.Timestamp); got != rc.LedgerTime {
 		return rerr("ledger_time", "%q, but the transaction's timestamp is %s", rc.LedgerTime, got)
-	}
-	// Signatures: client, endorsers (enough organisations), orderer.
-	endorserKeys, err := tx.Verify(*fr)
-	if err != nil {
-		return rerr("proof.block", "%w", err)
-	}
-	ordererKeys, err := b.VerifyBlockSignature(*fr, tx.Timestamp)
-	if err != nil {
-		return rerr("proof.block", "%w", err)
 	}
 	// key_ids: the endorsers' keys in endorsement order, then the key of
 	// the orderer that signed this copy of the block.
 	n := len(rc.KeyIDs)
-	if n != len(endorserKeys)+1 || !slices.Equal(rc.KeyIDs[:n-1], endorserKeys) || !slices.Contains(ordererKeys, rc.KeyIDs[n-1]) {
-		return rerr("key_ids", "%v, but the transaction was endorsed by %v and the block signed by %v", rc.KeyIDs, endorserKeys, ordererKeys)
+	if n != len(ft.EndorserKeys)+1 || !slices.Equal(rc.KeyIDs[:n-1], ft.EndorserKeys) || !slices.Contains(ft.OrdererKeys, rc.KeyIDs[n-1]) {
+		return rerr("key_ids", "%v, but the transaction was endorsed by %v and the block signed by %v", rc.KeyIDs, ft.EndorserKeys, ft.OrdererKeys)
 	}
 	// The endorsed write set holds the batch root and the record under its ID.
-	v, ok := tx.Value(fr.Chaincode, fabricblock.BatchKey(tx.ID))
-	if !ok {
-		return rerr("proof.batch_root", "transaction %s wrote no batch root", tx.ID)
-	}
-	bt, root, err := fabricblock.ParseBatch(v)
-	if err != nil {
-		return rerr("proof.batch_root", "%w", err)
-	}
-	if !bytes.Equal(root, rc.Proof.BatchRoot) || uint64(bt.Size) != rc.Proof.TreeSize {
-		return rerr("proof.batch_root", "%x of %d records, but the transaction wrote %s of %d", rc.Proof.BatchRoot, rc.Proof.TreeSize, bt.Root, bt.Size)
+	if !bytes.Equal(ft.Root, rc.Proof.BatchRoot) || uint64(ft.Batch.Size) != rc.Proof.TreeSize {
+		return rerr("proof.batch_root", "%x of %d records, but the transaction wrote %s of %d", rc.Proof.BatchRoot, rc.Proof.TreeSize, ft.Batch.Root, ft.Batch.Size)
 	}
 	id := rec.ID.String()
-	v, ok = tx.Value(fr.Chaincode, id)
+	v, ok := tx.Value(fr.Chaincode, id)
 	if !ok {
 		return rerr("tx_id", "transaction %s did not write record %s", tx.ID, id)
 	}

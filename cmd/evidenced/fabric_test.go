@@ -393,7 +393,7 @@ func TestFabricNode(t *testing.T) {
 		}
 		// The chaincode holds the record under its ID, written by the
 		// receipt's transaction.
-		out, err := e.cc.Evaluate("Get", client.WithArguments(rc.ID))
+		out, err := e.cc.Evaluate(fabricblock.FnGet, client.WithArguments(rc.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -714,7 +714,7 @@ func (e *fabricEnv) checkAcks(t *testing.T, nodeURL, record string, within time.
 				for _, rc := range rcs[j.lo:j.hi] {
 					ids = append(ids, rc.ID)
 				}
-				out, err := e.cc.Evaluate("Lookup", client.WithArguments(strings.Join(ids, "\n")))
+				out, err := e.cc.Evaluate(fabricblock.FnLookup, client.WithArguments(strings.Join(ids, "\n")))
 				if err != nil {
 					fail("Lookup: %v", err)
 					continue
@@ -730,7 +730,7 @@ func (e *fabricEnv) checkAcks(t *testing.T, nodeURL, record string, within time.
 						fail("chaincode entry of %s: %+v, receipt tx %s", rc.ID, en, rc.TxID)
 						continue
 					}
-					out, err := e.cc.Evaluate("ListByDigest", client.WithArguments(string(rc.Algorithm), rc.DigestHex))
+					out, err := e.cc.Evaluate(fabricblock.FnListByDigest, client.WithArguments(string(rc.Algorithm), rc.DigestHex))
 					if err != nil || string(out) != `["`+rc.ID+`"]` {
 						fail("ListByDigest(%s %s) = %s, %v; want only %s", rc.Algorithm, rc.DigestHex, out, err, rc.ID)
 					}
@@ -1107,7 +1107,7 @@ func (e *fabricEnv) notOnLedger(t *testing.T, ids []string) []string {
 	var missing []string
 	for lo := 0; lo < len(ids); lo += 200 {
 		chunk := ids[lo:min(lo+200, len(ids))]
-		out, err := e.ccCourt.Evaluate("Lookup", client.WithArguments(strings.Join(chunk, "\n")))
+		out, err := e.ccCourt.Evaluate(fabricblock.FnLookup, client.WithArguments(strings.Join(chunk, "\n")))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,10 +62,8 @@ type Ledger struct {
 	cfg   Config
 	roots block.TrustRoots
 
-	in     chan *request
-	quit   chan struct{}
-	done   chan struct{}
-	closed sync.Once
+	batcher *node.Batcher
+	closed  sync.Once
 
 	mu       sync.RWMutex
 	height   uint64
@@ -82,17 +80,6 @@ type Ledger struct {
 }
 
 const headerCacheSize = 4096
-
-type request struct {
-	recs   []evidence.Record
-	leaves [][]byte
-	done   chan response
-}
-
-type response struct {
-	receipts []verifier.Receipt
-	err      error
-}
 
 // Store keys, all under "L/".
 var (
@@ -142,7 +129,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log.Default()
 	}
-	l := &Ledger{db: db, cfg: cfg, headers: map[uint64]headerRec{}, in: make(chan *request, 4096), quit: make(chan struct{}), done: make(chan struct{})}
+	l := &Ledger{db: db, cfg: cfg, headers: map[uint64]headerRec{}}
 
 	var b store.Batch
 	m, err := db.Get(keyMeta)
@@ -216,19 +203,19 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	if l.segs, err = openSegments(cfg.Dir, cfg.SegmentSize, seg, end); err != nil {
 		return nil, fmt.Errorf("embedded: block files: %w", err)
 	}
-	go l.run()
+	// One writer: blocks are cut and written in order.
+	l.batcher = node.NewBatcher(node.BatcherConfig{MaxRecords: cfg.MaxRecords, MaxWait: cfg.MaxWait, LingerIdle: true}, l.write)
 	return l, nil
 }
 
 // Close stops the writer after the requests already queued are written.
 func (l *Ledger) Close() error {
-	first := false
-	l.closed.Do(func() { close(l.quit); first = true })
-	<-l.done
-	if first {
-		return l.segs.close()
-	}
-	return nil
+	var err error
+	l.closed.Do(func() {
+		l.batcher.Close()
+		err = l.segs.close()
+	})
+	return err
 }
 
 // Info implements node.Ledger.
@@ -238,88 +225,10 @@ func (l *Ledger) Info(context.Context) (node.Info, error) {
 	return node.Info{Name: l.cfg.Name, Kind: block.KindEmbedded, Height: l.height, TrustRoots: l.roots}, nil
 }
 
-// Append implements node.Ledger.
+// Append implements node.Ledger: the records go into the next block,
+// and Append returns once it is synced to disk.
 func (l *Ledger) Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	leaves, err := node.Leaves(recs)
-	if err != nil {
-		return nil, err
-	}
-	req := &request{recs: recs, leaves: leaves, done: make(chan response, 1)}
-	select {
-	case <-l.quit:
-		return nil, node.ErrClosed
-	default:
-	}
-	select {
-	case l.in <- req:
-	case <-l.quit:
-		return nil, node.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	// Once queued, the request is written whatever happens to ctx: wait
-	// for the outcome so the caller never reports a failure for a record
-	// that does reach the ledger.
-	res := <-req.done
-	return res.receipts, res.err
-}
-
-// run is the single writer: it gathers requests into blocks.
-func (l *Ledger) run() {
-	defer close(l.done)
-	for {
-		var first *request
-		select {
-		case first = <-l.in:
-		case <-l.quit:
-			// Drain what was queued before Close.
-			for {
-				select {
-				case r := <-l.in:
-					l.write([]*request{r})
-				default:
-					return
-				}
-			}
-		}
-		batch := []*request{first}
-		n := len(first.recs)
-		var timeout <-chan time.Time
-		var timer *time.Timer
-		if l.cfg.MaxWait > 0 {
-			timer = time.NewTimer(l.cfg.MaxWait)
-			timeout = timer.C
-		}
-	fill:
-		for n < l.cfg.MaxRecords {
-			if timeout == nil {
-				select {
-				case r := <-l.in:
-					batch = append(batch, r)
-					n += len(r.recs)
-				default:
-					break fill
-				}
-				continue
-			}
-			select {
-			case r := <-l.in:
-				batch = append(batch, r)
-				n += len(r.recs)
-			case <-timeout:
-				break fill
-			case <-l.quit:
-				break fill
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		l.write(batch)
-	}
+	return l.batcher.Append(ctx, recs)
 }
 
 // entry is what the ledger keeps per record to answer Receipt quickly.
@@ -372,10 +281,10 @@ type headerRec struct {
 // write commits one block for the batch of requests. Records already on
 // the ledger (identical) are answered with their receipts; a request with
 // a conflicting record fails whole.
-func (l *Ledger) write(batch []*request) {
+func (l *Ledger) write(batch []*node.Request) {
 	start := time.Now()
 	type slot struct {
-		req      *request
+		req      *node.Request
 		existing []int // indexes of records already on the ledger
 		first    int   // index of the request's first new leaf in the block
 	}
@@ -389,9 +298,9 @@ func (l *Ledger) write(batch []*request) {
 		s := slot{req: req, first: len(leaves)}
 		var fail error
 		var fresh []int
-		for i, r := range req.recs {
+		for i, r := range req.Records {
 			if prev, ok := inThis[r.ID]; ok {
-				if string(prev) != string(req.leaves[i]) {
+				if string(prev) != string(req.Leaves[i]) {
 					fail = fmt.Errorf("%w: %s", node.ErrConflict, r.ID)
 					break
 				}
@@ -404,7 +313,7 @@ func (l *Ledger) write(batch []*request) {
 			}
 			e, err := l.entry(r.ID)
 			if err == nil {
-				if string(e.Leaf) != string(req.leaves[i]) {
+				if string(e.Leaf) != string(req.Leaves[i]) {
 					fail = fmt.Errorf("%w: %s", node.ErrConflict, r.ID)
 					break
 				}
@@ -418,13 +327,13 @@ func (l *Ledger) write(batch []*request) {
 			fresh = append(fresh, i)
 		}
 		if fail != nil {
-			req.done <- response{err: fail}
+			req.Answer(nil, fail)
 			continue
 		}
 		for _, i := range fresh {
-			inThis[req.recs[i].ID] = req.leaves[i]
-			leaves = append(leaves, req.leaves[i])
-			ids = append(ids, req.recs[i].ID)
+			inThis[req.Records[i].ID] = req.Leaves[i]
+			leaves = append(leaves, req.Leaves[i])
+			ids = append(ids, req.Records[i].ID)
 		}
 		slots = append(slots, s)
 	}
@@ -436,7 +345,7 @@ func (l *Ledger) write(batch []*request) {
 		hr, paths, err = l.commit(leaves, ids)
 		if err != nil {
 			for _, s := range slots {
-				s.req.done <- response{err: err}
+				s.req.Answer(nil, err)
 			}
 			return
 		}
@@ -445,11 +354,11 @@ func (l *Ledger) write(batch []*request) {
 		}
 	}
 	for _, s := range slots {
-		out := make([]verifier.Receipt, len(s.req.recs))
+		out := make([]verifier.Receipt, len(s.req.Records))
 		var err error
 		k := s.first
 		ex := 0
-		for i, r := range s.req.recs {
+		for i, r := range s.req.Records {
 			if ex < len(s.existing) && s.existing[ex] == i {
 				ex++
 				out[i], err = l.Receipt(context.Background(), r.ID)
@@ -462,10 +371,9 @@ func (l *Ledger) write(batch []*request) {
 			k++
 		}
 		if err != nil {
-			s.req.done <- response{err: err}
-			continue
+			out = nil
 		}
-		s.req.done <- response{receipts: out}
+		s.req.Answer(out, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/verifier"
@@ -20,135 +21,75 @@ import (
 // concurrent write of the same ID, MVCC_READ_CONFLICT, is retried).
 const maxAttempts = 6
 
-type request struct {
-	recs   []evidence.Record
-	leaves [][]byte
-	done   chan response
+// commitStatusWait bounds the wait for one transaction's commit status.
+const commitStatusWait = 15 * time.Second
+
+// SubmitError means a batch's transaction was not endorsed or not accepted
+// by the orderer: nothing of it is on the ledger. It matches
+// node.ErrUnavailable.
+type SubmitError struct {
+	TxID string // empty when no proposal was made
+	Err  error
 }
 
-type response struct {
-	receipts []verifier.Receipt
-	err      error
+func (e *SubmitError) Error() string {
+	return fmt.Sprintf("fabric: submitting transaction %s: %v", e.TxID, e.Err)
 }
 
-func (r *request) answer(rcs []verifier.Receipt, err error) {
-	r.done <- response{receipts: rcs, err: err}
+// Unwrap gives node.ErrUnavailable and the gateway's error.
+func (e *SubmitError) Unwrap() []error { return []error{node.ErrUnavailable, e.Err} }
+
+// CommitError means a batch's transaction was ordered but not committed
+// valid (Code, e.g. MVCC_READ_CONFLICT when a concurrent transaction wrote
+// one of its IDs first), or its commit status did not come in time (Err).
+// It matches node.ErrUnavailable.
+type CommitError struct {
+	TxID  string
+	Block uint64
+	Code  peer.TxValidationCode
+	Err   error
+}
+
+func (e *CommitError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("fabric: commit status of transaction %s: %v", e.TxID, e.Err)
+	}
+	return fmt.Sprintf("fabric: transaction %s in block %d: %s", e.TxID, e.Block, e.Code)
+}
+
+// Unwrap gives node.ErrUnavailable and the gateway's error, if any.
+func (e *CommitError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{node.ErrUnavailable}
+	}
+	return []error{node.ErrUnavailable, e.Err}
+}
+
+// txIDOf returns the transaction ID a gateway error carries, if any.
+func txIDOf(err error) string {
+	var te *client.TransactionError
+	if errors.As(err, &te) {
+		return te.TransactionID
+	}
+	return ""
 }
 
 // Append implements node.Ledger. Records already on the ledger with the
 // same encoding get their existing receipts; a different record under an
 // existing ID fails the whole call with node.ErrConflict before anything is
-// written. If ctx ends first, Append returns ctx's error, but records it
-// had queued may still reach the ledger: a retry is safe.
+// written. Once queued, Append waits for the outcome (bounded by
+// Config.BatchTimeout), so it never reports a failure for records that
+// reach the ledger.
 func (l *Ledger) Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
 	if len(recs) > MaxRequest {
 		return nil, fmt.Errorf("fabric: %d records in one append (at most %d)", len(recs), MaxRequest)
 	}
-	leaves, err := node.Leaves(recs)
-	if err != nil {
-		return nil, err
-	}
-	req := &request{recs: recs, leaves: leaves, done: make(chan response, 1)}
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return nil, node.ErrClosed
-	}
-	select {
-	case l.in <- req:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	l.mu.RUnlock()
-	select {
-	case res := <-req.done:
-		return res.receipts, res.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return l.batcher.Append(ctx, recs)
 }
-
-// run gathers queued requests into batches, one transaction each, with at
-// most MaxInFlight transactions in flight.
-func (l *Ledger) run() {
-	defer close(l.done)
-	var carry *request
-	for {
-		first := carry
-		carry = nil
-		if first == nil {
-			select {
-			case first = <-l.in:
-			case <-l.quit:
-				// Finish what was queued before Close.
-				select {
-				case first = <-l.in:
-				default:
-					l.wg.Wait()
-					return
-				}
-			}
-		}
-		l.slots <- struct{}{} // requests pile up in l.in while every slot is busy
-		batch := []*request{first}
-		n := len(first.recs)
-		// An idle ledger submits at once (lowest latency); while other
-		// transactions are in flight, a batch lingers up to MaxWait to
-		// fill, so that load makes few large transactions rather than
-		// many small ones.
-		var timeout <-chan time.Time
-		var timer *time.Timer
-		if l.cfg.MaxWait > 0 && len(l.slots) > 1 {
-			timer = time.NewTimer(l.cfg.MaxWait)
-			timeout = timer.C
-		}
-	fill:
-		for n < l.cfg.MaxBatch {
-			var r *request
-			if timeout == nil {
-				select {
-				case r = <-l.in:
-				default:
-					break fill
-				}
-			} else {
-				select {
-				case r = <-l.in:
-				case <-timeout:
-					break fill
-				case <-l.quit:
-					break fill
-				}
-			}
-			if n+len(r.recs) > l.cfg.MaxBatch {
-				carry = r
-				break
-			}
-			batch = append(batch, r)
-			n += len(r.recs)
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			defer func() { <-l.slots }()
-			l.commit(batch)
-		}()
-	}
-}
-
-// commitStatusWait bounds the wait for one transaction's commit status.
-const commitStatusWait = 15 * time.Second
 
 // commit writes one batch, retrying what a lost race or a passing outage
 // left unanswered.
-func (l *Ledger) commit(batch []*request) {
+func (l *Ledger) commit(batch []*node.Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.BatchTimeout)
 	defer cancel()
 	pending := batch
@@ -161,7 +102,7 @@ func (l *Ledger) commit(batch []*request) {
 		}
 		if attempt == maxAttempts || ctx.Err() != nil {
 			for _, r := range pending {
-				r.answer(nil, unavailable("append", err))
+				r.Answer(nil, unavailable("append", err))
 			}
 			return
 		}
@@ -174,132 +115,180 @@ func (l *Ledger) commit(batch []*request) {
 	}
 }
 
-// try makes one attempt at a batch: it looks the records up, answers the
-// requests it can (conflicts; records all stored), submits the new
-// records in one transaction, and answers from the committed block. It
-// returns the requests to try again, with the reason.
-func (l *Ledger) try(ctx context.Context, reqs []*request) ([]*request, error) {
-	// One entry per distinct ID; a later request with a different record
-	// under an ID seen earlier in the batch conflicts.
-	type item struct {
-		leaf  []byte
-		entry *fabricblock.Entry
-	}
-	items := map[evidence.ID]*item{}
-	var ids []string
-	live := reqs[:0:0]
-	for _, r := range reqs {
-		ok := true
-		for i, rec := range r.recs {
-			if it := items[rec.ID]; it != nil && string(it.leaf) != string(r.leaves[i]) {
-				r.answer(nil, fmt.Errorf("%w: %s", node.ErrConflict, rec.ID))
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		for i, rec := range r.recs {
-			if items[rec.ID] == nil {
-				items[rec.ID] = &item{leaf: r.leaves[i]}
-				ids = append(ids, rec.ID.String())
-			}
-		}
-		live = append(live, r)
-	}
+// item is one distinct record ID of a batch: its leaf and, once looked
+// up, its entry on the ledger (nil: not stored).
+type item struct {
+	leaf  []byte
+	entry *fabricblock.Entry
+}
+
+// try makes one attempt at a batch: it looks the records up (lookup),
+// answers the requests that conflict and collects the new records
+// (partition), submits those in one transaction (submit), and answers
+// from the committed block or the stored entries (answer). It returns the
+// requests to try again, with the reason.
+func (l *Ledger) try(ctx context.Context, reqs []*node.Request) ([]*node.Request, error) {
+	items, ids, live := distinct(reqs)
 	if len(live) == 0 {
 		return nil, nil
 	}
-	out, err := l.evaluate(ctx, l.cc, "Lookup", strings.Join(ids, "\n"))
-	if err != nil {
+	if err := l.lookup(ctx, items, ids); err != nil {
 		return live, err
 	}
-	var entries []*fabricblock.Entry
-	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != len(ids) {
-		return live, fmt.Errorf("lookup of %d IDs: %d answers, %v", len(ids), len(entries), err)
+	live, leaves := partition(live, items)
+	var tx *committedTx
+	if len(leaves) > 0 {
+		var err error
+		if tx, err = l.submit(ctx, leaves); err != nil {
+			return live, err
+		}
 	}
-	for i, s := range ids {
-		id, _ := evidence.ParseID(s)
-		items[id].entry = entries[i]
-	}
+	return l.answer(ctx, live, items, tx)
+}
 
-	// Conflicts with the ledger fail their request; new records go in.
-	var leaves [][]byte
-	added := map[evidence.ID]bool{}
-	reqs, live = live, live[:0]
+// distinct gives one item per distinct ID of a batch, in order; a request
+// with a different record under an ID seen earlier in the batch is
+// answered with node.ErrConflict and left out.
+func distinct(reqs []*node.Request) (map[evidence.ID]*item, []evidence.ID, []*node.Request) {
+	items := map[evidence.ID]*item{}
+	var ids []evidence.ID
+	var live []*node.Request
 	for _, r := range reqs {
 		var conflict error
-		for i, rec := range r.recs {
-			if e := items[rec.ID].entry; e != nil && e.Record != string(r.leaves[i]) {
+		for i, rec := range r.Records {
+			if it := items[rec.ID]; it != nil && string(it.leaf) != string(r.Leaves[i]) {
 				conflict = fmt.Errorf("%w: %s", node.ErrConflict, rec.ID)
 				break
 			}
 		}
 		if conflict != nil {
-			r.answer(nil, conflict)
+			r.Answer(nil, conflict)
 			continue
 		}
-		for i, rec := range r.recs {
-			if items[rec.ID].entry == nil && !added[rec.ID] {
-				added[rec.ID] = true
-				leaves = append(leaves, r.leaves[i])
+		for i, rec := range r.Records {
+			if items[rec.ID] == nil {
+				items[rec.ID] = &item{leaf: r.Leaves[i]}
+				ids = append(ids, rec.ID)
 			}
 		}
 		live = append(live, r)
 	}
+	return items, ids, live
+}
 
-	var cb *cachedBlock
-	var tp *txProof
-	if len(leaves) > 0 {
-		start := time.Now()
-		_, commit, err := l.cc.SubmitAsyncWithContext(ctx, "PutBatch", client.WithArguments(fabricblock.JoinRecords(leaves)))
-		if err != nil {
-			return live, err
-		}
-		// A transaction lost with a Raft leader never reports a status:
-		// wait a bounded time, then look the records up again and resubmit
-		// what is missing (identical records are accepted again).
-		sctx, scancel := context.WithTimeout(ctx, commitStatusWait)
-		st, err := commit.StatusWithContext(sctx)
-		scancel()
-		if err != nil {
-			return live, err
-		}
-		if !st.Successful {
-			// Typically MVCC_READ_CONFLICT: a concurrent transaction wrote
-			// one of these IDs first. The next lookup sees it.
-			return live, fmt.Errorf("transaction %s in block %d: %s", st.TransactionID, st.BlockNumber, st.Code)
-		}
-		if cb, err = l.blockByNumber(ctx, st.BlockNumber); err != nil {
-			return live, err
-		}
-		if tp, err = l.txProof(ctx, cb, st.TransactionID); err != nil {
-			return live, err
-		}
-		if l.cfg.OnBatch != nil {
-			l.cfg.OnBatch(st.BlockNumber, len(leaves), time.Since(start))
-		}
+// lookup fills each item's ledger entry (chaincode Lookup).
+func (l *Ledger) lookup(ctx context.Context, items map[evidence.ID]*item, ids []evidence.ID) error {
+	ss := make([]string, len(ids))
+	for i, id := range ids {
+		ss[i] = id.String()
 	}
+	out, err := l.evaluate(ctx, l.cc, fabricblock.FnLookup, strings.Join(ss, "\n"))
+	if err != nil {
+		return err
+	}
+	var entries []*fabricblock.Entry
+	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != len(ids) {
+		return fmt.Errorf("lookup of %d IDs: %d answers, %v", len(ids), len(entries), err)
+	}
+	for i, id := range ids {
+		items[id].entry = entries[i]
+	}
+	return nil
+}
 
-	// Answer from the new transaction or the stored entries.
-	var retry []*request
-	var lastErr error
-	index := map[evidence.ID]int{}
-	if tp != nil {
-		for i, leaf := range tp.leaves {
-			if r, err := evidence.ParseRecord(leaf); err == nil {
-				index[r.ID] = i
+// partition answers the requests holding a record that differs from the
+// one stored under its ID (node.ErrConflict), and returns the others with
+// the leaves of the records not yet stored, each once.
+func partition(reqs []*node.Request, items map[evidence.ID]*item) ([]*node.Request, [][]byte) {
+	var live []*node.Request
+	var leaves [][]byte
+	added := map[evidence.ID]bool{}
+	for _, r := range reqs {
+		var conflict error
+		for i, rec := range r.Records {
+			if e := items[rec.ID].entry; e != nil && e.Record != string(r.Leaves[i]) {
+				conflict = fmt.Errorf("%w: %s", node.ErrConflict, rec.ID)
+				break
 			}
 		}
+		if conflict != nil {
+			r.Answer(nil, conflict)
+			continue
+		}
+		for i, rec := range r.Records {
+			if items[rec.ID].entry == nil && !added[rec.ID] {
+				added[rec.ID] = true
+				leaves = append(leaves, r.Leaves[i])
+			}
+		}
+		live = append(live, r)
 	}
-	for _, r := range live {
-		rcs := make([]verifier.Receipt, len(r.recs))
+	return live, leaves
+}
+
+// committedTx is a batch transaction this node submitted, committed and
+// checked.
+type committedTx struct {
+	cb    *cachedBlock
+	tp    *txProof
+	index map[evidence.ID]int // leaf index of each record it wrote
+}
+
+// submit writes leaves in one PutBatch transaction and reads the
+// committed block back, checked against the trust roots.
+func (l *Ledger) submit(ctx context.Context, leaves [][]byte) (*committedTx, error) {
+	start := time.Now()
+	_, commit, err := l.cc.SubmitAsyncWithContext(ctx, fabricblock.FnPutBatch, client.WithArguments(fabricblock.JoinRecords(leaves)))
+	if err != nil {
+		return nil, &SubmitError{TxID: txIDOf(err), Err: err}
+	}
+	// A transaction lost with a Raft leader never reports a status: wait a
+	// bounded time, then look the records up again and resubmit what is
+	// missing (identical records are accepted again).
+	sctx, scancel := context.WithTimeout(ctx, commitStatusWait)
+	st, err := commit.StatusWithContext(sctx)
+	scancel()
+	if err != nil {
+		return nil, &CommitError{TxID: commit.TransactionID(), Err: err}
+	}
+	if !st.Successful {
+		// Typically MVCC_READ_CONFLICT: a concurrent transaction wrote one
+		// of these IDs first. The next lookup sees it.
+		return nil, &CommitError{TxID: st.TransactionID, Block: st.BlockNumber, Code: st.Code}
+	}
+	cb, err := l.blockByNumber(ctx, st.BlockNumber)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := l.txProof(ctx, cb, st.TransactionID)
+	if err != nil {
+		return nil, err
+	}
+	if l.cfg.OnBatch != nil {
+		l.cfg.OnBatch(st.BlockNumber, len(leaves), time.Since(start))
+	}
+	tx := &committedTx{cb: cb, tp: tp, index: map[evidence.ID]int{}}
+	for i, leaf := range tp.leaves {
+		if r, err := evidence.ParseRecord(leaf); err == nil {
+			tx.index[r.ID] = i
+		}
+	}
+	return tx, nil
+}
+
+// answer gives each request its receipts: from the new transaction for
+// the records it wrote, from the stored entries for the others. Requests
+// whose receipts cannot be read now are returned to try again.
+func (l *Ledger) answer(ctx context.Context, reqs []*node.Request, items map[evidence.ID]*item, tx *committedTx) ([]*node.Request, error) {
+	var retry []*node.Request
+	var lastErr error
+	for _, r := range reqs {
+		rcs := make([]verifier.Receipt, len(r.Records))
 		var err error
-		for i, rec := range r.recs {
+		for i, rec := range r.Records {
 			switch {
-			case tp != nil && tp.wrote[rec.ID]:
-				rcs[i], err = l.receipt(cb, tp, index[rec.ID])
+			case tx != nil && tx.tp.wrote[rec.ID]:
+				rcs[i], err = l.receipt(tx.cb, tx.tp, tx.index[rec.ID])
 			case items[rec.ID].entry != nil:
 				rcs[i], err = l.receiptOf(ctx, rec.ID, *items[rec.ID].entry)
 			default:
@@ -318,7 +307,7 @@ func (l *Ledger) try(ctx context.Context, reqs []*request) ([]*request, error) {
 			retry, lastErr = append(retry, r), err
 			continue
 		}
-		r.answer(rcs, nil)
+		r.Answer(rcs, nil)
 	}
 	return retry, lastErr
 }

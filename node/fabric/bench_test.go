@@ -14,6 +14,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/fabric"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/fabricblock"
 )
 
 // BenchmarkRawTx measures bare Fabric transactions (one record each, Put
@@ -26,7 +27,7 @@ func BenchmarkRawTx(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			leaf, _ := ledgertest.Record(b, "raw").Canonical()
-			if _, err := cc.Submit("Put", client.WithArguments(string(leaf))); err != nil {
+			if _, err := cc.Submit(fabricblock.FnPut, client.WithArguments(string(leaf))); err != nil {
 				b.Error(err)
 				return
 			}

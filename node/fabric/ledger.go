@@ -22,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -136,13 +137,8 @@ type Ledger struct {
 
 	cache *blockCache
 
-	mu     sync.RWMutex // held (read) while queueing, (write) to close
-	closed bool
-	in     chan *request
-	quit   chan struct{}
-	done   chan struct{}
-	slots  chan struct{}
-	wg     sync.WaitGroup
+	batcher *node.Batcher
+	closed  atomic.Bool
 }
 
 // Open connects to the organisation's peer. It does not fail when the
@@ -186,15 +182,19 @@ func Open(cfg Config) (*Ledger, error) {
 		conn: conn, gw: gw,
 		cc: nw.GetContract(cfg.Chaincode), qscc: nw.GetContract("qscc"), cscc: nw.GetContract("cscc"),
 		cache: newBlockCache(64),
-		in:    make(chan *request, 4096), quit: make(chan struct{}), done: make(chan struct{}),
-		slots: make(chan struct{}, cfg.MaxInFlight),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.CallTimeout)
 	defer cancel()
 	if _, err := l.trustRoots(ctx); err != nil {
 		cfg.Logger.Printf("fabric: trust roots not read yet (will retry): %v", err)
 	}
-	go l.run()
+	// An idle ledger submits at once; while other transactions are in
+	// flight a batch lingers up to MaxWait to fill.
+	maxWait := cfg.MaxWait
+	if maxWait < 0 {
+		maxWait = 0
+	}
+	l.batcher = node.NewBatcher(node.BatcherConfig{MaxRecords: cfg.MaxBatch, MaxWait: maxWait, MaxInFlight: cfg.MaxInFlight}, l.commit)
 	return l, nil
 }
 
@@ -254,22 +254,17 @@ func dial(p Endpoint) (*grpc.ClientConn, error) {
 // Close stops taking Appends, finishes those already queued, and closes
 // the connection.
 func (l *Ledger) Close() error {
-	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.quit)
+	if l.closed.Swap(true) {
+		return nil
 	}
-	l.mu.Unlock()
-	<-l.done
+	l.batcher.Close()
 	l.gw.Close()
 	return l.conn.Close()
 }
 
 // checkOpen fails with node.ErrClosed after Close.
 func (l *Ledger) checkOpen() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
+	if l.closed.Load() {
 		return node.ErrClosed
 	}
 	return nil
@@ -387,7 +382,7 @@ func (l *Ledger) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt,
 }
 
 func (l *Ledger) receiptByID(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
-	out, err := l.evaluate(ctx, l.cc, "Get", id.String())
+	out, err := l.evaluate(ctx, l.cc, fabricblock.FnGet, id.String())
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
@@ -442,58 +437,33 @@ func (l *Ledger) blockByTxID(ctx context.Context, txID string) (*cachedBlock, er
 }
 
 // txProof returns what every receipt of one transaction shares, checking
-// the transaction and the block against the trust roots once.
+// the transaction and the block against the trust roots once per cached
+// block (verifier.CheckFabricTx, the check the offline verifier makes).
 func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*txProof, error) {
+	roots, err := l.trustRoots(ctx) // may ask the peer: not under cb.mu
+	if err != nil {
+		return nil, err
+	}
 	cb.mu.Lock()
 	defer cb.mu.Unlock()
 	if tp := cb.txs[txID]; tp != nil {
 		return tp, nil
 	}
-	roots, err := l.trustRoots(ctx)
-	if err != nil {
-		return nil, err
-	}
 	fail := func(err error) (*txProof, error) {
 		return nil, unavailable(fmt.Sprintf("transaction %s in block %d", txID, cb.b.Header.Number), err)
 	}
-	if err := cb.b.CheckDataHash(); err != nil {
-		return fail(err)
-	}
-	tx, err := cb.b.FindTx(txID)
+	ft, err := verifier.CheckFabricTx(cb.b, txID, *roots.Fabric)
 	if err != nil {
 		return fail(err)
 	}
-	if code, err := cb.b.ValidationCode(tx.Index); err != nil {
-		return fail(err)
-	} else if code != 0 {
-		return fail(fmt.Errorf("the transaction is marked %s", code))
-	}
-	if tx.Chaincode != l.cfg.Chaincode {
-		return fail(fmt.Errorf("the transaction ran chaincode %q", tx.Chaincode))
-	}
-	endorsers, err := tx.Verify(*roots.Fabric)
-	if err != nil {
-		return fail(err)
-	}
-	orderers, err := cb.b.VerifyBlockSignature(*roots.Fabric, tx.Timestamp)
-	if err != nil {
-		return fail(err)
-	}
-	v, ok := tx.Value(l.cfg.Chaincode, fabricblock.BatchKey(tx.ID))
-	if !ok {
-		return fail(errors.New("no batch root written"))
-	}
-	_, root, err := fabricblock.ParseBatch(v)
-	if err != nil {
-		return fail(err)
-	}
+	tx := ft.Tx
 	leaves := batchLeaves(tx)
-	if got := block.DataHash(leaves); string(got) != string(root) {
-		return fail(fmt.Errorf("batch root %x is not the root of the transaction's records (%x)", root, got))
+	if got := block.DataHash(leaves); string(got) != string(ft.Root) {
+		return fail(fmt.Errorf("batch root %x is not the root of the transaction's records (%x)", ft.Root, got))
 	}
 	tp := &txProof{
-		tx: tx, leaves: leaves, paths: block.AuditPaths(leaves), root: root,
-		keyIDs: append(endorsers, orderers[0]),
+		tx: tx, leaves: leaves, paths: block.AuditPaths(leaves), root: ft.Root,
+		keyIDs: append(ft.EndorserKeys, ft.OrdererKeys[0]),
 		wrote:  map[evidence.ID]bool{},
 	}
 	for _, leaf := range leaves {
@@ -517,9 +487,9 @@ func batchLeaves(tx *fabricblock.Tx) [][]byte {
 		return nil
 	}
 	switch string(tx.Args[0]) {
-	case "PutBatch":
+	case fabricblock.FnPutBatch:
 		return fabricblock.SplitRecords(tx.Args[1])
-	case "Put":
+	case fabricblock.FnPut:
 		return [][]byte{tx.Args[1]}
 	}
 	return nil
@@ -559,7 +529,7 @@ func (l *Ledger) IDsByDigest(ctx context.Context, d evidence.Digest) ([]evidence
 	if err := l.checkOpen(); err != nil {
 		return nil, err
 	}
-	out, err := l.evaluate(ctx, l.cc, "ListByDigest", string(d.Algorithm), d.Hex())
+	out, err := l.evaluate(ctx, l.cc, fabricblock.FnListByDigest, string(d.Algorithm), d.Hex())
 	if err != nil {
 		return nil, err
 	}

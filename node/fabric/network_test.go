@@ -45,7 +45,7 @@ func TestChaincode(t *testing.T) {
 	r.Digests = append(r.Digests, evidence.Sum(evidence.SM3, []byte("chaincode-test")))
 	leaf, _ := r.Canonical()
 
-	out, commit, err := cc.SubmitAsync("Put", client.WithArguments(string(leaf)))
+	out, commit, err := cc.SubmitAsync(fabricblock.FnPut, client.WithArguments(string(leaf)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestChaincode(t *testing.T) {
 		t.Fatalf("Put answered %s: %v", out, err)
 	}
 
-	got, err := cc.Evaluate("Get", client.WithArguments(strings.ToLower(r.ID.Grouped())))
+	got, err := cc.Evaluate(fabricblock.FnGet, client.WithArguments(strings.ToLower(r.ID.Grouped())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,31 +68,31 @@ func TestChaincode(t *testing.T) {
 	}
 
 	// An identical resubmission succeeds; a different record is refused.
-	if _, err := cc.Submit("Put", client.WithArguments(string(leaf))); err != nil {
+	if _, err := cc.Submit(fabricblock.FnPut, client.WithArguments(string(leaf))); err != nil {
 		t.Fatalf("identical resubmission: %v", err)
 	}
 	forged := r
 	forged.DocRef = "forged"
 	fl, _ := forged.Canonical()
-	_, err = cc.Submit("Put", client.WithArguments(string(fl)))
+	_, err = cc.Submit(fabricblock.FnPut, client.WithArguments(string(fl)))
 	var ee *client.EndorseError
 	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "conflict") {
 		t.Fatalf("conflicting record: %v, want an endorse error saying conflict", err)
 	}
 	// Invalid records never reach the ledger.
-	_, err = cc.Submit("Put", client.WithArguments(`{"v":1}`))
+	_, err = cc.Submit(fabricblock.FnPut, client.WithArguments(`{"v":1}`))
 	if !errors.As(err, &ee) {
 		t.Fatalf("invalid record: %v", err)
 	}
 
 	for _, d := range r.Digests {
-		ids, err := cc.Evaluate("ListByDigest", client.WithArguments(string(d.Algorithm), d.Hex()))
+		ids, err := cc.Evaluate(fabricblock.FnListByDigest, client.WithArguments(string(d.Algorithm), d.Hex()))
 		if err != nil || string(ids) != `["`+r.ID.String()+`"]` {
 			t.Fatalf("ListByDigest(%s) = %s, %v", d.Algorithm, ids, err)
 		}
 	}
 	missing := ledgertest.Record(t, "missing")
-	got, err = cc.Evaluate("Lookup", client.WithArguments(r.ID.String()+"\n"+missing.ID.String()))
+	got, err = cc.Evaluate(fabricblock.FnLookup, client.WithArguments(r.ID.String()+"\n"+missing.ID.String()))
 	if err != nil || !strings.HasSuffix(string(got), ",null]") {
 		t.Fatalf("Lookup = %s, %v", got, err)
 	}

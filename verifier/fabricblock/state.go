@@ -29,6 +29,18 @@ const (
 	DigestObject = "digest"
 )
 
+// The evidence chaincode's functions (the methods of chaincode.Contract,
+// whose test checks these names): what clients invoke and what a block's
+// transaction arguments name.
+const (
+	FnPut          = "Put"          // one record
+	FnPutBatch     = "PutBatch"     // records joined by RecordSeparator
+	FnGet          = "Get"          // an Entry by ID
+	FnLookup       = "Lookup"       // Entries (or null) of IDs joined by "\n"
+	FnGetBatch     = "GetBatch"     // a Batch by transaction ID
+	FnListByDigest = "ListByDigest" // IDs holding a digest (algorithm, hex)
+)
+
 // compositeKey mirrors shim.CreateCompositeKey for attributes without
 // U+0000 (callers pass hex, IDs and algorithm names).
 func compositeKey(object string, attrs ...string) string {
