@@ -53,7 +53,7 @@ func sub(i int) []node.Submission {
 	return []node.Submission{{Type: evidence.File, Digests: []evidence.Digest{evidence.Sum(evidence.SHA256, []byte(fmt.Sprint(i)))}}}
 }
 
-func waitReceipt(t *testing.T, s *node.Service, id evidence.ID) verifier.Receipt {
+func waitReceipt(t *testing.T, s *node.Service, id evidence.ID) node.Receipt {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
@@ -64,6 +66,9 @@ type Config struct {
 	Queue      bool
 	CommitWait time.Duration
 	Logger     *log.Logger
+	// PDFDir is where certificates are rendered from (pdfcpu's
+	// configuration and the installed font); empty: DefaultPDFDir().
+	PDFDir string
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -77,6 +82,8 @@ type Service struct {
 
 	queue      *queue
 	commitWait time.Duration
+	inspector  *pdf.Inspector
+	renderer   *renderer
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -102,6 +109,11 @@ func NewService(c Config) (*Service, error) {
 		ids:        evidence.NewIDGenerator(c.Now, nil),
 		quotas:     map[string]*quotaState{},
 		commitWait: c.CommitWait,
+		inspector:  pdf.NewInspector(0),
+		renderer:   &renderer{dir: c.PDFDir},
+	}
+	if s.renderer.dir == "" {
+		s.renderer.dir = DefaultPDFDir()
 	}
 	if c.Queue {
 		q, err := openQueue(c.DB, c.Ledger, c.Logger, func(n int) { c.Metrics.queueDepth.Set(float64(n)) })
@@ -120,11 +132,17 @@ func (s *Service) Close() {
 	}
 }
 
-// Ledger returns the service's ledger.
-func (s *Service) Ledger() Ledger { return s.ledger }
+// Info describes the service's ledger (Ledger.Info).
+func (s *Service) Info(ctx context.Context) (Info, error) { return s.ledger.Info(ctx) }
 
-// Platforms returns the platform registry.
-func (s *Service) Platforms() *platform.Registry { return s.platforms }
+// Block returns block n as the ledger stores it (Ledger.Block).
+func (s *Service) Block(ctx context.Context, n uint64) (Block, error) { return s.ledger.Block(ctx, n) }
+
+// Authenticate returns the platform an API key belongs to
+// (platform.ErrUnknownKey for an unknown or revoked key).
+func (s *Service) Authenticate(key string) (platform.Platform, error) {
+	return s.platforms.Authenticate(key)
+}
 
 // Store keys.
 var (
@@ -180,14 +198,21 @@ func (sub Submission) Validate() error {
 // repeat of the same request (same fingerprint) returns the same receipts
 // instead of new records; the same key with another fingerprint fails with
 // ErrIdempotencyMismatch.
-func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]verifier.Receipt, error) {
+func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]Receipt, error) {
 	start := time.Now()
 	rcs, err := s.submit(ctx, p, idemKey, fingerprint, subs)
-	if err == nil && len(rcs) == 1 && len(subs) == 1 && len(subs[0].Inspection) > 0 {
-		rcs[0].PDF = subs[0].Inspection
-	}
 	s.metrics.observeSubmit(len(subs), err, time.Since(start))
-	return rcs, err
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Receipt, len(rcs))
+	for i := range rcs {
+		out[i].Receipt = rcs[i]
+	}
+	if len(out) == 1 && len(subs) == 1 {
+		out[0].PDF = subs[0].Inspection
+	}
+	return out, nil
 }
 
 func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]verifier.Receipt, error) {
@@ -235,9 +260,13 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
-	if err := s.reserveQuota(p, len(subs)); err != nil {
+	quota, err := s.reserveQuota(p, len(subs))
+	if err != nil {
 		return nil, err
 	}
+	// Every way out before the records are committed or durably queued
+	// gives the reservation back.
+	defer quota.release()
 	now := s.now()
 	recs := make([]evidence.Record, len(subs))
 	var b store.Batch
@@ -246,7 +275,6 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 	for i, sub := range subs {
 		id, err := s.ids.New()
 		if err != nil {
-			s.releaseQuota(p, len(subs))
 			return nil, err
 		}
 		recs[i] = evidence.Record{ID: id, Type: sub.Type, Digests: sub.Digests, Platform: p.Name, DocRef: sub.DocRef, SubmittedAt: now}
@@ -261,7 +289,6 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		if ikey != nil || s.queue != nil {
 			c, err := recs[i].Canonical()
 			if err != nil {
-				s.releaseQuota(p, len(subs))
 				return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 			}
 			ie.Records = append(ie.Records, c)
@@ -277,7 +304,6 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 	}
 	if b.Len() > 0 {
 		if err := s.db.Write(&b); err != nil {
-			s.releaseQuota(p, len(subs))
 			if s.queue != nil {
 				s.queue.release(seq)
 			}
@@ -287,11 +313,13 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 	if s.queue == nil {
 		rcs, err := s.ledger.Append(ctx, recs)
 		if err != nil {
-			s.releaseQuota(p, len(subs))
 			return nil, err
 		}
+		quota.keep()
 		return rcs, nil
 	}
+	// Durably queued: the records will reach the ledger, and count.
+	quota.keep()
 	return s.commitQueued(seq, recs)
 }
 
@@ -341,21 +369,40 @@ func idsOf(recs []evidence.Record) []evidence.ID {
 
 // Receipt returns the receipt for id; a *PendingError if it is queued in
 // this node and not yet on the ledger.
-func (s *Service) Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error) {
+func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) {
 	// The pending mark goes before the append and away only after the
 	// commit, so asking it first never misses a record in between.
 	if s.queue != nil {
 		if pending, err := s.queue.isPending(id); err == nil && pending {
-			return verifier.Receipt{}, &PendingError{IDs: []evidence.ID{id}}
+			return Receipt{}, &PendingError{IDs: []evidence.ID{id}}
 		}
 	}
 	rc, err := s.ledger.Receipt(ctx, id)
-	if err == nil {
-		if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
-			rc.PDF = v
-		}
+	if err != nil {
+		return Receipt{}, err
 	}
-	return rc, err
+	out := Receipt{Receipt: rc}
+	if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
+		out.PDF = v
+	}
+	return out, nil
+}
+
+// ReceiptFor is Receipt as platform p sees it: with the private metadata
+// when p submitted the record.
+func (s *Service) ReceiptFor(ctx context.Context, id evidence.ID, p platform.Platform) (Receipt, error) {
+	rc, err := s.Receipt(ctx, id)
+	if err != nil {
+		return rc, err
+	}
+	md, err := s.Metadata(p, rc.Receipt)
+	switch {
+	case err == nil:
+		rc.Metadata = md
+	case !errors.Is(err, ErrNotFound):
+		return Receipt{}, err
+	}
+	return rc, nil
 }
 
 // Metadata returns the private metadata of the record rc, only to the
@@ -434,7 +481,34 @@ func (s *Service) quotaKey(name string, start time.Time) []byte {
 	return key(prefQuot, []byte(name), t[:])
 }
 
-func (s *Service) reserveQuota(p platform.Platform, n int) error {
+// reservation is records reserved against a platform's quota: given back
+// by release unless keep was called first.
+type reservation struct {
+	s    *Service
+	p    platform.Platform
+	n    int
+	kept bool
+}
+
+func (r *reservation) keep() { r.kept = true }
+
+func (r *reservation) release() {
+	if r.kept || r.n == 0 {
+		return
+	}
+	r.kept = true
+	r.s.releaseQuota(r.p, r.n)
+}
+
+// reserveQuota reserves n records of p's quota for a submission.
+func (s *Service) reserveQuota(p platform.Platform, n int) (*reservation, error) {
+	if err := s.reserveLocked(p, n); err != nil {
+		return nil, err
+	}
+	return &reservation{s: s, p: p, n: n}, nil
+}
+
+func (s *Service) reserveLocked(p platform.Platform, n int) error {
 	s.quotaMu.Lock()
 	defer s.quotaMu.Unlock()
 	st, end, err := s.quotaLocked(p)
@@ -465,3 +539,8 @@ func (s *Service) releaseQuota(p platform.Platform, n int) {
 		st.used = max(0, st.used-int64(n))
 	}
 }
+
+// Receipt is a receipt as the node shows it (view.Receipt): the ledger's
+// receipt, the node's inspection of the content, and private metadata for
+// the submitting platform.
+type Receipt = view.Receipt

@@ -47,7 +47,7 @@ func (s *Service) verificationCase(ctx context.Context, id evidence.ID) (verifie
 	case err != nil:
 		return c, err
 	}
-	c.Receipt = &rc
+	c.Receipt = &rc.Receipt
 	info, err := s.ledger.Info(ctx)
 	if err != nil {
 		return c, err

@@ -7,7 +7,6 @@ package verifier
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -93,11 +92,6 @@ type Receipt struct {
 	KeyIDs       []string           `json:"key_ids"`
 	Proof        Proof              `json:"proof"`
 	Timestamps   []Timestamp        `json:"timestamps,omitempty"`
-	// PDF is the node's inspection of submitted PDF content (parses,
-	// pages, signatures with integrity and trust apart). It is what the
-	// submitting node saw, not part of the ledger proof: VerifyReceipt
-	// ignores it.
-	PDF json.RawMessage `json:"pdf,omitempty"`
 }
 
 // NewReceipt fills the descriptive fields of a receipt from a record; the

@@ -17,6 +17,13 @@ func (r Receipt) MarshalJSON() ([]byte, error) {
 
 // AppendJSON appends the receipt's JSON encoding to b.
 func (r Receipt) AppendJSON(b []byte) []byte {
+	return append(r.AppendFields(b), '}')
+}
+
+// AppendFields appends the receipt's JSON object without its closing
+// brace, so that a view of the receipt (the node's, with its own members)
+// can add members after the receipt's: b + `{"v":…,"proof":{…}`.
+func (r Receipt) AppendFields(b []byte) []byte {
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, int64(r.Version), 10)
 	b = appendKV(b, "id", r.ID)
@@ -62,10 +69,7 @@ func (r Receipt) AppendJSON(b []byte) []byte {
 		ts, _ := json.Marshal(r.Timestamps)
 		b = append(append(b, `,"timestamps":`...), ts...)
 	}
-	if len(r.PDF) > 0 {
-		b = append(append(b, `,"pdf":`...), r.PDF...)
-	}
-	return append(b, '}')
+	return b
 }
 
 func (p Proof) appendJSON(b []byte) []byte {

@@ -24,7 +24,6 @@ func TestReceiptJSON(t *testing.T) {
 			Seal:  &block.Seal{Ledger: "l", Number: 1, BlockHash: "cd", Time: "t", KeyID: "k1", Signature: []byte{7, 7}},
 			Block: []byte{0x0a, 0x01}},
 		Timestamps: []Timestamp{{Kind: "rfc3161", Token: []byte{1}}},
-		PDF:        json.RawMessage(`{"pdf":true,"pages":2}`),
 	}
 	for name, r := range map[string]Receipt{"full": full, "zero": {}} {
 		got, err := json.Marshal(r)

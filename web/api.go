@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +10,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,9 +17,7 @@ import (
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/evidence-node/evidence-node/node"
-	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
-	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
@@ -37,7 +32,7 @@ func (s *server) healthz(c fiber.Ctx) error {
 func (s *server) readyz(c fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
 	defer cancel()
-	info, err := s.svc.Ledger().Info(ctx)
+	info, err := s.svc.Info(ctx)
 	if err != nil {
 		return &Error{Status: 503, Code: CodeLedgerUnavailable, Message: "ledger not ready: " + err.Error(), MessageZH: "账本未就绪", Err: err}
 	}
@@ -52,7 +47,7 @@ func (s *server) authenticate(c fiber.Ctx) (platform.Platform, error) {
 		return platform.Platform{}, apiErr(401, CodeUnauthorized,
 			"missing API key: send Authorization: Bearer KEY (create one with evidencectl platform add)", "缺少 API 密钥")
 	}
-	p, err := s.svc.Platforms().Authenticate(strings.TrimSpace(key))
+	p, err := s.svc.Authenticate(strings.TrimSpace(key))
 	if err != nil {
 		return p, err
 	}
@@ -121,7 +116,7 @@ type BatchPending struct {
 
 // BatchResponse is the answer to POST /evidence/batch.
 type BatchResponse struct {
-	Receipts []verifier.Receipt `json:"receipts"`
+	Receipts []node.Receipt `json:"receipts"`
 }
 
 func (s *server) submitBatch(c fiber.Ctx) error {
@@ -179,18 +174,12 @@ func isMultipart(c fiber.Ctx) bool {
 	return strings.HasPrefix(strings.ToLower(string(c.Request().Header.ContentType())), "multipart/form-data")
 }
 
-// upload is what a multipart request carried: the file's digests, the
-// inspection of a PDF, and the text fields.
+// upload is what a multipart request carried: what the node learned
+// from the file part, and the text fields.
 type upload struct {
-	digests    []evidence.Digest
-	size       int64
-	fields     map[string]string
-	inspection []byte
+	node.Content
+	fields map[string]string
 }
-
-// MaxInspect is the largest PDF inspected at submission; a larger one is
-// recorded all the same, with a note that it was not inspected.
-const MaxInspect = 256 << 20
 
 // readMultipart streams a multipart body: the part named "file" is hashed
 // (SHA-256 and SM3 at once) as it arrives, never held in memory; other
@@ -236,40 +225,17 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 			if err != nil {
 				return up, err
 			}
-			algs := []evidence.Algorithm{alg}
-			for _, a := range evidence.Algorithms() {
-				if a != alg {
-					algs = append(algs, a)
-				}
-			}
-			var src io.Reader = part
-			var spill *spillFile
-			if inspect {
-				br := bufio.NewReaderSize(part, 1024)
-				head, _ := br.Peek(1024)
-				src = br
-				if bytes.Contains(head, []byte("%PDF-")) {
-					if spill, err = newSpill(MaxInspect); err != nil {
-						return up, err
-					}
-					defer spill.remove()
-					src = io.TeeReader(br, spill)
-				}
-			}
-			ds, n, err := evidence.HashReader(src, algs...)
-			if err == nil && spill != nil {
-				up.inspection = spill.inspect()
-			}
+			content, err := s.svc.ReadContent(part, alg, inspect)
 			if err != nil {
 				if lr.exceeded {
 					return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
 				}
 				return up, badRequest("reading the file: %v", err)
 			}
-			if n > s.maxUpload {
+			if content.Size > s.maxUpload {
 				return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
 			}
-			up.digests, up.size = ds, n
+			up.Content = content
 			continue
 		}
 		if len(up.fields) >= 16 {
@@ -344,14 +310,14 @@ func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
 	if m := up.fields["metadata"]; m != "" {
 		req.Metadata = json.RawMessage(m)
 	}
-	req.Digest = up.digests[0].Hex()
-	req.Algorithm = string(up.digests[0].Algorithm)
+	req.Digest = up.Digests[0].Hex()
+	req.Algorithm = string(up.Digests[0].Algorithm)
 	sub, err := req.toSubmission()
 	if err != nil {
 		return sub, err
 	}
-	sub.Digests = up.digests
-	sub.Inspection = up.inspection
+	sub.Digests = up.Digests
+	sub.Inspection = up.Inspection
 	return sub, nil
 }
 
@@ -362,31 +328,23 @@ func (s *server) get(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rc, err := s.svc.Receipt(c.Context(), id)
+	var rc node.Receipt
+	if c.Get("Authorization") == "" {
+		rc, err = s.svc.Receipt(c.Context(), id)
+	} else {
+		var p platform.Platform
+		if p, err = s.authenticate(c); err != nil {
+			return err
+		}
+		rc, err = s.svc.ReceiptFor(c.Context(), id, p)
+	}
 	if errors.Is(err, node.ErrPending) {
 		return c.Status(202).JSON(Pending{ID: id.String(), Status: "pending"})
 	}
 	if err != nil {
 		return err
 	}
-	if c.Get("Authorization") == "" {
-		return sendJSON(c, 200, rc.AppendJSON(make([]byte, 0, 2048)))
-	}
-	p, err := s.authenticate(c)
-	if err != nil {
-		return err
-	}
-	b := rc.AppendJSON(make([]byte, 0, 4096))
-	if p.Name == rc.Platform {
-		md, err := s.svc.Metadata(p, rc)
-		if err != nil && !errors.Is(err, node.ErrNotFound) {
-			return err
-		}
-		if len(md) > 0 {
-			b = append(append(append(b[:len(b)-1], `,"metadata":`...), md...), '}')
-		}
-	}
-	return sendJSON(c, 200, b)
+	return sendJSON(c, 200, rc.AppendJSON(make([]byte, 0, 4096)))
 }
 
 // verify handles POST /verify: JSON {id, digest | text} or multipart with
@@ -411,7 +369,7 @@ func (s *server) verify(c fiber.Ctx) error {
 		if id, err = evidence.ParseID(up.fields["id"]); err != nil {
 			return err
 		}
-		ds = up.digests
+		ds = up.Digests
 	} else {
 		var b []byte
 		if b, err = body(c, MaxJSONBody); err != nil {
@@ -446,7 +404,7 @@ func (s *server) block(c fiber.Ctx) error {
 	if err != nil {
 		return badRequest("block number %q is not a non-negative integer", c.Params("n"))
 	}
-	b, err := s.svc.Ledger().Block(c.Context(), n)
+	b, err := s.svc.Block(c.Context(), n)
 	if err != nil {
 		return err
 	}
@@ -470,7 +428,7 @@ type LedgerView struct {
 }
 
 func (s *server) ledger(c fiber.Ctx) error {
-	info, err := s.svc.Ledger().Info(c.Context())
+	info, err := s.svc.Info(c.Context())
 	if err != nil {
 		return err
 	}
@@ -492,56 +450,4 @@ func pathID(c fiber.Ctx) (evidence.ID, error) {
 		raw = u
 	}
 	return evidence.ParseID(raw)
-}
-
-// spillFile keeps a copy of an uploaded PDF on disk, up to a limit, for
-// pdfcpu (which needs to seek) while the upload streams through the hash.
-type spillFile struct {
-	f    *os.File
-	max  int64
-	n    int64
-	over bool
-}
-
-func newSpill(max int64) (*spillFile, error) {
-	f, err := os.CreateTemp("", "evidence-upload-*.pdf")
-	if err != nil {
-		return nil, fmt.Errorf("%w: temporary file for PDF inspection: %v", node.ErrUnavailable, err)
-	}
-	return &spillFile{f: f, max: max}, nil
-}
-
-func (s *spillFile) Write(p []byte) (int, error) {
-	if s.over {
-		return len(p), nil
-	}
-	if s.n+int64(len(p)) > s.max {
-		s.over = true
-		return len(p), nil
-	}
-	n, err := s.f.Write(p)
-	s.n += int64(n)
-	if err != nil {
-		s.over = true // a full disk costs the inspection, not the evidence
-	}
-	return len(p), nil
-}
-
-// inspect reports on the spilled PDF as JSON.
-func (s *spillFile) inspect() []byte {
-	var info any
-	if s.over {
-		info = map[string]any{"pdf": nil, "error": fmt.Sprintf("not inspected: larger than %d MiB", s.max>>20)}
-	} else if i, err := pdf.NewInspector(0).Inspect(s.f); err != nil {
-		info = map[string]any{"pdf": nil, "error": "not inspected: " + err.Error()}
-	} else {
-		info = i
-	}
-	b, _ := json.Marshal(info)
-	return b
-}
-
-func (s *spillFile) remove() {
-	s.f.Close()
-	os.Remove(s.f.Name())
 }

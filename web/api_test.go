@@ -155,7 +155,7 @@ func TestUploadVerifyTamperMistype(t *testing.T) {
 	if rc.Type != evidence.File || rc.Algorithm != evidence.SHA256 || rc.DigestHex != hex.EncodeToString(sum[:]) || len(rc.Digests) != 2 {
 		t.Fatalf("receipt: %s", b)
 	}
-	info, _ := n.svc.Ledger().Info(t.Context())
+	info, _ := n.svc.Info(t.Context())
 	if _, err := verifier.VerifyReceipt(rc, info.TrustRoots); err != nil {
 		t.Fatalf("receipt does not verify: %v", err)
 	}
@@ -287,7 +287,7 @@ func TestIdempotency(t *testing.T) {
 	if code != 422 || errCode(t, b) != CodeIdempotencyMismatch {
 		t.Fatalf("reused key: %d %s", code, b)
 	}
-	info, _ := n.svc.Ledger().Info(t.Context())
+	info, _ := n.svc.Info(t.Context())
 	if info.Height != 1 {
 		t.Fatalf("height %d after one idempotent submission", info.Height)
 	}
@@ -400,7 +400,7 @@ func TestBadInput(t *testing.T) {
 	if code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key)); code != 413 || errCode(t, b) != CodeTooLarge {
 		t.Fatalf("upload over the limit: %d %s", code, b)
 	}
-	info, _ := n.svc.Ledger().Info(t.Context())
+	info, _ := n.svc.Info(t.Context())
 	if info.Height != 0 {
 		t.Fatalf("bad requests wrote %d blocks", info.Height)
 	}

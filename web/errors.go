@@ -90,6 +90,15 @@ func toAPI(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeIDInvalid, Err: err,
 			Message:   "not a valid evidence ID (" + err.Error() + "); an ID has 27 letters and digits",
 			MessageZH: "统一证据编号格式有误（应为 27 位字母和数字），请检查输入"}
+	case errors.Is(err, node.ErrNotOriginal):
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Err: err, Message: err.Error(),
+			MessageZH: "该文件与存证记录不一致，不能作为原件放入电子证据包"}
+	case errors.Is(err, node.ErrNoFont):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err,
+			Message:   "certificates cannot be made on this node: the CJK font is not installed (operator: apt-get install fonts-wqy-zenhei)",
+			MessageZH: "本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"}
+	case errors.Is(err, node.ErrNoCertificates):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err, Message: err.Error(), MessageZH: "本节点暂无法生成存证证书"}
 	case errors.Is(err, node.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Err: err, Message: "not found: " + err.Error(), MessageZH: "未找到"}
 	case errors.Is(err, node.ErrInvalid), errors.Is(err, evidence.ErrRecord), errors.Is(err, evidence.ErrAlgorithm), errors.Is(err, evidence.ErrDigestFormat):

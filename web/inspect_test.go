@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
-	"github.com/evidence-node/evidence-node/verifier"
 )
 
 // TestUploadInspection: an uploaded PDF is inspected at submission (pages,
@@ -13,20 +13,20 @@ import (
 // not parse; content that is no PDF gets no inspection.
 func TestUploadInspection(t *testing.T) {
 	n := newTestNode(t)
-	submit := func(content []byte) verifier.Receipt {
+	submit := func(content []byte) node.Receipt {
 		body, ct := multipartBody(t, nil, content)
 		code, b := n.do(t, "POST", "/api/v1/evidence", body, ct, auth(n.key))
 		if code != 201 {
 			t.Fatalf("upload: %d %s", code, b)
 		}
-		return decode[verifier.Receipt](t, b)
+		return decode[node.Receipt](t, b)
 	}
 	rc := submit(pdftest.OnePage("contract"))
 	if !bytes.Contains(rc.PDF, []byte(`"pdf":true`)) || !bytes.Contains(rc.PDF, []byte(`"pages":1`)) {
 		t.Fatalf("valid PDF inspection: %s", rc.PDF)
 	}
 	_, b := n.do(t, "GET", "/api/v1/evidence/"+rc.ID, nil, "")
-	if got := decode[verifier.Receipt](t, b); !bytes.Equal(got.PDF, rc.PDF) {
+	if got := decode[node.Receipt](t, b); !bytes.Equal(got.PDF, rc.PDF) {
 		t.Fatalf("GET lost the inspection: %s", got.PDF)
 	}
 	bad := submit([]byte("%PDF-1.4\nthis is not really a PDF\n"))

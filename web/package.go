@@ -2,8 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,19 +9,12 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/evidence-node/evidence-node/node"
-	"github.com/evidence-node/evidence-node/node/pdf"
-	"github.com/evidence-node/evidence-node/verifier"
-	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
 
@@ -31,57 +22,18 @@ import (
 // the lower-case hex SHA-256 of the whole package file as sent.
 const HeaderFingerprint = "X-Evidence-Fingerprint"
 
-// PDFDir is where certificates are rendered from: pdfcpu's configuration
-// and the installed CJK font (about 12 MB, installed once, reused by later
-// processes).
-var PDFDir = filepath.Join(os.TempDir(), "evidence-node-pdf-"+strconv.Itoa(os.Getuid()))
-
-// packager serves certificates and packages; the PDF renderer is made on
-// first use (installing the font takes about half a second) and again
-// after a failure (e.g. the font was installed since).
-type packager struct {
-	svc *node.Service
-
-	mu  sync.Mutex
-	pdf *pdf.Renderer
-}
-
 // registerPackage serves GET /evidence/{id}/certificate.pdf (the
 // certificate alone) and GET /evidence/{id}/package.pdf (the certificate
 // carrying the receipt, the block, the trust roots and the manifest), both
-// public.
+// public; POST …/package.pdf embeds the original the holder uploads.
 func (s *server) registerPackage(api fiber.Router) {
-	p := &packager{svc: s.svc}
-	api.Get("/evidence/:id/certificate.pdf", p.certificate)
-	api.Get("/evidence/:id/package.pdf", p.pkg)
-	api.Post("/evidence/:id/package.pdf", p.pkgWithOriginal)
+	api.Get("/evidence/:id/certificate.pdf", s.certificate)
+	api.Get("/evidence/:id/package.pdf", func(c fiber.Ctx) error { return s.sendPackage(c, false) })
+	api.Post("/evidence/:id/package.pdf", func(c fiber.Ctx) error { return s.sendPackage(c, true) })
 }
 
 // MaxOriginal is the largest original embedded in a package.
 const MaxOriginal = 32 << 20
-
-// pkgWithOriginal is pkg with the original evidence embedded unchanged:
-// the holder uploads it (multipart field "file"); it must have the
-// recorded digest. A signed PDF keeps its signature: the package is a new
-// PDF that carries it as an attachment.
-func (p *packager) pkgWithOriginal(c fiber.Ctx) error { return p.sendPackage(c, true) }
-
-// checkedOriginal reads the uploaded original and refuses it unless it has
-// every digest the record holds.
-func checkedOriginal(c fiber.Ctx, rc verifier.Receipt) (*evpkg.File, error) {
-	orig, err := readOriginal(c)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range rc.Digests {
-		if got := evidence.Sum(d.Algorithm, orig.Data); got.Hex() != d.Hex {
-			return nil, &Error{Status: 400, Code: CodeBadRequest,
-				Message:   fmt.Sprintf("this file is not the recorded evidence: its %s digest %s differs from the recorded %s", d.Algorithm, got.Hex(), d.Hex),
-				MessageZH: "该文件与存证记录不一致，不能作为原件放入电子证据包"}
-		}
-	}
-	return &orig, nil
-}
 
 // readOriginal reads the multipart part "file", at most MaxOriginal bytes,
 // and names it original.<ext> after the uploaded file name (or %PDF).
@@ -133,59 +85,15 @@ func originalName(upload string, data []byte) string {
 	return "original"
 }
 
-// errNoRenderer says certificates cannot be made on this node.
-var errNoRenderer = errors.New("certificate renderer unavailable")
-
-func (p *packager) renderer() (*pdf.Renderer, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pdf != nil {
-		return p.pdf, nil
+// pending answers 202 for a record queued but not yet on the ledger (it
+// has no block to certify yet), as GET /evidence/{id} does.
+func pending(c fiber.Ctx, err error) (bool, error) {
+	var pe *node.PendingError
+	if !errors.As(err, &pe) {
+		return false, nil
 	}
-	r, err := pdf.New(pdf.Config{Dir: PDFDir})
-	if err != nil {
-		msg, zh := "certificates cannot be made on this node: "+err.Error(), "本节点暂无法生成存证证书"
-		if errors.Is(err, pdf.ErrNoFont) {
-			msg, zh = "certificates cannot be made on this node: the CJK font is not installed (operator: apt-get install fonts-wqy-zenhei)",
-				"本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"
-		}
-		return nil, &Error{Status: 503, Code: CodeInternal, Message: msg, MessageZH: zh, Err: fmt.Errorf("%w: %v", errNoRenderer, err)}
-	}
-	p.pdf = r
-	return r, nil
-}
-
-// failed forgets the renderer after a rendering error, so that the next
-// request sets it up again (pdf.New reinstalls a font that went missing,
-// e.g. from a cleaned temporary directory).
-func (p *packager) failed() {
-	p.mu.Lock()
-	p.pdf = nil
-	p.mu.Unlock()
-}
-
-// errPendingAnswered means the 202 answer for a record not yet on the
-// ledger was sent.
-var errPendingAnswered = errors.New("pending answered")
-
-// receipt reads the path's ID (400 id_checksum when mistyped) and its
-// receipt (404 not_found when unknown). A record queued but not yet on
-// the ledger has no block to certify: it is answered 202 pending, as
-// GET /evidence/{id} does, and errPendingAnswered returned.
-func (p *packager) receipt(c fiber.Ctx) (verifier.Receipt, error) {
-	id, err := pathID(c)
-	if err != nil {
-		return verifier.Receipt{}, err
-	}
-	rc, err := p.svc.Receipt(c.Context(), id)
-	if errors.Is(err, node.ErrPending) {
-		c.Set(fiber.HeaderRetryAfter, "1")
-		if jerr := c.Status(202).JSON(Pending{ID: id.String(), Status: "pending"}); jerr != nil {
-			return rc, jerr
-		}
-		return rc, errPendingAnswered
-	}
-	return rc, err
+	c.Set(fiber.HeaderRetryAfter, "1")
+	return true, c.Status(202).JSON(Pending{ID: pe.IDs[0].String(), Status: "pending"})
 }
 
 // baseURL is the public base URL of this node as the client reached it:
@@ -203,11 +111,8 @@ func baseURL(c fiber.Ctx) (string, error) {
 	return c.Scheme() + "://" + host, nil
 }
 
-func (p *packager) certificate(c fiber.Ctx) error {
-	rc, err := p.receipt(c)
-	if errors.Is(err, errPendingAnswered) {
-		return nil
-	}
+func (s *server) certificate(c fiber.Ctx) error {
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -215,94 +120,46 @@ func (p *packager) certificate(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := p.renderer()
+	doc, err := s.svc.Certificate(c.Context(), id, base)
+	if ok, perr := pending(c, err); ok {
+		return perr
+	}
 	if err != nil {
 		return err
 	}
-	doc, err := r.Certificate(c.Context(), rc, pdf.CertOptions{BaseURL: base})
-	if err != nil {
-		p.failed()
-		return fmt.Errorf("certificate of %s: %w", rc.ID, err)
-	}
-	return sendPDF(c, doc, "inline", "certificate-"+rc.ID+".pdf")
+	return sendPDF(c, doc, "inline", "certificate-"+id.String()+".pdf")
 }
-
-// pkg builds the evidence package: the certificate with the manifest's
-// digest printed on it, carrying the attachments evpkg.Build lists.
-func (p *packager) pkg(c fiber.Ctx) error { return p.sendPackage(c, false) }
 
 // sendPackage answers with the package, with the uploaded original
 // embedded when withOriginal.
-func (p *packager) sendPackage(c fiber.Ctx, withOriginal bool) error {
-	rc, err := p.receipt(c)
-	if errors.Is(err, errPendingAnswered) {
-		return nil
-	}
+func (s *server) sendPackage(c fiber.Ctx, withOriginal bool) error {
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
 	var orig *evpkg.File
 	if withOriginal {
-		if orig, err = checkedOriginal(c, rc); err != nil {
+		f, err := readOriginal(c)
+		if err != nil {
 			return err
 		}
+		orig = &f
 	}
 	base, err := baseURL(c)
 	if err != nil {
 		return err
 	}
-	doc, err := p.build(c.Context(), rc, base, orig)
+	doc, err := s.svc.Package(c.Context(), id, base, orig)
+	if ok, perr := pending(c, err); ok {
+		return perr
+	}
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(doc)
-	c.Set(HeaderFingerprint, hex.EncodeToString(sum[:]))
-	c.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
-	return sendPDF(c, doc, "attachment", "evidence-package-"+rc.ID+".pdf")
-}
-
-func (p *packager) build(ctx context.Context, rc verifier.Receipt, base string, original *evpkg.File) ([]byte, error) {
-	b, err := p.svc.Ledger().Block(ctx, rc.BlockNumber)
-	if err != nil {
-		return nil, fmt.Errorf("block %d of %s: %w", rc.BlockNumber, rc.ID, err)
-	}
-	info, err := p.svc.Ledger().Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var originals []evpkg.File
-	if original != nil {
-		originals = append(originals, *original)
-	}
-	files, err := evpkg.Build(rc, []evpkg.Block{{Kind: b.Kind, Number: b.Header.Number, Raw: b.Raw}}, info.TrustRoots, originals...)
-	if err != nil {
-		return nil, fmt.Errorf("package of %s: %w", rc.ID, err)
-	}
-	var manifest string
-	for _, f := range files {
-		if f.Name == evpkg.ManifestName {
-			manifest = evpkg.Digest(f.Data)
-		}
-	}
-	r, err := p.renderer()
-	if err != nil {
-		return nil, err
-	}
-	cert, err := r.Certificate(ctx, rc, pdf.CertOptions{BaseURL: base, ManifestDigest: manifest})
-	if err != nil {
-		p.failed()
-		return nil, fmt.Errorf("certificate of %s: %w", rc.ID, err)
-	}
-	modTime, _ := time.Parse(time.RFC3339Nano, rc.LedgerTime)
-	att := make([]pdf.File, len(files))
-	for i, f := range files {
-		att[i] = pdf.File{Name: f.Name, Description: f.Description, Data: f.Data, ModTime: modTime}
-	}
-	doc, err := pdf.AttachFiles(cert, att)
-	if err != nil {
-		return nil, fmt.Errorf("package of %s: %w", rc.ID, err)
-	}
-	return doc, nil
+	sum, _ := hex.DecodeString(doc.Fingerprint)
+	c.Set(HeaderFingerprint, doc.Fingerprint)
+	c.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	return sendPDF(c, doc.PDF, "attachment", "evidence-package-"+id.String()+".pdf")
 }
 
 func sendPDF(c fiber.Ctx, doc []byte, disposition, name string) error {

@@ -19,11 +19,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
+
+// Service is what the HTTP surface needs of the node; *node.Service is
+// it.
+type Service interface {
+	Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []node.Submission) ([]node.Receipt, error)
+	Receipt(ctx context.Context, id evidence.ID) (node.Receipt, error)
+	ReceiptFor(ctx context.Context, id evidence.ID, p platform.Platform) (node.Receipt, error)
+	Verify(ctx context.Context, id evidence.ID, ds ...evidence.Digest) (verifier.Verification, error)
+	ReadContent(r io.Reader, primary evidence.Algorithm, inspect bool) (node.Content, error)
+	Certificate(ctx context.Context, id evidence.ID, base string) ([]byte, error)
+	Package(ctx context.Context, id evidence.ID, base string, original *evpkg.File) (node.Document, error)
+	Info(ctx context.Context) (node.Info, error)
+	Block(ctx context.Context, n uint64) (node.Block, error)
+	Authenticate(key string) (platform.Platform, error)
+}
+
+var _ Service = (*node.Service)(nil)
 
 // Config configures the HTTP server.
 type Config struct {
-	Service *node.Service
+	Service Service
 	// MaxUpload is the largest file accepted by multipart upload.
 	MaxUpload int64
 	// Registry receives the HTTP metrics and serves /metrics.
@@ -35,7 +56,7 @@ type Config struct {
 const DefaultMaxUpload = 4 << 30
 
 type server struct {
-	svc       *node.Service
+	svc       Service
 	maxUpload int64
 	log       *log.Logger
 

@@ -28,6 +28,9 @@ type CertOptions struct {
 	// is the hex SHA-256 of the package's manifest.json; it ties the
 	// printed page to the attachments.
 	ManifestDigest string
+	// Inspection is the node's inspection of the submitted content, shown
+	// when given.
+	Inspection *Info
 }
 
 // VerifyURL returns the verification page link for a receipt:
@@ -228,7 +231,7 @@ func certificateLayout(rc verifier.Receipt, o CertOptions, font string) (pdfDoc,
 	if rc.DocRef != "" {
 		p.row("平台文档编号", "Platform document ref.", wrap(rc.DocRef, valueW, 9.5), false)
 	}
-	if in := inspection(rc); in != nil {
+	if in := o.Inspection; in != nil {
 		zh, en := inspectionText(*in)
 		p.timeRowLabelled("原件检查", "Content inspected", wrap(zh, valueW, 9.5), wrap(en+" Seen by the node at submission; not part of the ledger proof.", valueW, 7))
 	}
@@ -322,20 +325,6 @@ func (p *page) qr(code *qr.Code, x, y, size float64) {
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
-
-// inspection returns the node's inspection of the submitted content, if
-// the receipt carries one (field "pdf", an Info), read through the
-// receipt's JSON so that the certificate does not depend on how the
-// receipt holds it.
-func inspection(rc verifier.Receipt) *Info {
-	var aux struct {
-		PDF *Info `json:"pdf"`
-	}
-	if err := json.Unmarshal(rc.AppendJSON(nil), &aux); err != nil {
-		return nil
-	}
-	return aux.PDF
-}
 
 // inspectionText summarises an inspection in Chinese and English.
 func inspectionText(i Info) (string, string) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -92,27 +91,13 @@ func sampleReceipt(t testing.TB) verifier.Receipt {
 	return rc
 }
 
-// withInspection adds the node's inspection of the content, as receipts
-// carry it in field "pdf", when the receipt type has that field.
-func withInspection(t testing.TB, rc verifier.Receipt, info Info) verifier.Receipt {
-	t.Helper()
-	var m map[string]json.RawMessage
-	json.Unmarshal(rc.AppendJSON(nil), &m)
-	m["pdf"], _ = json.Marshal(info)
-	b, _ := json.Marshal(m)
-	var out verifier.Receipt
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestCertificate(t *testing.T) {
 	r := renderer(t)
-	rc := withInspection(t, sampleReceipt(t), Info{PDF: true, Version: "1.7", Pages: 3,
-		Signatures: []Signature{{Kind: "form", Signed: true, Integrity: Intact, Trust: Unknown}}})
+	rc := sampleReceipt(t)
+	in := &Info{PDF: true, Version: "1.7", Pages: 3,
+		Signatures: []Signature{{Kind: "form", Signed: true, Integrity: Intact, Trust: Unknown}}}
 	start := time.Now()
-	doc, err := r.Certificate(context.Background(), rc, CertOptions{BaseURL: "http://127.0.0.1:8080", ManifestDigest: strings.Repeat("9f", 32)})
+	doc, err := r.Certificate(context.Background(), rc, CertOptions{BaseURL: "http://127.0.0.1:8080", ManifestDigest: strings.Repeat("9f", 32), Inspection: in})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,11 +208,12 @@ func TestVerifyURL(t *testing.T) {
 // note stays above the footer.
 func TestCertificateLongFields(t *testing.T) {
 	r := renderer(t)
-	rc := withInspection(t, sampleReceipt(t), Info{PDF: true, Version: "1.7", Pages: 300,
-		Signatures: []Signature{{Signed: true, Integrity: Modified}, {Signed: true, Integrity: Intact}}})
+	rc := sampleReceipt(t)
+	in := &Info{PDF: true, Version: "1.7", Pages: 300,
+		Signatures: []Signature{{Signed: true, Integrity: Modified}, {Signed: true, Integrity: Intact}}}
 	rc.DocRef = strings.Repeat("合同编号", 21) + "1234"
 	rc.Ledger = strings.Repeat("long-ledger-name-", 4)
-	l, err := certificateLayout(rc, CertOptions{BaseURL: "https://evidence-verification.example.gov.cn:8443/some/prefix", ManifestDigest: strings.Repeat("ab", 32)}, r.font)
+	l, err := certificateLayout(rc, CertOptions{BaseURL: "https://evidence-verification.example.gov.cn:8443/some/prefix", ManifestDigest: strings.Repeat("ab", 32), Inspection: in}, r.font)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package client is the Go client of the evidence node's HTTP API, for
-// signing platforms and auditors. It depends only on the verifier, so it
-// pulls neither the server nor its storage into a program.
+// signing platforms and auditors. It depends only on the verifier and the
+// node's receipt view (node/view), so it pulls neither the server nor its
+// storage into a program.
 package client
 
 import (
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
@@ -91,22 +93,10 @@ type Submission struct {
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 }
 
-// Receipt is a receipt, with the private metadata when the submitting
-// platform asks for it.
-type Receipt struct {
-	verifier.Receipt
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-}
-
-// MarshalJSON writes the receipt with its metadata (the embedded
-// Receipt's own MarshalJSON would drop it).
-func (r Receipt) MarshalJSON() ([]byte, error) {
-	b := r.Receipt.AppendJSON(nil)
-	if len(r.Metadata) == 0 {
-		return b, nil
-	}
-	return append(append(append(b[:len(b)-1], `,"metadata":`...), r.Metadata...), '}'), nil
-}
+// Receipt is a receipt as the node shows it: with the node's inspection
+// of the content, and the private metadata when the submitting platform
+// asks for it.
+type Receipt = view.Receipt
 
 func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body io.Reader, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)

@@ -1,0 +1,39 @@
+// Package view holds the node's view of a receipt: the ledger's receipt
+// plus what only the node knows about the record. It depends on the
+// verifier alone, so that the Go client (web/client) shares the one
+// encoding without pulling the node's storage into a program.
+package view
+
+import (
+	"encoding/json"
+
+	"github.com/evidence-node/evidence-node/verifier"
+)
+
+// Receipt is a receipt as the node shows it: the ledger's receipt (what a
+// verifier checks) and what only this node knows about the record — its
+// inspection of the submitted content (a PDF's pages and signatures,
+// integrity and trust apart) and, for the submitting platform alone, the
+// private metadata. Neither is part of the ledger proof.
+type Receipt struct {
+	verifier.Receipt
+	PDF      json.RawMessage `json:"pdf,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+// MarshalJSON writes the receipt's members, then pdf and metadata.
+func (r Receipt) MarshalJSON() ([]byte, error) {
+	return r.AppendJSON(make([]byte, 0, 2048)), nil
+}
+
+// AppendJSON appends the JSON encoding of the receipt to b.
+func (r Receipt) AppendJSON(b []byte) []byte {
+	b = r.Receipt.AppendFields(b)
+	if len(r.PDF) > 0 {
+		b = append(append(b, `,"pdf":`...), r.PDF...)
+	}
+	if len(r.Metadata) > 0 {
+		b = append(append(b, `,"metadata":`...), r.Metadata...)
+	}
+	return append(b, '}')
+}
