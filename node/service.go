@@ -434,15 +434,27 @@ type quotaState struct {
 
 const quotaStep = 64
 
-// QuotaUsage reports a platform's use of its quota in the current window.
-func (s *Service) QuotaUsage(p platform.Platform) (used int64, windowEnd time.Time, err error) {
+// Usage is a platform's use of its quota in the current period.
+type Usage struct {
+	Platform string
+	Quota    int64 // records per period; 0: no cap
+	Used     int64
+	Period   string
+	// Start and End bound the current period (zero without a quota).
+	Start, End time.Time
+}
+
+// Usage reports a platform's use of its quota in the current period.
+func (s *Service) Usage(p platform.Platform) (Usage, error) {
+	u := Usage{Platform: p.Name, Quota: p.Quota, Period: p.Period}
 	s.quotaMu.Lock()
 	defer s.quotaMu.Unlock()
 	st, end, err := s.quotaLocked(p)
 	if err != nil || st == nil {
-		return 0, end, err
+		return u, err
 	}
-	return st.used, end, nil
+	u.Used, u.Start, u.End = st.used, st.windowStart, end
+	return u, nil
 }
 
 func (s *Service) quotaLocked(p platform.Platform) (*quotaState, time.Time, error) {

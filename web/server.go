@@ -38,6 +38,7 @@ type Service interface {
 	Info(ctx context.Context) (node.Info, error)
 	Block(ctx context.Context, n uint64) (node.Block, error)
 	Authenticate(key string) (platform.Platform, error)
+	Usage(p platform.Platform) (node.Usage, error)
 }
 
 var _ Service = (*node.Service)(nil)
@@ -112,10 +113,11 @@ func New(cfg Config) *fiber.App {
 	api.Post("/verify", s.verify)
 	api.Get("/blocks/:n", s.block)
 	api.Get("/ledger", s.ledger)
+	api.Get("/platform/usage", s.usage)
 	s.registerPackage(api)
 	s.registerPortal(app)
 	// A known API path with another method: 405, not 404.
-	for _, path := range []string{"/evidence", "/evidence/batch", "/evidence/:id", "/verify", "/blocks/:n", "/ledger"} {
+	for _, path := range []string{"/evidence", "/evidence/batch", "/evidence/:id", "/verify", "/blocks/:n", "/ledger", "/platform/usage"} {
 		api.All(path, func(c fiber.Ctx) error {
 			return apiErr(405, CodeMethodNotAllowed, "method "+c.Method()+" not allowed on "+c.Path(), "不支持该请求方法")
 		})

@@ -70,7 +70,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *mode != "submit" && *mode != "get" && *mode != "health":
 		return usagef("bench: --mode must be submit, get or health")
 	}
-	c := nf.client()
+	// A load generator measures the node: no retries, so no made-up
+	// Idempotency-Keys either.
+	c := client.New(nf.url, client.WithKey(nf.key), client.WithRetries(0, 0))
 	var rec *recorder
 	if *record != "" {
 		f, err := os.OpenFile(*record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -93,7 +95,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, r := range rcs {
 			ids = append(ids, r.ID)
 		}
-		c = client.New(nf.url) // reads are public: no key
+		c = client.New(nf.url, client.WithRetries(0, 0)) // reads are public: no key
 	}
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()

@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -134,14 +135,16 @@ type nodeError struct{ err error }
 func (e nodeError) Error() string { return "cannot reach the node: " + e.err.Error() }
 func (e nodeError) Unwrap() error { return e.err }
 
-// wrapNode classifies a client error: API errors stay, others are the
-// node being unreachable.
+// wrapNode classifies a client error: API errors, local files that cannot
+// be read and damaged downloads stay; others are the node being
+// unreachable.
 func wrapNode(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ae *client.APIError
-	if errors.As(err, &ae) {
+	var pe *fs.PathError
+	if errors.As(err, &ae) || errors.As(err, &pe) || errors.Is(err, client.ErrDamaged) {
 		return err
 	}
 	return nodeError{err}

@@ -6,14 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
@@ -201,67 +198,31 @@ func cmdPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return idError(err)
 	}
-	doc, name := "package.pdf", "evidence-package-"+id.String()+".pdf"
+	name := "evidence-package-" + id.String() + ".pdf"
 	if *certOnly {
-		doc, name = "certificate.pdf", "certificate-"+id.String()+".pdf"
+		name = "certificate-" + id.String() + ".pdf"
 	}
 	if *out == "" {
 		*out = name
 	}
-	u := strings.TrimRight(nf.url, "/") + "/api/v1/evidence/" + url.PathEscape(id.String()) + "/" + doc
-	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
-	if err != nil {
-		return usagef("package: %v", err)
+	if *original != "" && *certOnly {
+		return usagef("package: --original goes with the package, not --certificate")
 	}
-	if *original != "" {
-		if *certOnly {
-			return usagef("package: --original goes with the package, not --certificate")
-		}
-		data, err := os.ReadFile(*original)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		w, _ := mw.CreateFormFile("file", filepath.Base(*original))
-		w.Write(data)
-		mw.Close()
-		if req, err = http.NewRequestWithContext(ctx, "POST", u, &buf); err != nil {
-			return usagef("package: %v", err)
-		}
-		req.Header.Set("Content-Type", mw.FormDataContentType())
+	c := nf.client()
+	var d client.Document
+	if *certOnly {
+		d, err = c.Certificate(ctx, id.String())
+	} else {
+		d, err = c.Package(ctx, id.String(), *original)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nodeError{err}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nodeError{err}
-	}
-	if resp.StatusCode == http.StatusAccepted {
-		return &client.APIError{Status: resp.StatusCode, Code: "pending",
+	if pe := (*client.PendingError)(nil); errors.As(err, &pe) {
+		return &client.APIError{Status: 202, Code: "pending",
 			Message: id.String() + " is durably queued in the node but not on the ledger yet: retry in a moment", MessageZH: "该存证已受理，尚未上链，请稍后重试"}
 	}
-	if resp.StatusCode != http.StatusOK {
-		var eb struct {
-			Error struct {
-				Code      string `json:"code"`
-				Message   string `json:"message"`
-				MessageZH string `json:"message_zh"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" {
-			eb.Error.Code, eb.Error.Message = "http_"+fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(body))
-		}
-		return &client.APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, MessageZH: eb.Error.MessageZH}
+	if err != nil {
+		return wrapNode(err)
 	}
-	sum := sha256.Sum256(body)
-	fp := hex.EncodeToString(sum[:])
-	if want := resp.Header.Get("X-Evidence-Fingerprint"); want != "" && want != fp {
-		return fmt.Errorf("the download is damaged: its SHA-256 is %s, the node announced %s", fp, want)
-	}
+	body, fp := d.PDF, d.Fingerprint
 	if err := os.WriteFile(*out, body, 0o644); err != nil {
 		return err
 	}

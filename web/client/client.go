@@ -1,5 +1,6 @@
 // Package client is the Go client of the evidence node's HTTP API, for
-// signing platforms and auditors. It depends only on the verifier and the
+// signing platforms and auditors: every endpoint of docs/openapi.yaml, with
+// typed errors and safe retries. It depends only on the verifier and the
 // node's receipt view (node/view), so it pulls neither the server nor its
 // storage into a program.
 package client
@@ -7,6 +8,9 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,9 +32,11 @@ import (
 
 // Client talks to one node.
 type Client struct {
-	base string
-	key  string
-	http *http.Client
+	base    string
+	key     string
+	http    *http.Client
+	retries int
+	backoff time.Duration
 }
 
 // Option configures a Client.
@@ -41,9 +48,18 @@ func WithKey(key string) Option { return func(c *Client) { c.key = key } }
 // WithHTTPClient replaces the HTTP client.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
+// WithRetries retries a call up to n more times when the node cannot be
+// reached or answers 429, 502, 503 or 504, waiting base, then twice as
+// long each time (or the node's Retry-After). Submissions are retried
+// under one Idempotency-Key (made up when the caller gave none), so a
+// retry never records twice. Default: 2 retries from 200ms; 0 disables.
+func WithRetries(n int, base time.Duration) Option {
+	return func(c *Client) { c.retries, c.backoff = n, base }
+}
+
 // New returns a client for the node at base (e.g. http://127.0.0.1:8080).
 func New(base string, opts ...Option) *Client {
-	c := &Client{base: strings.TrimRight(base, "/"), http: &http.Client{
+	c := &Client{base: strings.TrimRight(base, "/"), retries: 2, backoff: 200 * time.Millisecond, http: &http.Client{
 		Transport: &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -51,12 +67,37 @@ func New(base string, opts ...Option) *Client {
 			MaxIdleConnsPerHost: 1024,
 			IdleConnTimeout:     90 * time.Second,
 		},
+		// Redirects are not part of the API: report them, never follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
+
+// Error codes of the API (docs/openapi.yaml), matched by errors.Is against
+// an *APIError: errors.Is(err, client.ErrNotFound).
+var (
+	ErrBadRequest          = codeError("bad_request")
+	ErrIDChecksum          = codeError("id_checksum")
+	ErrIDInvalid           = codeError("id_invalid")
+	ErrUnauthorized        = codeError("unauthorized")
+	ErrNotFound            = codeError("not_found")
+	ErrTooLarge            = codeError("too_large")
+	ErrQuotaExceeded       = codeError("quota_exceeded")
+	ErrConflict            = codeError("conflict")
+	ErrIdempotencyMismatch = codeError("idempotency_mismatch")
+	ErrUnsupportedMedia    = codeError("unsupported_media_type")
+	ErrMethodNotAllowed    = codeError("method_not_allowed")
+	ErrLedgerUnavailable   = codeError("ledger_unavailable")
+	ErrInternal            = codeError("internal")
+)
+
+// codeError is an API error code as a sentinel.
+type codeError string
+
+func (e codeError) Error() string { return "node error " + string(e) }
 
 // APIError is an error answer from the node.
 type APIError struct {
@@ -68,6 +109,12 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Is matches the sentinel of the error's code (ErrNotFound, …).
+func (e *APIError) Is(target error) bool {
+	c, ok := target.(codeError)
+	return ok && string(c) == e.Code
 }
 
 // PendingError is a 202 answer: the node durably queued the records but
@@ -83,6 +130,11 @@ func (e *PendingError) Error() string {
 // Verification is the node's answer to a verification.
 type Verification = verifier.Verification
 
+// Receipt is a receipt as the node shows it: with the node's inspection
+// of the content, and the private metadata when the submitting platform
+// asks for it.
+type Receipt = view.Receipt
+
 // Submission is one item of a JSON submission.
 type Submission struct {
 	Type      string          `json:"type,omitempty"`
@@ -93,17 +145,62 @@ type Submission struct {
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 }
 
-// Receipt is a receipt as the node shows it: with the node's inspection
-// of the content, and the private metadata when the submitting platform
-// asks for it.
-type Receipt = view.Receipt
+// request is one API call; body makes a fresh body for every attempt.
+type request struct {
+	method, path string
+	header       http.Header
+	body         func() (io.Reader, error)
+	// idempotent: safe to retry (reads, and writes under an
+	// Idempotency-Key).
+	idempotent bool
+}
 
-func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body io.Reader, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return 0, err
+// response is a successful answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxAnswer bounds what the client reads of an answer (packages are the
+// largest: up to the 32 MiB original plus the certificate).
+const maxAnswer = 256 << 20
+
+func (c *Client) do(ctx context.Context, r request) (response, error) {
+	delay := c.backoff
+	for attempt := 0; ; attempt++ {
+		res, err, wait := c.once(ctx, r)
+		if err == nil || !r.idempotent || attempt >= c.retries || wait < 0 {
+			return res, err
+		}
+		if wait == 0 {
+			wait = delay
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return res, err
+		}
+		delay *= 2
 	}
-	for k, v := range hdr {
+}
+
+// once makes one attempt; wait is how long to wait before a retry makes
+// sense (0: the client's backoff; negative: never retry this answer).
+func (c *Client) once(ctx context.Context, r request) (response, error, time.Duration) {
+	var body io.Reader
+	if r.body != nil {
+		b, err := r.body()
+		if err != nil {
+			return response{}, err, -1
+		}
+		body = b
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, c.base+r.path, body)
+	if err != nil {
+		return response{}, err, -1
+	}
+	for k, v := range r.header {
 		req.Header[k] = v
 	}
 	if c.key != "" {
@@ -111,26 +208,35 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		if ctx.Err() != nil {
+			return response{}, err, -1
+		}
+		return response{}, err, 0
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
-		return resp.StatusCode, err
+		return response{}, err, 0
 	}
-	if resp.StatusCode >= 400 {
-		var eb struct {
-			Error struct {
-				Code, Message string
-				MessageZH     string `json:"message_zh"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
-			return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(b))}
-		}
-		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, MessageZH: eb.Error.MessageZH}
+	if len(b) > maxAnswer {
+		return response{}, fmt.Errorf("the node's answer is larger than %d bytes", maxAnswer), -1
 	}
-	if resp.StatusCode == http.StatusAccepted {
+	res := response{status: resp.StatusCode, header: resp.Header, body: b}
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return res, &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode),
+			Message: "the node answered with a redirect to " + resp.Header.Get("Location") + "; use that URL as the node's address"}, -1
+	case resp.StatusCode >= 400:
+		wait := time.Duration(-1)
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			wait = 0
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 && s < 60 {
+				wait = time.Duration(s) * time.Second
+			}
+		}
+		return res, apiError(resp.StatusCode, b), wait
+	case resp.StatusCode == http.StatusAccepted:
 		var p struct {
 			ID  string   `json:"id"`
 			IDs []string `json:"ids"`
@@ -139,19 +245,65 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, b
 		if p.ID != "" {
 			p.IDs = []string{p.ID}
 		}
-		return resp.StatusCode, &PendingError{IDs: p.IDs}
+		return res, &PendingError{IDs: p.IDs}, -1
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decoding the node's answer: %w", err)
-		}
-	}
-	return resp.StatusCode, nil
+	return res, nil, 0
 }
 
-func jsonBody(v any) (io.Reader, http.Header) {
+func apiError(status int, b []byte) *APIError {
+	var eb struct {
+		Error struct {
+			Code, Message string
+			MessageZH     string `json:"message_zh"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+		return &APIError{Status: status, Code: "http_" + strconv.Itoa(status), Message: strings.TrimSpace(string(b))}
+	}
+	return &APIError{Status: status, Code: eb.Error.Code, Message: eb.Error.Message, MessageZH: eb.Error.MessageZH}
+}
+
+// call makes a request and decodes a JSON answer into out (if not nil).
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	res, err := c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.body, out); err != nil {
+			return fmt.Errorf("decoding the node's answer to %s %s: %w", r.method, r.path, err)
+		}
+	}
+	return nil
+}
+
+func jsonRequest(method, path string, v any) request {
 	b, _ := json.Marshal(v)
-	return bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}}
+	return request{method: method, path: path, header: http.Header{"Content-Type": {"application/json"}},
+		body: func() (io.Reader, error) { return bytes.NewReader(b), nil }}
+}
+
+// submission is a write under an Idempotency-Key: the caller's, or one
+// made up here when retries are on, so that retrying is safe.
+func (c *Client) submission(r request, key string) request {
+	if key == "" && c.retries > 0 {
+		var b [16]byte
+		rand.Read(b[:])
+		key = "client-" + hex.EncodeToString(b[:])
+	}
+	if key != "" {
+		r.header.Set("Idempotency-Key", key)
+		r.idempotent = true
+	}
+	return r
+}
+
+func evidencePath(id string, rest ...string) string {
+	p := "/api/v1/evidence/" + url.PathEscape(id)
+	for _, s := range rest {
+		p += "/" + s
+	}
+	return p
 }
 
 // SubmitOptions are optional fields of a submission.
@@ -163,72 +315,74 @@ type SubmitOptions struct {
 }
 
 // Submit sends one JSON submission (a digest or a text).
-func (c *Client) Submit(ctx context.Context, s Submission, idempotencyKey string) (verifier.Receipt, error) {
-	body, hdr := jsonBody(s)
-	if idempotencyKey != "" {
-		hdr.Set("Idempotency-Key", idempotencyKey)
-	}
-	var rc verifier.Receipt
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence", hdr, body, &rc)
+func (c *Client) Submit(ctx context.Context, s Submission, idempotencyKey string) (Receipt, error) {
+	var rc Receipt
+	err := c.call(ctx, c.submission(jsonRequest(http.MethodPost, "/api/v1/evidence", s), idempotencyKey), &rc)
 	return rc, err
 }
 
 // SubmitBatch sends up to 1000 submissions in one request.
-func (c *Client) SubmitBatch(ctx context.Context, items []Submission, idempotencyKey string) ([]verifier.Receipt, error) {
-	return submitBatch[verifier.Receipt](ctx, c, items, idempotencyKey)
+func (c *Client) SubmitBatch(ctx context.Context, items []Submission, idempotencyKey string) ([]Receipt, error) {
+	return submitBatch[Receipt](ctx, c, items, idempotencyKey)
 }
 
 func submitBatch[T any](ctx context.Context, c *Client, items []Submission, idempotencyKey string) ([]T, error) {
-	body, hdr := jsonBody(struct {
+	r := c.submission(jsonRequest(http.MethodPost, "/api/v1/evidence/batch", struct {
 		Items []Submission `json:"items"`
-	}{items})
-	if idempotencyKey != "" {
-		hdr.Set("Idempotency-Key", idempotencyKey)
-	}
+	}{items}), idempotencyKey)
 	var out struct {
 		Receipts []T `json:"receipts"`
 	}
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence/batch", hdr, body, &out)
+	err := c.call(ctx, r, &out)
 	return out.Receipts, err
 }
 
-// UploadFile streams a file to the node as multipart/form-data; the node
-// hashes it (SHA-256 and SM3) as it arrives.
-func (c *Client) UploadFile(ctx context.Context, path string, o SubmitOptions) (verifier.Receipt, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return verifier.Receipt{}, err
-	}
-	defer f.Close()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			for k, v := range map[string]string{"algorithm": o.Algorithm, "doc_ref": o.DocRef, "metadata": string(o.Metadata)} {
-				if v != "" {
-					if err := mw.WriteField(k, v); err != nil {
-						return err
+// multipartFile streams fields, then the file at path as part "file".
+func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), string) {
+	boundary := multipart.NewWriter(nil).Boundary()
+	return func() (io.Reader, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		mw.SetBoundary(boundary)
+		go func() {
+			defer f.Close()
+			err := func() error {
+				for _, kv := range fields {
+					if kv[1] != "" {
+						if err := mw.WriteField(kv[0], kv[1]); err != nil {
+							return err
+						}
 					}
 				}
-			}
-			part, err := mw.CreateFormFile("file", filepath.Base(path))
-			if err != nil {
-				return err
-			}
-			if _, err := io.CopyBuffer(part, f, make([]byte, 1<<20)); err != nil {
-				return err
-			}
-			return mw.Close()
+				part, err := mw.CreateFormFile("file", filepath.Base(path))
+				if err != nil {
+					return err
+				}
+				if _, err := io.CopyBuffer(part, f, make([]byte, 1<<20)); err != nil {
+					return err
+				}
+				return mw.Close()
+			}()
+			pw.CloseWithError(err)
 		}()
-		pw.CloseWithError(err)
-	}()
-	hdr := http.Header{"Content-Type": {mw.FormDataContentType()}}
-	if o.IdempotencyKey != "" {
-		hdr.Set("Idempotency-Key", o.IdempotencyKey)
+		return pr, nil
+	}, "multipart/form-data; boundary=" + boundary
+}
+
+// UploadFile streams a file to the node as multipart/form-data; the node
+// hashes it (SHA-256 and SM3) as it arrives, and inspects a PDF.
+func (c *Client) UploadFile(ctx context.Context, path string, o SubmitOptions) (Receipt, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Receipt{}, err
 	}
-	var rc verifier.Receipt
-	_, err = c.do(ctx, http.MethodPost, "/api/v1/evidence", hdr, pr, &rc)
-	pr.Close()
+	body, ct := multipartFile(path, [][2]string{{"algorithm", o.Algorithm}, {"doc_ref", o.DocRef}, {"metadata", string(o.Metadata)}})
+	r := c.submission(request{method: http.MethodPost, path: "/api/v1/evidence", header: http.Header{"Content-Type": {ct}}, body: body}, o.IdempotencyKey)
+	var rc Receipt
+	err := c.call(ctx, r, &rc)
 	return rc, err
 }
 
@@ -236,23 +390,25 @@ func (c *Client) UploadFile(ctx context.Context, path string, o SubmitOptions) (
 // client's key belongs to the submitting platform).
 func (c *Client) Get(ctx context.Context, id string) (Receipt, error) {
 	var rc Receipt
-	_, err := c.do(ctx, http.MethodGet, "/api/v1/evidence/"+url.PathEscape(id), nil, nil, &rc)
+	err := c.call(ctx, request{method: http.MethodGet, path: evidencePath(id), idempotent: true}, &rc)
 	return rc, err
 }
 
 // Verify asks the node to verify a digest against an ID.
 func (c *Client) Verify(ctx context.Context, id string, d evidence.Digest) (Verification, error) {
-	body, hdr := jsonBody(map[string]string{"id": id, "algorithm": string(d.Algorithm), "digest": d.Hex()})
+	r := jsonRequest(http.MethodPost, "/api/v1/verify", map[string]string{"id": id, "algorithm": string(d.Algorithm), "digest": d.Hex()})
+	r.idempotent = true
 	var v Verification
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/verify", hdr, body, &v)
+	err := c.call(ctx, r, &v)
 	return v, err
 }
 
 // VerifyText asks the node to verify a text against an ID.
 func (c *Client) VerifyText(ctx context.Context, id, text string) (Verification, error) {
-	body, hdr := jsonBody(map[string]any{"id": id, "text": text})
+	r := jsonRequest(http.MethodPost, "/api/v1/verify", map[string]any{"id": id, "text": text})
+	r.idempotent = true
 	var v Verification
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/verify", hdr, body, &v)
+	err := c.call(ctx, r, &v)
 	return v, err
 }
 
@@ -262,11 +418,8 @@ func (c *Client) VerifyFile(ctx context.Context, id, path string) (Verification,
 	alg := evidence.SHA256
 	if rc, err := c.Get(ctx, id); err == nil {
 		alg = rc.Algorithm
-	} else {
-		var ae *APIError
-		if !errors.As(err, &ae) || ae.Code != "not_found" {
-			return Verification{}, err
-		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return Verification{}, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -280,6 +433,63 @@ func (c *Client) VerifyFile(ctx context.Context, id, path string) (Verification,
 	return c.Verify(ctx, id, ds[0])
 }
 
+// VerifyUpload sends the file itself to the node to verify (multipart
+// POST /verify): for when the node should hash it.
+func (c *Client) VerifyUpload(ctx context.Context, id, path string) (Verification, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Verification{}, err
+	}
+	body, ct := multipartFile(path, [][2]string{{"id", id}})
+	var v Verification
+	err := c.call(ctx, request{method: http.MethodPost, path: "/api/v1/verify", header: http.Header{"Content-Type": {ct}}, body: body, idempotent: true}, &v)
+	return v, err
+}
+
+// Document is a PDF the node rendered: a certificate, or an evidence
+// package with its fingerprint (证据数字指纹, the hex SHA-256 of the file),
+// checked against the one the node announced.
+type Document struct {
+	PDF         []byte
+	Fingerprint string
+}
+
+// Certificate downloads the evidence certificate (存证证书) of an ID.
+func (c *Client) Certificate(ctx context.Context, id string) (Document, error) {
+	return c.document(ctx, request{method: http.MethodGet, path: evidencePath(id, "certificate.pdf"), idempotent: true})
+}
+
+// Package downloads the evidence package (电子证据包) of an ID; with
+// original set, that file is uploaded and embedded unchanged (the node
+// refuses a file without the recorded digest).
+func (c *Client) Package(ctx context.Context, id, original string) (Document, error) {
+	r := request{method: http.MethodGet, path: evidencePath(id, "package.pdf"), idempotent: true}
+	if original != "" {
+		if _, err := os.Stat(original); err != nil {
+			return Document{}, err
+		}
+		body, ct := multipartFile(original, nil)
+		r.method, r.header, r.body = http.MethodPost, http.Header{"Content-Type": {ct}}, body
+	}
+	return c.document(ctx, r)
+}
+
+// ErrDamaged means a download's SHA-256 is not the fingerprint the node
+// announced.
+var ErrDamaged = errors.New("the download is damaged")
+
+func (c *Client) document(ctx context.Context, r request) (Document, error) {
+	res, err := c.do(ctx, r)
+	if err != nil {
+		return Document{}, err
+	}
+	sum := sha256.Sum256(res.body)
+	d := Document{PDF: res.body, Fingerprint: hex.EncodeToString(sum[:])}
+	if want := res.header.Get("X-Evidence-Fingerprint"); want != "" && want != d.Fingerprint {
+		return Document{}, fmt.Errorf("%w: its SHA-256 is %s, the node announced %s", ErrDamaged, d.Fingerprint, want)
+	}
+	return d, nil
+}
+
 // Ledger is the node's answer to GET /ledger.
 type Ledger struct {
 	Name       string          `json:"name"`
@@ -291,15 +501,35 @@ type Ledger struct {
 // LedgerInfo returns the ledger's name, height and trust roots.
 func (c *Client) LedgerInfo(ctx context.Context) (Ledger, error) {
 	var l Ledger
-	_, err := c.do(ctx, http.MethodGet, "/api/v1/ledger", nil, nil, &l)
+	err := c.call(ctx, request{method: http.MethodGet, path: "/api/v1/ledger", idempotent: true}, &l)
 	return l, err
 }
 
 // Block returns GET /blocks/{n} as raw JSON.
 func (c *Client) Block(ctx context.Context, n uint64) (json.RawMessage, error) {
 	var b json.RawMessage
-	_, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/blocks/%d", n), nil, nil, &b)
+	err := c.call(ctx, request{method: http.MethodGet, path: fmt.Sprintf("/api/v1/blocks/%d", n), idempotent: true}, &b)
 	return b, err
+}
+
+// Usage is a platform's use of its quota (GET /platform/usage).
+type Usage struct {
+	Platform string `json:"platform"`
+	// Quota is the records allowed per period; 0: no cap (Left and the
+	// period are then empty).
+	Quota       int64  `json:"quota"`
+	Used        int64  `json:"used"`
+	Left        *int64 `json:"left,omitempty"`
+	Period      string `json:"period,omitempty"`
+	PeriodStart string `json:"period_start,omitempty"`
+	PeriodEnd   string `json:"period_end,omitempty"`
+}
+
+// Usage returns the quota use of this client's platform.
+func (c *Client) Usage(ctx context.Context) (Usage, error) {
+	var u Usage
+	err := c.call(ctx, request{method: http.MethodGet, path: "/api/v1/platform/usage", idempotent: true}, &u)
+	return u, err
 }
 
 // Ack is the part of a receipt that says where a record landed; decoding
@@ -315,12 +545,8 @@ type Ack struct {
 
 // SubmitAck is Submit returning only the Ack.
 func (c *Client) SubmitAck(ctx context.Context, s Submission, idempotencyKey string) (Ack, error) {
-	body, hdr := jsonBody(s)
-	if idempotencyKey != "" {
-		hdr.Set("Idempotency-Key", idempotencyKey)
-	}
 	var a Ack
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/evidence", hdr, body, &a)
+	err := c.call(ctx, c.submission(jsonRequest(http.MethodPost, "/api/v1/evidence", s), idempotencyKey), &a)
 	return a, err
 }
 
@@ -331,6 +557,10 @@ func (c *Client) SubmitBatchAcks(ctx context.Context, items []Submission, idempo
 
 // Health calls GET /healthz.
 func (c *Client) Health(ctx context.Context) error {
-	_, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
-	return err
+	return c.call(ctx, request{method: http.MethodGet, path: "/healthz", idempotent: true}, nil)
+}
+
+// Ready calls GET /readyz: nil once the node reaches its ledger.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.call(ctx, request{method: http.MethodGet, path: "/readyz"}, nil)
 }

@@ -1,0 +1,117 @@
+// Package webtest starts a real evidence node in the test's process: the
+// embedded ledger on badger in a temporary directory, the node service and
+// the HTTP API, served on a loopback port. For tests of programs that talk
+// to a node over HTTP (the Go client, its examples).
+package webtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/embedded"
+	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/web"
+)
+
+// Node is a running node.
+type Node struct {
+	// URL is the node's base URL, http://127.0.0.1:PORT.
+	URL string
+	// Key is the API key of platform "acme".
+	Key string
+	// Data is the data directory.
+	Data string
+}
+
+// Options tune a node.
+type Options struct {
+	// Quota and Period of platform "acme" (0: no cap).
+	Quota  int64
+	Period string
+}
+
+// Start starts a node in a temporary directory, stopped in t.Cleanup.
+func Start(t testing.TB, o Options) *Node {
+	t.Helper()
+	n, stop, err := Run(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("webtest: %v", err)
+		}
+	})
+	return n
+}
+
+// Run starts a node with its data in dir (for examples, which have no
+// testing.T); stop stops it.
+func Run(dir string, o Options) (n *Node, stop func() error, err error) {
+	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+	closers = append(closers, db.Close)
+	fail := func(err error) (*Node, func() error, error) {
+		closeAll()
+		return nil, nil, err
+	}
+	k, _, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	if err != nil {
+		return fail(err)
+	}
+	reg := prometheus.NewRegistry()
+	metrics := node.NewMetrics(reg)
+	led, err := embedded.Open(db, embedded.Config{Name: "webtest", Key: k, Dir: filepath.Join(dir, "blocks"), OnBlock: metrics.ObserveBlock})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, led.Close)
+	key, _, err := platform.Add(dir, "acme", o.Quota, o.Period, time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	plats, err := platform.Open(dir)
+	if err != nil {
+		return fail(err)
+	}
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, PDFDir: filepath.Join(dir, "pdf")})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() error { svc.Close(); return nil })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20})
+	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second) }()
+	closers = append(closers, func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	return &Node{URL: "http://" + ln.Addr().String(), Key: key, Data: dir}, closeAll, nil
+}
