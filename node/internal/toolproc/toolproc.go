@@ -97,7 +97,8 @@ type Config struct {
 	// Log is the file that collects the server's stdout and stderr,
 	// appended to across restarts.
 	Log string
-	// Ready reports nil once the server answers. It is polled every 50 ms.
+	// Ready reports nil once the server answers (required). It is polled
+	// every 50 ms.
 	Ready func(ctx context.Context) error
 	// Timeout bounds the wait for Ready (default 30 s).
 	Timeout time.Duration
@@ -130,6 +131,9 @@ func (p *Process) Start() error {
 	defer p.mu.Unlock()
 	if p.cmd != nil {
 		return errors.New("toolproc: " + filepath.Base(p.cfg.Path) + " is already running")
+	}
+	if p.cfg.Ready == nil {
+		return errors.New("toolproc: Config.Ready is nil")
 	}
 	logf, err := os.OpenFile(p.cfg.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
