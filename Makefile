@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps fabric unit integration fuzz bench bench-load lint build
+.PHONY: run test deps fabric tools unit integration fuzz bench bench-load lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -13,9 +13,10 @@ build:
 
 # The whole suite: static checks, unit and integration tests under the race
 # detector (including the tests on a real Fabric network, which start and
-# stop their own network from the binaries `fabric` built), a check of the
-# build cache's lock, and a short run of every fuzz target.
-test: deps lint fabric
+# stop their own network from the binaries `fabric` built, and those that
+# start the TSA and witness servers `tools` built), a check of the build
+# cache's lock, and a short run of every fuzz target.
+test: deps lint fabric tools
 	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
 		$(GO) test -race -count=1 -timeout 25m ./...
 	network/test-build-lock
@@ -27,6 +28,12 @@ test: deps lint fabric
 fabric:
 	network/build-fabric
 	$(GO) build -o bin/evidence-chaincode ./cmd/evidence-chaincode
+
+# The third-party servers the tests start (RFC 3161 TSA, tlog witness) and
+# the Tessera log server and load tool for benchmarks, pinned in
+# network/tool-versions and cached beside the Fabric binaries.
+tools:
+	network/build-tools
 
 # Debian packages the tests use (installed only when missing).
 deps:

@@ -80,9 +80,19 @@ lock_cache() {
 }
 
 # progress_ticker START: print the elapsed time every 30 s (run in the
-# background during long builds; kill it when done).
+# background during long builds; kill it when done). Killed, it kills its
+# sleep too, which would otherwise hold the caller's stderr (a pipe to make or
+# to a test) and the cache lock for up to 30 s; it also lets go of the lock at
+# once, and ends by itself when the build script is gone.
 progress_ticker() {
-  while sleep 30; do log "still building ($((SECONDS - $1)) s)"; done
+  if [[ -n ${CACHE_LOCK_FD:-} ]]; then exec {CACHE_LOCK_FD}>&-; fi
+  local nap=''
+  trap '[[ -n $nap ]] && kill "$nap" 2>/dev/null; exit 0' TERM
+  while kill -0 $$ 2>/dev/null; do
+    sleep 30 & nap=$!
+    wait "$nap" || true
+    kill -0 $$ 2>/dev/null && log "still building ($((SECONDS - $1)) s)"
+  done
 }
 
 # ---- nodes ------------------------------------------------------------------
