@@ -42,6 +42,11 @@ type Ledger interface {
 	Block(ctx context.Context, n uint64) (Block, error)
 	// Info returns the ledger's name, kind, height and trust roots.
 	Info(ctx context.Context) (Info, error)
+	// FindDigest returns the IDs of committed records holding digest d
+	// (of its algorithm, primary or not), in ID order, after the ID after
+	// (the zero ID: from the first), at most limit of them (limit > 0).
+	// None is not an error. ErrUnavailable when the ledger cannot answer.
+	FindDigest(ctx context.Context, d evidence.Digest, after evidence.ID, limit int) ([]evidence.ID, error)
 	// Close stops the ledger; pending Appends fail with ErrClosed.
 	Close() error
 }

@@ -203,6 +203,10 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	if l.segs, err = openSegments(cfg.Dir, cfg.SegmentSize, seg, end); err != nil {
 		return nil, fmt.Errorf("embedded: block files: %w", err)
 	}
+	if err := l.backfillDigests(); err != nil {
+		l.segs.close()
+		return nil, err
+	}
 	// One writer: blocks are cut and written in order.
 	l.batcher = node.NewBatcher(node.BatcherConfig{MaxRecords: cfg.MaxRecords, MaxWait: cfg.MaxWait, LingerIdle: true}, l.write)
 	return l, nil
@@ -291,6 +295,7 @@ func (l *Ledger) write(batch []*node.Request) {
 	var (
 		leaves [][]byte
 		ids    []evidence.ID
+		digs   [][]evidence.Digest
 		slots  []slot
 		inThis = map[evidence.ID][]byte{}
 	)
@@ -334,6 +339,7 @@ func (l *Ledger) write(batch []*node.Request) {
 			inThis[req.Records[i].ID] = req.Leaves[i]
 			leaves = append(leaves, req.Leaves[i])
 			ids = append(ids, req.Records[i].ID)
+			digs = append(digs, req.Records[i].Digests)
 		}
 		slots = append(slots, s)
 	}
@@ -342,7 +348,7 @@ func (l *Ledger) write(batch []*node.Request) {
 	var paths [][][]byte
 	if len(leaves) > 0 {
 		var err error
-		hr, paths, err = l.commit(leaves, ids)
+		hr, paths, err = l.commit(leaves, ids, digs)
 		if err != nil {
 			for _, s := range slots {
 				s.req.Answer(nil, err)
@@ -377,8 +383,9 @@ func (l *Ledger) write(batch []*node.Request) {
 	}
 }
 
-// commit writes one block holding leaves, atomically and synced.
-func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]byte, error) {
+// commit writes one block holding leaves (the records ids, with digests
+// digs), atomically and synced.
+func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Digest) (headerRec, [][][]byte, error) {
 	l.mu.RLock()
 	num, prev := l.height, l.lastHash
 	l.mu.RUnlock()
@@ -416,6 +423,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	b.Set(numKey(prefHdr, num), hrb)
 	for i, id := range ids {
 		b.Set(recKey(id), loc{Seg: at.Seg, Off: at.Off + int64(offs[i]), Len: uint32(offs[i+1] - offs[i])}.bytes())
+		indexDigests(&b, id, digs[i])
 	}
 	head := make([]byte, headLen)
 	binary.BigEndian.PutUint64(head[0:8], num+1)
@@ -423,6 +431,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	binary.BigEndian.PutUint32(head[40:44], at.Seg)
 	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(len(data)))
 	b.Set(keyHead, head)
+	markDigests(&b, num+1)
 	if err := l.db.Write(&b); err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
 	}

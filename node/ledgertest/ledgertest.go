@@ -1,6 +1,6 @@
 // Package ledgertest is the conformance suite every node.Ledger passes:
 // append and read back, duplicates, conflicts, ordering, concurrency, the
-// block chain, and restart.
+// block chain, restart, and finding records by digest.
 package ledgertest
 
 import (
@@ -38,6 +38,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Concurrent", testConcurrent},
 		{"Chain", testChain},
 		{"Restart", testRestart},
+		{"FindDigest", testFindDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
