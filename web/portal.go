@@ -38,6 +38,16 @@ var portalFiles embed.FS
 const PortalCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; " +
 	"connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// WorkerCSP is the Content-Security-Policy of the hash worker's script, the
+// policy the worker runs under: PortalCSP relaxed by 'wasm-unsafe-eval'
+// alone, so that it can compile the vendored WebAssembly hashes (no eval
+// of JavaScript). The pages keep PortalCSP.
+const WorkerCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; font-src 'self'; " +
+	"connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// portalWorker is the plain URL of the hash worker's script.
+const portalWorker = "/assets/hash-worker.js"
+
 // portalPages maps routes to the page each one serves.
 var portalPages = map[string]string{
 	"/":       "verify.html",
@@ -52,6 +62,7 @@ type portalAsset struct {
 	ctype        string
 	etag, etagGz string
 	immutable    bool
+	csp          string // the Content-Security-Policy it is sent with
 }
 
 // portalSite holds every portal response, by URL path.
@@ -83,6 +94,9 @@ func buildPortal(fsys fs.FS) (*portalSite, error) {
 			rename[plain] = hashed
 			site.files[plain] = newPortalAsset(b, ext, false)
 			site.files[hashed] = newPortalAsset(b, ext, true)
+			if plain == portalWorker {
+				site.files[plain].csp, site.files[hashed].csp = WorkerCSP, WorkerCSP
+			}
 			return nil
 		})
 		if err != nil && !(dir == "portal/vendor" && errors.Is(err, fs.ErrNotExist)) {
@@ -129,7 +143,7 @@ func newPortalAsset(b []byte, ext string, immutable bool) *portalAsset {
 	}
 	sum := sha256.Sum256(b)
 	tag := hex.EncodeToString(sum[:12])
-	a := &portalAsset{body: b, ctype: ctype, immutable: immutable, etag: `"` + tag + `"`}
+	a := &portalAsset{body: b, ctype: ctype, immutable: immutable, etag: `"` + tag + `"`, csp: PortalCSP}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	zw.Write(b)
@@ -161,19 +175,21 @@ func (s *server) registerPortal(app *fiber.App) {
 	})
 }
 
-// setPortalHeaders sets the security headers of every portal response.
-func setPortalHeaders(c fiber.Ctx) {
-	c.Set("Content-Security-Policy", PortalCSP)
+// setPortalHeaders sets the security headers of every portal response,
+// with its Content-Security-Policy csp.
+func setPortalHeaders(c fiber.Ctx, csp string) {
+	c.Set("Content-Security-Policy", csp)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	c.Set("Cross-Origin-Resource-Policy", "same-origin")
-	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	// The camera, for scanning a certificate's QR code, on this origin only.
+	c.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), serial=()")
 }
 
 func (p *portalSite) send(c fiber.Ctx, a *portalAsset) error {
-	setPortalHeaders(c)
+	setPortalHeaders(c, a.csp)
 	c.Set("Vary", "Accept-Encoding")
 	if a.immutable {
 		c.Set("Cache-Control", "public, max-age=31536000, immutable")

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,7 +135,13 @@ func TestPortalServes(t *testing.T) {
 		}
 		b, _ := fs.ReadFile(portalFiles, p)
 		for _, m := range ext.FindAllString(string(b), -1) {
-			if m != "http://www.w3.org" { // the SVG namespace name, not a load
+			switch m {
+			case "http://www.w3.org": // the SVG namespace name, not a load
+			case "https://www.npmjs.com", "http://www.apache.org": // named in vendored licence texts
+				if !strings.HasPrefix(p, "portal/assets/vendor/") {
+					t.Errorf("%s refers to another origin: %s", p, m)
+				}
+			default:
 				t.Errorf("%s refers to another origin: %s", p, m)
 			}
 		}
@@ -150,7 +157,10 @@ func checkPortalHeaders(t *testing.T, what string, h http.Header) {
 			t.Errorf("%s: CSP %q lacks %q", what, csp, want)
 		}
 	}
-	if strings.Contains(csp, "unsafe") {
+	// Only the hash worker may compile WebAssembly ('wasm-unsafe-eval',
+	// not 'unsafe-eval'); nothing may run inline or eval'd JavaScript.
+	if strings.Contains(strings.ReplaceAll(csp, "'wasm-unsafe-eval'", ""), "unsafe") ||
+		strings.Contains(csp, "wasm-unsafe-eval") && !strings.Contains(what, "/assets/hash-worker.") {
 		t.Errorf("%s: CSP allows unsafe sources: %q", what, csp)
 	}
 	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
@@ -185,7 +195,7 @@ func TestPortalContrast(t *testing.T) {
 	pairs := [][2]string{
 		{"ink", "bg"}, {"ink", "card"}, {"muted", "card"}, {"muted", "bg"}, {"brand", "card"}, {"white", "brand"},
 		{"pass", "pass-bg"}, {"fail", "fail-bg"}, {"warn", "warn-bg"}, {"white", "pass"}, {"white", "fail"}, {"white", "warn"},
-		{"fail", "card"}, {"pass", "card"},
+		{"fail", "card"}, {"pass", "card"}, {"info", "info-bg"}, {"white", "info"}, {"white", "skip"}, {"skip", "card"}, {"warn", "card"},
 	}
 	for _, p := range pairs {
 		fg, bg := vars[p[0]], vars[p[1]]
@@ -241,6 +251,10 @@ type portalEnv struct {
 	ctx   context.Context // the browser tab
 	shots string
 	shot  int
+	// axeSrc is axe-core's script, run in every state recorded (empty:
+	// not available); axeRuns counts the runs.
+	axeSrc  string
+	axeRuns int
 
 	mu      sync.Mutex
 	console []chromedp.ConsoleMessage
@@ -253,6 +267,23 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 		t.Skip("no Chromium found (Debian package chromium, or set EVIDENCE_CHROMIUM); `make test` installs it through .ci/deps")
 	}
 	n := newTestNode(t)
+	url := serveNode(t, n)
+	e := &portalEnv{n: n, url: url, ctx: newBrowser(t, timeout)}
+	e.shots = os.Getenv("EVIDENCE_SCREENSHOTS")
+	if e.shots == "" {
+		e.shots = t.ArtifactDir()
+	} else if err := os.MkdirAll(e.shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s (keep them with EVIDENCE_SCREENSHOTS=DIR or go test -artifacts)", e.shots)
+	e.listen(e.ctx)
+	return e
+}
+
+// serveNode serves a test node's app on a 127.0.0.1 listener until the
+// test ends and returns its base URL.
+func serveNode(t *testing.T, n *testNode) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +297,14 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 			t.Errorf("serve: %v", err)
 		}
 	})
+	return "http://" + ln.Addr().String()
+}
 
+// newBrowser starts a headless Chromium (with extra flags) for the test and
+// returns the context of its first tab.
+func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	chrome := chromiumPath()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -279,6 +317,7 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1100, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelTab := chromedp.NewContext(actx)
@@ -286,17 +325,12 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("starting %s: %v", chrome, err)
 	}
+	return bctx
+}
 
-	e := &portalEnv{n: n, url: "http://" + ln.Addr().String(), ctx: bctx}
-	e.shots = os.Getenv("EVIDENCE_SCREENSHOTS")
-	if e.shots == "" {
-		e.shots = t.ArtifactDir()
-	} else if err := os.MkdirAll(e.shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s (keep them with EVIDENCE_SCREENSHOTS=DIR or go test -artifacts)", e.shots)
-
-	msgs := chromedp.Console(bctx)
+// listen collects the console messages of a tab.
+func (e *portalEnv) listen(ctx context.Context) {
+	msgs := chromedp.Console(ctx)
 	go func() {
 		for m, err := range msgs {
 			if err != nil {
@@ -307,7 +341,6 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 			e.mu.Unlock()
 		}
 	}()
-	return e
 }
 
 // checkConsole fails on uncaught exceptions and Content-Security-Policy
@@ -374,11 +407,19 @@ type pageResult struct {
 	IDError   string            `json:"idError"`
 	APICalls  int               `json:"apiCalls"`
 	Focused   string            `json:"focused"`
+	// Labels are the field labels shown (dt), by field.
+	Labels     map[string]string `json:"labels"`
+	Summary    string            `json:"summary"`
+	Notes      []string          `json:"notes"`
+	VerifiedBy string            `json:"verifiedBy"`
+	Engine     string            `json:"engine"`
+	Text       string            `json:"text"` // all of the result's text
 }
 
 type pageCheck struct {
 	Name   string `json:"name"`
 	Pass   bool   `json:"pass"`
+	State  string `json:"state"` // pass, fail or skip (not compared)
 	Title  string `json:"title"`
 	Reason string `json:"reason"`
 }
@@ -390,9 +431,12 @@ const readResultJS = `(() => {
   return {
     outcome: r.hidden ? "" : (r.dataset.outcome || ""),
     title: q("#result-title .title-text"), message: q("#result-message"),
-    checks: [...r.querySelectorAll("li[data-check]")].map(li => ({name: li.dataset.check, pass: li.dataset.pass === "true",
+    checks: [...r.querySelectorAll("li[data-check]")].map(li => ({name: li.dataset.check, pass: li.dataset.pass === "true", state: li.dataset.state,
       title: li.querySelector(".check-title").textContent, reason: li.querySelector(".reason").textContent})),
     fields: Object.fromEntries([...r.querySelectorAll("dd[data-field]")].map(d => [d.dataset.field, d.textContent])),
+    labels: Object.fromEntries([...r.querySelectorAll("dd[data-field]")].map(d => [d.dataset.field, d.previousElementSibling.textContent])),
+    summary: q("#result-summary"), notes: [...r.querySelectorAll("[data-note]")].map(x => x.dataset.note + ": " + x.textContent),
+    verifiedBy: q("#verified-by"), engine: r.dataset.hashEngine || "", text: r.hidden ? "" : r.innerText,
     hashMS: +(r.dataset.hashMs || 0), hashBytes: +(r.dataset.hashBytes || 0),
     idError: ide.hidden ? "" : ide.textContent,
     apiCalls: performance.getEntriesByType("resource").filter(x => x.name.includes("/api/")).length,
@@ -490,13 +534,27 @@ func mistype(id string, i int) string {
 }
 
 // TestPortalBrowser drives the portal in headless Chromium: the flows of
-// acceptance item 1, in Chinese and in English, with screenshots.
+// acceptance item 1, in Chinese and in English, with screenshots and
+// axe-core in every state. Issue 9 (a link or QR code never passes by
+// itself) and issue 13 (portal v2) are checked here.
 func TestPortalBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test; not in -short")
 	}
-	e := startPortal(t, 3*time.Minute)
+	e := startPortal(t, 4*time.Minute)
+	e.axeSrc = axeSource(t)
 	dir := t.TempDir()
+
+	// The page weight of a first visit (fresh profile: nothing cached).
+	t.Run("first visit weight", func(t *testing.T) {
+		e.open(t, "/verify")
+		tr := eval[float64](t, e, `[performance.getEntriesByType("navigation")[0], ...performance.getEntriesByType("resource")].reduce((n, r) => n + r.transferSize, 0)`)
+		if tr <= 0 || tr >= 200<<10 {
+			t.Errorf("first visit of /verify transferred %.0f bytes, want under 200 KB", tr)
+		}
+		t.Logf("first visit: %.1f KB transferred", tr/1024)
+		e.state(t, "zh-empty")
+	})
 
 	// A PDF through the API (multipart upload, as a signing platform does).
 	pdf := pdftest.OnePage("Contract HT-2026-001: 100,000.00 CNY")
@@ -509,43 +567,83 @@ func TestPortalBrowser(t *testing.T) {
 	grouped := rc.ID[0:9] + "-" + rc.ID[9:18] + "-" + rc.ID[18:27]
 
 	t.Run("hashes", func(t *testing.T) {
-		// The worker's SHA-256 and SM3 against known vectors and against Go,
-		// over lengths around the block and padding boundaries.
+		// The worker's SHA-256 and SM3, each engine (WebCrypto, hash-wasm's
+		// WebAssembly, the JavaScript fallback), against known vectors and
+		// against Go, over lengths around the block and padding boundaries.
 		type hcase struct {
-			Alg  string `json:"alg"`
-			B64  string `json:"b64"`
-			Want string `json:"want"`
+			Alg    string `json:"alg"`
+			B64    string `json:"b64"`
+			Want   string `json:"want"`
+			Engine string `json:"engine"`
 		}
-		cases := []hcase{
-			{"sha256", base64.StdEncoding.EncodeToString([]byte("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-			{"sm3", base64.StdEncoding.EncodeToString([]byte("abc")), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"},
-			{"sm3", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("abcd", 16))), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"},
-			{"sha256", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-			{"sha256", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 1000000))), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+		var cases []hcase
+		add := func(alg, b64, want string) {
+			engines := []string{"js", "wasm"}
+			if alg == "sha256" {
+				engines = append(engines, "webcrypto")
+			}
+			for _, en := range engines {
+				cases = append(cases, hcase{alg, b64, want, en})
+			}
 		}
+		add("sha256", base64.StdEncoding.EncodeToString([]byte("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+		add("sm3", base64.StdEncoding.EncodeToString([]byte("abc")), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0")
+		add("sm3", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("abcd", 16))), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732")
+		add("sha256", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+		add("sha256", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 1000000))), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
 		for _, n := range []int{0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4099} {
 			b := make([]byte, n)
 			rand.Read(b)
 			for _, alg := range evidence.Algorithms() {
-				cases = append(cases, hcase{string(alg), base64.StdEncoding.EncodeToString(b), evidence.Sum(alg, b).Hex()})
+				add(string(alg), base64.StdEncoding.EncodeToString(b), evidence.Sum(alg, b).Hex())
 			}
 		}
 		e.open(t, "/verify")
 		js, _ := json.Marshal(cases)
-		got := eval[[]string](t, e, `(async (cases) => {
-  const url = document.body.dataset.worker;
-  const run = (alg, bytes) => new Promise((res, rej) => {
+		type got struct {
+			Hex    string `json:"hex"`
+			Engine string `json:"engine"`
+		}
+		res := eval[[]got](t, e, `(async (cases) => {
+  const url = document.body.dataset.worker, libs = {sm3: document.body.dataset.sm3, sha256: document.body.dataset.sha256};
+  const run = (c, bytes) => new Promise((res, rej) => {
     const w = new Worker(url);
-    w.onmessage = (ev) => { if (ev.data.type === "done") { w.terminate(); res(ev.data.hex); } else if (ev.data.type === "error") { rej(ev.data.message); } };
-    w.postMessage({alg, bytes});
+    w.onmessage = (ev) => { if (ev.data.type === "done") { w.terminate(); res({hex: ev.data.hex, engine: ev.data.engine}); } else if (ev.data.type === "error") { rej(ev.data.message); } };
+    w.postMessage({alg: c.alg, bytes, engine: c.engine, libs});
   });
   const out = [];
-  for (const c of cases) out.push(await run(c.alg, Uint8Array.from(atob(c.b64), (ch) => ch.charCodeAt(0))));
+  for (const c of cases) out.push(await run(c, Uint8Array.from(atob(c.b64), (ch) => ch.charCodeAt(0)).buffer));
   return out;
 })(`+string(js)+`)`)
 		for i, c := range cases {
-			if got[i] != c.Want {
-				t.Errorf("%s of %d bytes: browser %s, want %s", c.Alg, len(c.B64)*3/4, got[i], c.Want)
+			if res[i].Hex != c.Want || res[i].Engine != c.Engine {
+				t.Errorf("%s of %d bytes with %s: browser %s (%s), want %s", c.Alg, len(c.B64)*3/4, c.Engine, res[i].Hex, res[i].Engine, c.Want)
+			}
+		}
+		// A file through each engine, in several slices (8 MiB each), and
+		// by default: WebCrypto for SHA-256 under the memory budget,
+		// WebAssembly for SM3, and WebAssembly for SHA-256 above the budget.
+		big := make([]byte, 2*(8<<20)+12345)
+		rand.Read(big)
+		p := writeFile(t, dir, "slices.bin", big)
+		e.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{p}))
+		type fcase struct {
+			Alg, Engine string
+			Budget      int
+			Want        string
+		}
+		fc := []fcase{{"sha256", "", -1, "webcrypto"}, {"sha256", "", 1 << 20, "wasm"}, {"sm3", "", -1, "wasm"}, {"sha256", "js", -1, "js"}, {"sm3", "js", -1, "js"}}
+		for _, c := range fc {
+			r := eval[got](t, e, fmt.Sprintf(`new Promise((res, rej) => {
+  const w = new Worker(document.body.dataset.worker);
+  w.onmessage = (ev) => { if (ev.data.type === "done") { w.terminate(); res({hex: ev.data.hex, engine: ev.data.engine}); } else if (ev.data.type === "error") { rej(ev.data.message); } };
+  const m = {alg: %q, file: document.getElementById("file").files[0], libs: {sm3: document.body.dataset.sm3, sha256: document.body.dataset.sha256}};
+  if (%q) m.engine = %q;
+  if (%d >= 0) m.budget = %d;
+  w.postMessage(m);
+})`, c.Alg, c.Engine, c.Engine, c.Budget, c.Budget))
+			if want := evidence.Sum(evidence.Algorithm(c.Alg), big).Hex(); r.Hex != want || r.Engine != c.Want {
+				t.Errorf("%s of a %d-byte file (engine %q, budget %d): %s by %s, want %s by %s", c.Alg, len(big), c.Engine, c.Budget, r.Hex, r.Engine, want, c.Want)
 			}
 		}
 	})
@@ -591,6 +689,14 @@ func TestPortalBrowser(t *testing.T) {
 		}
 	})
 
+	beijing := func(ledgerTime string) string {
+		tm, err := time.Parse(time.RFC3339Nano, ledgerTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05.000")
+	}
+
 	t.Run("same PDF passes", func(t *testing.T) {
 		r := e.verifyFile(t, rc.ID, pdfPath)
 		if r.Outcome != "pass" || r.Title != "核验通过" {
@@ -614,16 +720,42 @@ func TestPortalBrowser(t *testing.T) {
 		if r.HashBytes != int64(len(pdf)) || r.Focused != "result-title" {
 			t.Errorf("hashed %d bytes (want %d), focus on %q", r.HashBytes, len(pdf), r.Focused)
 		}
-		e.screenshot(t, "zh-pass")
+		// One vocabulary with the certificate (node/pdf/certificate.go):
+		// its labels, Beijing time with the zone named, the grouped ID,
+		// both digests, the platform and the document reference.
+		for k, want := range map[string]string{"fBlockHash": "区块哈希", "fTx": "交易编号", "fLedger": "账本", "fHeight": "块高", "fTime": "存证时间",
+			"fPlatform": "提交平台", "fDocRef": "平台文档编号", "fDigest": "摘要（十六进制）", "fDigestB64": "摘要（Base64）",
+			"fDigestOther": "其他摘要（SM3）", "fID": "统一证据编号", "fYours": "您的文件的摘要（本机计算）"} {
+			if r.Labels[k] != want {
+				t.Errorf("label of %s = %q, want %q", k, r.Labels[k], want)
+			}
+		}
+		sm3 := evidence.Sum(evidence.SM3, pdf).Hex()
+		for k, want := range map[string]string{"fTime": beijing(rc.LedgerTime) + "（北京时间 UTC+8）", "fID": grouped, "fPlatform": "acme",
+			"fDocRef": "HT-2026-001", "fDigestOther": sm3, "fDigestB64": rc.DigestBase64, "fTx": rc.TxID} {
+			if !strings.Contains(r.Fields[k], want) {
+				t.Errorf("field %s = %q, want %q", k, r.Fields[k], want)
+			}
+		}
+		if !strings.Contains(r.VerifiedBy, "本节点（"+e.url+"）") || !strings.Contains(r.VerifiedBy, "北京时间") || !strings.Contains(r.VerifiedBy, "test") {
+			t.Errorf("verified by: %q", r.VerifiedBy)
+		}
+		e.state(t, "zh-pass")
 	})
 
 	t.Run("tampered PDF fails check 1", func(t *testing.T) {
 		r := e.verifyFile(t, rc.ID, tamperedPath)
-		if r.Outcome != "mismatch" || r.Title != "比对结果不一致" || !strings.Contains(r.Message, "可能已被修改") {
+		// The headline says exactly what happened: the record is intact,
+		// the content differs; and 2 of 3 green reads as a failure.
+		if r.Outcome != "mismatch" || r.Title != "存证记录完整，但内容不一致" || !strings.Contains(r.Message, "可能已被修改") ||
+			!strings.Contains(r.Summary, "核验未通过：三项核验中有 1 项未通过") {
 			t.Fatalf("tampered: %+v", r)
 		}
 		wantChecks(t, r, false, true, true)
-		e.screenshot(t, "zh-tampered")
+		if r.Checks[0].Title != "比对结果不一致" {
+			t.Errorf("check 1 titled %q", r.Checks[0].Title)
+		}
+		e.state(t, "zh-tampered")
 	})
 
 	t.Run("mistyped ID", func(t *testing.T) {
@@ -634,7 +766,7 @@ func TestPortalBrowser(t *testing.T) {
 		if r.APICalls != 0 || len(r.Checks) != 0 {
 			t.Errorf("a mistyped ID reached the server (%d API calls) or showed checks", r.APICalls)
 		}
-		e.screenshot(t, "zh-mistyped")
+		e.state(t, "zh-mistyped")
 		// Keyboard: the ID field is focused; fix the ID and press Enter.
 		eval[chromedp.Void](t, e, `document.getElementById("id").value = ""`)
 		e.do(t, chromedp.SendKeys(chromedp.CSS("#id"), strings.ToLower(grouped)+"\r"))
@@ -646,6 +778,7 @@ func TestPortalBrowser(t *testing.T) {
 		if r.Outcome != "id_invalid" || !strings.Contains(r.IDError, "20") || r.APICalls != 0 {
 			t.Fatalf("short ID: %+v", r)
 		}
+		e.state(t, "zh-invalid")
 	})
 
 	t.Run("unknown ID", func(t *testing.T) {
@@ -653,45 +786,64 @@ func TestPortalBrowser(t *testing.T) {
 		if r.Outcome != "not_found" || r.Title != "未找到存证记录" || len(r.Checks) != 0 {
 			t.Fatalf("unknown: %+v", r)
 		}
-		e.screenshot(t, "zh-not-found")
-	})
-
-	t.Run("pending", func(t *testing.T) {
-		// A record accepted but not yet in a block: GET answers 202
-		// {"status":"pending"} (web/api.go). The queue needs a ledger that is
-		// down to produce one, so the page's fetch is answered here instead.
-		e.open(t, "/verify")
-		eval[chromedp.Void](t, e, `(() => { const real = window.fetch; window.fetch = (url, init) =>
-  String(url).includes("/api/v1/evidence/") ? Promise.resolve(new Response(JSON.stringify({id: "x", status: "pending"}), {status: 202, headers: {"Content-Type": "application/json"}})) : real(url, init); })()`)
-		e.do(t,
-			chromedp.SendKeys(chromedp.CSS("#id"), unknown.String()),
-			chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pdfPath}),
-			chromedp.Click(chromedp.CSS("#go")),
-		)
-		if r := e.waitResult(t); r.Outcome != "pending" || r.Title != "存证尚未上链" || len(r.Checks) != 0 {
-			t.Fatalf("pending: %+v", r)
+		// It names the node and the ledger it searched.
+		if !strings.Contains(r.Message, "本节点（"+e.url+"）") || !strings.Contains(r.Message, "“test”") {
+			t.Errorf("not found message: %q", r.Message)
+		}
+		e.state(t, "zh-not-found")
+		// The file's own records can be looked for from here.
+		e.do(t, chromedp.Click(chromedp.CSS("#find-by-file")))
+		if r := e.waitOutcome(t, "found"); !strings.Contains(r.Text, grouped) {
+			t.Fatalf("find by file after not found: %+v", r)
 		}
 	})
 
+	t.Run("pending", func(t *testing.T) {
+		// A record accepted but not yet in a block: a real node that queues
+		// submissions, with its ledger down.
+		qn, led := newQueuedTestNode(t)
+		led.Down.Store(true)
+		code, b := qn.json(t, "POST", "/api/v1/evidence", map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("queued")).Hex()}, auth(qn.key))
+		if code != 202 {
+			t.Fatalf("submit with the ledger down: %d %s", code, b)
+		}
+		id := decode[Pending](t, b).ID
+		qurl := serveNode(t, qn)
+		e.do(t, chromedp.Navigate(qurl+"/verify?id="+id))
+		if r := e.waitResult(t); r.Outcome != "pending" || r.Title != "存证尚未上链" || len(r.Checks) != 0 {
+			t.Fatalf("pending: %+v", r)
+		}
+		e.state(t, "zh-pending")
+	})
+
 	t.Run("cancel", func(t *testing.T) {
-		// A large file: the progress bar shows, 取消 stops the worker, and
-		// no result appears.
+		// A large file: the progress bar shows, 取消 stops the worker, no
+		// result appears, and the page says so visibly. The page is made to
+		// see its worker slowly (each message held for a while), so that
+		// the cancel comes before the end however fast the machine hashes.
 		big := make([]byte, 96<<20)
 		big[0] = 1
 		p := writeFile(t, dir, "large.bin", big)
 		e.open(t, "/verify")
+		eval[chromedp.Void](t, e, `(() => { const Real = window.Worker; window.Worker = function (url) {
+  const w = new Real(url); const out = {postMessage: (m) => w.postMessage(m), terminate: () => { out.dead = true; w.terminate(); }, onmessage: null, onerror: null};
+  w.onmessage = (ev) => setTimeout(() => { if (!out.dead && out.onmessage) out.onmessage(ev); }, 3000);
+  w.onerror = (ev) => out.onerror && out.onerror(ev); return out; }; })()`)
 		e.do(t,
 			chromedp.SendKeys(chromedp.CSS("#id"), rc.ID),
 			chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{p}),
-			chromedp.Click(chromedp.CSS("#go")),
 			chromedp.WaitVisible(chromedp.CSS("#progress-box")),
 		)
-		e.screenshot(t, "zh-progress")
+		e.state(t, "zh-progress")
 		e.do(t, chromedp.Click(chromedp.CSS("#cancel")))
 		got := eval[string](t, e, `[document.getElementById("status").textContent, document.getElementById("result").hidden, document.getElementById("go").disabled, document.getElementById("progress-box").hidden].join("|")`)
 		if got != "已取消。|true|false|true" {
 			t.Errorf("after 取消: %q", got)
 		}
+		if c := eval[string](t, e, `(() => { const c = document.getElementById("canceled"); return c.hidden || !c.offsetParent ? "" : c.textContent; })()`); !strings.HasPrefix(c, "已取消") {
+			t.Errorf("the cancel is not shown on the page: %q", c)
+		}
+		e.state(t, "zh-canceled")
 		os.Remove(p)
 	})
 
@@ -706,30 +858,147 @@ func TestPortalBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#go")),
 		)
 		r := e.waitResult(t)
-		if r.Outcome != "pass" || r.Fields["fType"] != "文本" {
+		if r.Outcome != "pass" || r.Fields["fType"] != "文本" || r.Labels["fYours"] != "您的文本的摘要（本机计算）" {
 			t.Fatalf("text: %+v", r)
 		}
 		e.do(t, chromedp.SetValue(chromedp.CSS("#text"), text+"。"), chromedp.Click(chromedp.CSS("#go")))
-		wantChecks(t, e.waitOutcome(t, "mismatch"), false, true, true)
+		r = e.waitOutcome(t, "mismatch")
+		wantChecks(t, r, false, true, true)
+		if r.Title != "存证记录完整，但内容不一致" {
+			t.Errorf("a different text: %+v", r)
+		}
 	})
 
-	t.Run("deep link", func(t *testing.T) {
-		// /verify?id=…&digest=… (base64, with its + unescaped) runs at once.
-		e.open(t, "/verify?id="+grouped+"&digest="+rc.DigestBase64)
-		r := e.waitResult(t)
-		if r.Outcome != "pass" {
-			t.Fatalf("deep link: %+v", r)
+	t.Run("text variants", func(t *testing.T) {
+		// The correct text with a trailing newline, and a text recorded with
+		// CRLF line breaks pasted into the page (a textarea gives LF): the
+		// page finds which variant matches and says so; check 1 still
+		// fails for what was pasted.
+		for _, c := range []struct{ recorded, pasted, variant string }{
+			{"合同正文第一行\n第二行", "合同正文第一行\n第二行\n", "去掉末尾的空白和换行"},
+			{"第一条\r\n第二条\r\n", "第一条\n第二条\n", "把换行改为 CRLF（Windows）"},
+			{"付款 100 元  \n收款人：李四", "付款 100 元\n收款人：李四", ""},
+		} {
+			trc := e.submitJSON(t, map[string]string{"type": "text", "text": c.recorded})
+			e.open(t, "/verify?id="+trc.ID)
+			e.waitOutcome(t, "record")
+			e.do(t, chromedp.SetValue(chromedp.CSS("#text"), c.pasted), chromedp.Click(chromedp.CSS("#go")))
+			r := e.waitOutcome(t, "mismatch")
+			wantChecks(t, r, false, true, true)
+			if c.variant == "" {
+				if r.Title != "存证记录完整，但内容不一致" {
+					t.Errorf("%q (a real difference): %+v", c.pasted, r)
+				}
+				continue
+			}
+			if r.Title != "存证记录完整，但文本不完全一致" || !strings.Contains(r.Message, c.variant) {
+				t.Errorf("%q against %q: title %q, message %q; want the variant %q", c.pasted, c.recorded, r.Title, r.Message, c.variant)
+			}
 		}
+		e.state(t, "zh-text-variant")
+	})
+
+	t.Run("mode follows the record", func(t *testing.T) {
+		// An ID-only link to a text record opens in 文本 mode; choosing 文件
+		// for it is warned about, next to the choice and in the result.
+		text := "补充协议：交付日期延至 2027 年 1 月 31 日。"
+		trc := e.submitJSON(t, map[string]string{"type": "text", "text": text})
+		e.open(t, "/verify?id="+trc.ID)
+		r := e.waitOutcome(t, "record")
+		if m := eval[string](t, e, `document.querySelector("input[name=mode]:checked").value`); m != "text" || r.Title != "该存证记录存在且完整，请粘贴您手中的文本进行比对" {
+			t.Fatalf("text record by ID: mode %s, %+v", m, r)
+		}
+		e.do(t, chromedp.Click(chromedp.CSS(`input[name=mode][value=file]`)))
+		if w := eval[string](t, e, `document.getElementById("mode-warn").hidden ? "" : document.getElementById("mode-warn").textContent`); !strings.Contains(w, "文本存证") {
+			t.Errorf("no warning for 文件 on a text record: %q", w)
+		}
+		e.state(t, "zh-mode-warning")
+		e.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pdfPath}))
+		r = e.waitOutcome(t, "mismatch")
+		if len(r.Notes) == 0 || !strings.Contains(strings.Join(r.Notes, "|"), "该存证记录是文本存证") {
+			t.Errorf("a file compared with a text record: notes %v", r.Notes)
+		}
+	})
+
+	// Issue 9, acceptance 1: the QR code of a real certificate, decoded
+	// from the rendered PDF, opened with no file never passes; with the
+	// genuine file it passes; with a forged one digest_match fails.
+	t.Run("certificate QR link", func(t *testing.T) {
+		link := certificateQR(t, e, rc.ID)
+		if !strings.HasPrefix(link, e.url+"/verify?id=") || strings.Contains(link, "digest") {
+			t.Fatalf("the certificate's QR code is %q: want a link naming the record alone", link)
+		}
+		e.do(t, chromedp.Navigate(link))
+		r := e.waitOutcome(t, "record")
+		if r.Title != "该存证记录存在且完整，请选择您手中的文件进行比对" || strings.Contains(r.Text, "核验通过") ||
+			len(r.Checks) != 3 || r.Checks[0].State != "skip" || r.Checks[0].Pass || !r.Checks[1].Pass || !r.Checks[2].Pass {
+			t.Fatalf("QR link with no file: %+v", r)
+		}
+		// However long one waits, nothing else happens.
+		time.Sleep(300 * time.Millisecond)
+		if r := eval[pageResult](t, e, readResultJS); r.Outcome != "record" || strings.Contains(r.Text, "核验通过") {
+			t.Fatalf("QR link changed by itself: %+v", r)
+		}
+		e.state(t, "zh-qr-record")
+		// The genuine file: hashing starts as soon as it is chosen.
+		e.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{pdfPath}))
+		r = e.waitOutcome(t, "pass")
 		wantChecks(t, r, true, true, true)
-		if v := eval[string](t, e, `document.getElementById("digest").value`); v != rc.DigestBase64 {
-			t.Errorf("digest field %q, want %q", v, rc.DigestBase64)
+		// The share link of the result names the record alone too: the next
+		// visitor must bring a file.
+		share := eval[string](t, e, `document.getElementById("share-link").href`)
+		if strings.Contains(share, "digest") {
+			t.Fatalf("share link %q carries a digest", share)
 		}
+		e.do(t, chromedp.Navigate(share))
+		if r := e.waitOutcome(t, "record"); strings.Contains(r.Text, "核验通过") {
+			t.Fatalf("share link: %+v", r)
+		}
+		// A forged file.
+		e.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{tamperedPath}))
+		r = e.waitOutcome(t, "mismatch")
+		wantChecks(t, r, false, true, true)
+	})
+
+	t.Run("old link with a digest", func(t *testing.T) {
+		// Certificates printed before carry &digest=: the page neither fills
+		// it in nor compares it; it notes whether it is the recorded one.
+		e.open(t, "/verify?id="+grouped+"&digest="+rc.DigestBase64)
+		r := e.waitOutcome(t, "record")
+		if strings.Contains(r.Text, "核验通过") || eval[string](t, e, `document.getElementById("digest").value`) != "" ||
+			len(r.Notes) != 1 || !strings.HasPrefix(r.Notes[0], "link-digest-same") {
+			t.Fatalf("old link: %+v", r)
+		}
+		other := evidence.Sum(evidence.SHA256, []byte("forged")).Hex()
+		e.open(t, "/verify?id="+rc.ID+"&digest="+other)
+		r = e.waitOutcome(t, "record")
+		if len(r.Notes) != 1 || !strings.HasPrefix(r.Notes[0], "link-digest-differs") || !strings.Contains(r.Notes[0], other) {
+			t.Fatalf("old link with another digest: %+v", r)
+		}
+		e.state(t, "zh-old-link")
+	})
+
+	t.Run("typed digest", func(t *testing.T) {
+		// A digest the visitor types is labelled as such.
+		e.open(t, "/verify")
+		e.do(t,
+			chromedp.SendKeys(chromedp.CSS("#id"), rc.ID),
+			chromedp.Click(chromedp.CSS(`input[name=mode][value=digest]`)),
+			chromedp.SendKeys(chromedp.CSS("#digest"), rc.DigestHex),
+			chromedp.Click(chromedp.CSS("#go")),
+		)
+		r := e.waitResult(t)
+		if r.Outcome != "pass_typed" || r.Title != "摘要比对一致（按您输入的摘要）" || r.Checks[0].Title != "比对结果一致（按您输入的摘要）" ||
+			r.Labels["fYours"] != "您输入的摘要（未经本机计算）" || strings.Contains(r.Text, "核验通过") {
+			t.Fatalf("typed digest: %+v", r)
+		}
+		e.state(t, "zh-typed-digest")
 	})
 
 	t.Run("SM3 record and multi-slice file", func(t *testing.T) {
-		// A hash-only SM3 submission of a file larger than two 4 MiB slices:
+		// A hash-only SM3 submission of a file larger than two 8 MiB slices:
 		// the page learns the algorithm from the receipt and hashes SM3.
-		big := make([]byte, 2*(4<<20)+12345)
+		big := make([]byte, 2*(8<<20)+12345)
 		rand.Read(big)
 		d := evidence.Sum(evidence.SM3, big)
 		src := e.submitJSON(t, map[string]string{"type": "file", "algorithm": "sm3", "digest": d.Hex()})
@@ -738,11 +1007,11 @@ func TestPortalBrowser(t *testing.T) {
 		}
 		p := writeFile(t, dir, "attachment.bin", big)
 		r := e.verifyFile(t, src.ID, p)
-		if r.Outcome != "pass" || r.Fields["fAlg"] != "SM3" || r.HashBytes != int64(len(big)) {
+		if r.Outcome != "pass" || r.Fields["fAlg"] != "SM3" || r.HashBytes != int64(len(big)) || r.Engine != "wasm" {
 			t.Fatalf("sm3: %+v", r)
 		}
 		wantChecks(t, r, true, true, true)
-		e.screenshot(t, "zh-sm3-pass")
+		e.state(t, "zh-sm3-pass")
 		big[len(big)-1] ^= 1
 		p = writeFile(t, dir, "attachment-changed.bin", big)
 		if r := e.verifyFile(t, src.ID, p); r.Outcome != "mismatch" {
@@ -750,10 +1019,85 @@ func TestPortalBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("verify without an ID", func(t *testing.T) {
+		// A second record of the same PDF (hash only); then the PDF alone,
+		// dropped on the drop zone, finds both.
+		second := e.submitJSON(t, map[string]string{"type": "file", "digest": rc.DigestHex, "doc_ref": "HT-2026-001-copy"})
+		e.open(t, "/verify")
+		e.dropFile(t, pdfPath)
+		r := e.waitOutcome(t, "found")
+		ids := eval[[]string](t, e, `[...document.querySelectorAll("#found > li")].map(li => li.dataset.id)`)
+		if r.Title != "按文件找到 2 条存证记录" || !slices.Equal(ids, []string{rc.ID, second.ID}) {
+			t.Fatalf("by file: %v, %+v", ids, r)
+		}
+		e.state(t, "zh-found")
+		// Choose one: its full verification, the file's digest reused.
+		e.do(t, chromedp.Click(chromedp.CSS(`#found button[data-id="`+second.ID+`"]`)))
+		r = e.waitOutcome(t, "pass")
+		if !strings.Contains(r.Fields["fID"], second.ID) {
+			t.Fatalf("verify the found record: %+v", r)
+		}
+		// A file nobody recorded.
+		other := writeFile(t, dir, "never-recorded.txt", []byte("never recorded"))
+		e.open(t, "/verify")
+		e.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{other}))
+		r = e.waitOutcome(t, "none_found")
+		if r.Title != "本节点的账本中没有该文件的存证记录" || !strings.Contains(r.Message, e.url) {
+			t.Fatalf("unrecorded file: %+v", r)
+		}
+		e.state(t, "zh-none-found")
+	})
+
+	t.Run("links, package and print", func(t *testing.T) {
+		r := e.verifyFile(t, rc.ID, pdfPath)
+		if r.Outcome != "pass" {
+			t.Fatalf("%+v", r)
+		}
+		cert := eval[string](t, e, `document.getElementById("certificate-link").href`)
+		if code, hdr, b := e.n.get(t, strings.TrimPrefix(cert, e.url)); code != 200 || hdr["Content-Type"] != "application/pdf" || !bytes.HasPrefix(b, []byte("%PDF-")) {
+			t.Fatalf("certificate link %s: %d %v", cert, code, hdr)
+		}
+		// The package: downloaded by the page, its SHA-256 computed there
+		// and shown as the fingerprint, the one the node sent.
+		eval[chromedp.Void](t, e, `(() => { const real = window.fetch; window.__fp = ""; window.fetch = (u, i) => real(u, i).then((r) => { if (String(u).includes("package.pdf")) window.__fp = r.headers.get("X-Evidence-Fingerprint"); return r; }); })()`)
+		e.do(t, chromedp.Click(chromedp.CSS("#package")))
+		if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`!!document.getElementById("package-note").dataset.fingerprint`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+			t.Fatalf("package: %v (%s)", err, eval[string](t, e, `document.getElementById("package-note").textContent`))
+		}
+		fp := eval[string](t, e, `document.getElementById("package-note").dataset.fingerprint + "|" + window.__fp + "|" + document.getElementById("package-note").textContent`)
+		parts := strings.SplitN(fp, "|", 3)
+		if len(parts[0]) != 64 || parts[0] != parts[1] || !strings.Contains(parts[2], "证据数字指纹") || !strings.Contains(parts[2], parts[0]) {
+			t.Fatalf("package fingerprint: %q", fp)
+		}
+		e.state(t, "zh-package")
+		// Printed: the result alone, on one A4 page, with the verdict, the
+		// checks and the record; not the form.
+		out, err := chromedp.Run(e.ctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4), chromedp.PDFPreferCSSPageSize()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := writeFile(t, e.shots, "print-zh-pass.pdf", out)
+		info, err := exec.Command(pdfTool(t, "pdfinfo"), p).Output()
+		if err != nil || !regexp.MustCompile(`(?m)^Pages:\s+1$`).Match(info) {
+			t.Fatalf("printed result: %v\n%s", err, info)
+		}
+		text, _ := exec.Command(pdfTool(t, "pdftotext"), "-layout", p, "-").Output()
+		for _, want := range []string{"核验通过", "比对结果一致", "区块哈希", rc.BlockHash[:32], "核验时间"} {
+			if !bytes.Contains(text, []byte(want)) {
+				t.Errorf("printed result lacks %q", want)
+			}
+		}
+		for _, not := range []string{"查询核验", "选择文件", "English"} {
+			if bytes.Contains(text, []byte(not)) {
+				t.Errorf("printed result shows %q (the form or the header)", not)
+			}
+		}
+	})
+
 	t.Run("English", func(t *testing.T) {
 		e.open(t, "/verify")
 		e.do(t, chromedp.Click(chromedp.CSS("#lang")))
-		if l := eval[string](t, e, `document.documentElement.lang + "|" + document.querySelector("h1").textContent + "|" + document.getElementById("go").textContent`); l != "en|Verify an evidence ID|Verify" {
+		if l := eval[string](t, e, `document.documentElement.lang + "|" + document.querySelector("h1").textContent + "|" + document.getElementById("go").textContent + "|" + document.getElementById("file-pick").textContent`); l != "en|Verify an evidence ID|Verify|Choose a file…" {
 			t.Fatalf("after the switch: %q", l)
 		}
 		// The choice is remembered.
@@ -761,25 +1105,35 @@ func TestPortalBrowser(t *testing.T) {
 		if r.Outcome != "pass" || r.Title != "Verified" || r.Checks[0].Title != "Digest matches" || !strings.Contains(r.Checks[0].Reason, "equals the recorded digest") {
 			t.Fatalf("English pass: %+v", r)
 		}
-		e.screenshot(t, "en-pass")
+		if !strings.Contains(r.Fields["fTime"], beijing(rc.LedgerTime)+" (Beijing time, UTC+8)") || r.Labels["fBlockHash"] != "Block hash" || r.Labels["fDocRef"] != "Platform document ref." {
+			t.Errorf("English fields: %v %v", r.Fields, r.Labels)
+		}
+		e.state(t, "en-pass")
 		r = e.verifyFile(t, rc.ID, tamperedPath)
-		if r.Outcome != "mismatch" || r.Title != "Digest does not match" || !strings.Contains(r.Checks[0].Reason, "differs") {
+		if r.Outcome != "mismatch" || r.Title != "The record is intact, but the content differs" || !strings.Contains(r.Checks[0].Reason, "differs") ||
+			!strings.Contains(r.Summary, "1 of the three checks failed") {
 			t.Fatalf("English tampered: %+v", r)
 		}
 		wantChecks(t, r, false, true, true)
-		e.screenshot(t, "en-tampered")
+		e.state(t, "en-tampered")
 		r = e.verifyFile(t, mistype(rc.ID, 3), pdfPath)
 		if r.Outcome != "id_checksum" || !strings.Contains(r.Message, "mistyped") || r.APICalls != 0 {
 			t.Fatalf("English mistyped: %+v", r)
 		}
-		e.screenshot(t, "en-mistyped")
+		e.state(t, "en-mistyped")
 		r = e.verifyFile(t, unknown.String(), pdfPath)
-		if r.Outcome != "not_found" || r.Title != "No evidence found" {
+		if r.Outcome != "not_found" || r.Title != "No evidence found" || !strings.Contains(r.Message, "this node ("+e.url+")") {
 			t.Fatalf("English unknown: %+v", r)
 		}
+		e.state(t, "en-not-found")
+		e.open(t, "/verify?id="+rc.ID)
+		if r := e.waitOutcome(t, "record"); r.Title != "This record exists and is intact: choose the file you hold to compare it" {
+			t.Fatalf("English record: %+v", r)
+		}
+		e.state(t, "en-qr-record")
 		// Switching back redraws the result in Chinese.
 		e.do(t, chromedp.Click(chromedp.CSS("#lang")))
-		if r := eval[pageResult](t, e, readResultJS); r.Title != "未找到存证记录" {
+		if r := eval[pageResult](t, e, readResultJS); r.Title != "该存证记录存在且完整，请选择您手中的文件进行比对" {
 			t.Fatalf("after switching back: %+v", r)
 		}
 	})
@@ -787,7 +1141,7 @@ func TestPortalBrowser(t *testing.T) {
 	t.Run("how page", func(t *testing.T) {
 		e.open(t, "/how")
 		zh := eval[string](t, e, `document.querySelector("main").innerText`)
-		for _, want := range []string{"比对结果一致", "电子证据已在区块链存证", "电子数据包完整性校验通过", "文件会上传吗"} {
+		for _, want := range []string{"比对结果一致", "电子证据已在区块链存证", "电子数据包完整性校验通过", "文件会上传吗", "扫码"} {
 			if !strings.Contains(zh, want) {
 				t.Errorf("how page (zh) lacks %q", want)
 			}
@@ -795,13 +1149,13 @@ func TestPortalBrowser(t *testing.T) {
 		if strings.Contains(zh, "Digest matches") {
 			t.Error("how page shows both languages at once")
 		}
-		e.screenshot(t, "zh-how")
+		e.state(t, "zh-how")
 		e.do(t, chromedp.Click(chromedp.CSS("#lang")))
 		en := eval[string](t, e, `document.querySelector("main").innerText`)
 		if !strings.Contains(en, "Digest matches") || !strings.Contains(en, "Recorded on the blockchain") || strings.Contains(en, "比对结果一致") {
 			t.Errorf("how page (en): %.200s", en)
 		}
-		e.screenshot(t, "en-how")
+		e.state(t, "en-how")
 		e.do(t, chromedp.Click(chromedp.CSS("#lang")))
 	})
 
@@ -815,7 +1169,7 @@ func TestPortalBrowser(t *testing.T) {
 		if over := eval[int](t, e, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
 			t.Errorf("the page is %d px wider than a 375 px phone screen", over)
 		}
-		e.screenshot(t, "phone-pass")
+		e.state(t, "phone-pass")
 		// Every form control has a label; the status is live.
 		unlabeled := eval[[]string](t, e, `[...document.querySelectorAll("input, select, textarea, button")].filter(x => !(x.labels && x.labels.length) && !x.textContent.trim() && !x.getAttribute("aria-label")).map(x => x.id || x.name)`)
 		if len(unlabeled) > 0 {
@@ -824,8 +1178,42 @@ func TestPortalBrowser(t *testing.T) {
 		if live := eval[string](t, e, `document.getElementById("status").getAttribute("aria-live")`); live != "polite" {
 			t.Errorf("status aria-live %q", live)
 		}
+		e.open(t, "/verify?id="+rc.ID)
+		e.waitOutcome(t, "record")
+		e.state(t, "phone-qr-record")
 	})
 
+	t.Run("scan a QR code", func(t *testing.T) {
+		// A camera that films a certificate's QR code (Chromium's fake
+		// capture device fed a video of it): the page decodes it and opens
+		// the record it names.
+		link := certificateQR(t, e, rc.ID)
+		video := qrVideo(t, dir, link)
+		cam := &portalEnv{n: e.n, url: e.url, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
+		cam.ctx = newBrowser(t, 2*time.Minute, chromedp.Flag("use-fake-ui-for-media-stream", true),
+			chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-file-for-fake-video-capture", video))
+		cam.listen(cam.ctx)
+		cam.open(t, "/verify")
+		cam.do(t, chromedp.Click(chromedp.CSS("#scan")))
+		if _, err := chromedp.Run(cam.ctx, chromedp.Poll[bool](`!!document.getElementById("scan-status").dataset.decoder || document.getElementById("result").dataset.outcome === "record"`,
+			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("scanner: %v (%s)", err, eval[string](t, cam, `document.getElementById("scan-status").textContent`))
+		}
+		if eval[bool](t, cam, `document.getElementById("scan-dialog").open`) {
+			cam.state(t, "zh-scanning") // the blank sheet the video starts with
+		}
+		r := cam.waitOutcome(t, "record")
+		if !strings.Contains(r.Fields["fID"], rc.ID) || eval[bool](t, cam, `document.getElementById("scan-dialog").open`) {
+			t.Fatalf("after the scan: %+v", r)
+		}
+		t.Logf("decoded with %s", eval[string](t, cam, `document.getElementById("scan-status").dataset.decoder`))
+		cam.checkConsole(t)
+		e.axeRuns += cam.axeRuns
+	})
+
+	if e.axeSrc != "" {
+		t.Logf("axe-core %s: 0 violations in %d states", axeVersion, e.axeRuns)
+	}
 	e.checkConsole(t)
 }
 

@@ -22,7 +22,7 @@ import (
 // CertOptions are what a certificate shows besides the receipt.
 type CertOptions struct {
 	// BaseURL is the public base URL of the node (scheme and host, and a
-	// path prefix if any): the QR code links to BaseURL/verify?id=…&digest=….
+	// path prefix if any): the QR code links to BaseURL/verify?id=….
 	BaseURL string
 	// ManifestDigest, when the certificate is part of an evidence package,
 	// is the hex SHA-256 of the package's manifest.json; it ties the
@@ -34,14 +34,13 @@ type CertOptions struct {
 }
 
 // VerifyURL returns the verification page link for a receipt:
-// base/verify?id=ID&digest=HEX of the primary digest, with &alg=sm3 when
-// that is SM3 (the portal's deep link, docs/portal.md).
+// base/verify?id=ID. It names the record and nothing else: the page
+// shows the record and asks for the file or text, and only a digest
+// computed from what the visitor gives can pass (docs/portal.md). The
+// recorded digest is printed on the certificate, not put in the link, so
+// that scanning the code can never look like a check.
 func VerifyURL(base string, rc verifier.Receipt) string {
-	u := strings.TrimRight(base, "/") + "/verify?id=" + url.QueryEscape(rc.ID) + "&digest=" + url.QueryEscape(rc.DigestHex)
-	if rc.Algorithm != "" && rc.Algorithm != evidence.SHA256 {
-		u += "&alg=" + url.QueryEscape(string(rc.Algorithm))
-	}
-	return u
+	return strings.TrimRight(base, "/") + "/verify?id=" + url.QueryEscape(rc.ID)
 }
 
 // Certificate renders the one-page evidence certificate (存证证书) of a

@@ -193,13 +193,15 @@ func redPixels(img image.Image, y0, y1 int) int {
 
 func TestVerifyURL(t *testing.T) {
 	rc := verifier.Receipt{ID: "01M83X7VSK89V4F2ZGF28CEZDZ2", Algorithm: evidence.SHA256, DigestHex: "ab"}
+	// The link names the record only: no digest, so that opening it can
+	// never pass a check by itself (issue 9).
 	for _, base := range []string{"https://node.example", "https://node.example/"} {
-		if got, want := VerifyURL(base, rc), "https://node.example/verify?id=01M83X7VSK89V4F2ZGF28CEZDZ2&digest=ab"; got != want {
+		if got, want := VerifyURL(base, rc), "https://node.example/verify?id=01M83X7VSK89V4F2ZGF28CEZDZ2"; got != want {
 			t.Errorf("VerifyURL(%q) = %q, want %q", base, got, want)
 		}
 	}
 	rc.Algorithm = evidence.SM3
-	if got, want := VerifyURL("http://n", rc), "http://n/verify?id=01M83X7VSK89V4F2ZGF28CEZDZ2&digest=ab&alg=sm3"; got != want {
+	if got, want := VerifyURL("http://n/prefix", rc), "http://n/prefix/verify?id=01M83X7VSK89V4F2ZGF28CEZDZ2"; got != want {
 		t.Errorf("VerifyURL = %q, want %q", got, want)
 	}
 }

@@ -1,13 +1,25 @@
-// Incremental SHA-256 (FIPS 180-4) and SM3 (GB/T 32905-2016) for the
-// verification portal, run in a Web Worker: a file is read in slices and
-// hashed in this browser; only its digest ever leaves it.
+// SHA-256 (FIPS 180-4) and SM3 (GB/T 32905-2016) for the verification
+// portal, run in a Web Worker: a file is read in slices and hashed in this
+// browser; only its digest ever leaves it.
 //
-// Messages in:  {alg: "sha256"|"sm3", file: Blob}  or  {alg, bytes: ArrayBuffer}
+// Messages in:  {alg: "sha256"|"sm3", file: Blob | bytes: ArrayBuffer |
+//                texts: [ArrayBuffer], libs: {sm3, sha256: URL},
+//                engine?: "webcrypto"|"wasm"|"js", budget?: bytes}
 // Messages out: {type: "progress", done, total}, then
-//               {type: "done", hex, bytes, ms}  or  {type: "error", message}
+//               {type: "done", hex, bytes, ms, engine} ({hexes: [...]} for
+//               texts)  or  {type: "error", message}
+//
+// Engines, fastest first:
+//   - SHA-256 of a file up to the memory budget (256 MiB): WebCrypto, in
+//     one call over the whole file read into memory (native, not
+//     incremental; only in a secure context: HTTPS or localhost);
+//   - otherwise hash-wasm's incremental WebAssembly SHA-256 and SM3
+//     (vendored in assets/vendor; needs the worker's CSP to allow
+//     'wasm-unsafe-eval', which only the worker's response does);
+//   - otherwise the incremental JavaScript below.
 //
 // The same file loads outside a worker (EvidenceHash is then a global), so
-// the hashes can be tested against known vectors.
+// the JavaScript hashes can be tested against known vectors.
 "use strict";
 
 var EvidenceHash = (function () {
@@ -201,55 +213,157 @@ var EvidenceHash = (function () {
   return { create: create, hex: hex };
 })();
 
-// CHUNK is the slice read at a time: large enough to hash at full speed,
-// small enough for frequent progress and little memory.
-var CHUNK = 4 << 20;
+// CHUNK is the slice read at a time when hashing incrementally: large
+// enough to hash at full speed, small enough for frequent progress and
+// little memory. BUDGET is the largest file read whole for WebCrypto.
+var CHUNK = 8 << 20;
+var BUDGET = 256 << 20;
 
 if (typeof self !== "undefined" && typeof importScripts === "function") {
+  var wasmReady = {}; // alg → Promise of a hash-wasm factory, or of null
+
+  // wasmFactory loads hash-wasm's build of alg once; null when WebAssembly
+  // is not available (or not allowed) here.
+  var wasmFactory = function (alg, libs) {
+    if (!(alg in wasmReady)) {
+      wasmReady[alg] = new Promise(function (resolve) {
+        try {
+          if (typeof WebAssembly !== "object" || !libs || !libs[alg]) {
+            resolve(null);
+            return;
+          }
+          importScripts(libs[alg]);
+          var create = alg === "sm3" ? self.hashwasm.createSM3 : self.hashwasm.createSHA256;
+          // Instantiating once proves the module compiles under this CSP.
+          create().then(function () { resolve(create); }, function () { resolve(null); });
+        } catch (e) {
+          resolve(null);
+        }
+      });
+    }
+    return wasmReady[alg];
+  };
+
+  // incremental returns {update(Uint8Array), hex(), engine} for alg.
+  var incremental = function (alg, libs, engine) {
+    var js = function () {
+      var h = EvidenceHash.create(alg);
+      return { update: function (p) { h.update(p); }, hex: function () { return EvidenceHash.hex(h.digest()); }, engine: "js" };
+    };
+    if (engine === "js") {
+      return Promise.resolve(js());
+    }
+    return wasmFactory(alg, libs).then(function (create) {
+      if (!create) {
+        return js();
+      }
+      return create().then(function (w) {
+        w.init();
+        return { update: function (p) { w.update(p); }, hex: function () { return w.digest("hex"); }, engine: "wasm" };
+      });
+    });
+  };
+
   self.onmessage = function (ev) {
     var msg = ev.data || {};
     var start = performance.now();
-    var h;
-    try {
-      h = EvidenceHash.create(msg.alg);
-    } catch (e) {
-      self.postMessage({ type: "error", message: String(e.message || e) });
+    var alg = msg.alg;
+    function fail(e) {
+      self.postMessage({ type: "error", message: String((e && e.message) || e) });
+    }
+    if (alg !== "sha256" && alg !== "sm3") {
+      fail("unknown algorithm " + alg);
       return;
     }
-    function done() {
-      var d = h.digest();
-      self.postMessage({ type: "done", hex: EvidenceHash.hex(d), bytes: h.len, ms: performance.now() - start });
-    }
-    if (msg.bytes) {
-      h.update(new Uint8Array(msg.bytes));
-      done();
+    if (msg.texts) {
+      // Several short inputs (a text's variants), one digest each.
+      var hexes = [], engine = "";
+      var next = function (i) {
+        if (i === msg.texts.length) {
+          self.postMessage({ type: "done", hexes: hexes, engine: engine, ms: performance.now() - start });
+          return;
+        }
+        incremental(alg, msg.libs, msg.engine).then(function (h) {
+          engine = h.engine;
+          h.update(new Uint8Array(msg.texts[i]));
+          hexes.push(h.hex());
+          next(i + 1);
+        }).catch(fail);
+      };
+      next(0);
       return;
     }
-    // The next slice is read while this one is hashed.
-    var file = msg.file, total = file.size, pos = 0;
-    function read(at) {
-      return file.slice(at, Math.min(at + CHUNK, total)).arrayBuffer();
+    function done(hex, bytes, engine) {
+      self.postMessage({ type: "done", hex: hex, bytes: bytes, ms: performance.now() - start, engine: engine });
     }
-    var pending = total > 0 ? read(0) : null;
-    function next() {
-      if (pos >= total) {
-        done();
+    var subtle = self.crypto && self.crypto.subtle;
+    var budget = msg.budget >= 0 ? msg.budget : BUDGET;
+    var size = msg.file ? msg.file.size : (msg.bytes ? msg.bytes.byteLength : 0);
+    if (alg === "sha256" && subtle && size <= budget && msg.engine !== "js" && msg.engine !== "wasm") {
+      wholeSHA256(msg, subtle, size).then(function (hex) { done(hex, size, "webcrypto"); }, fail);
+      return;
+    }
+    incremental(alg, msg.libs, msg.engine).then(function (h) {
+      if (msg.bytes) {
+        h.update(new Uint8Array(msg.bytes));
+        done(h.hex(), size, h.engine);
         return;
       }
-      pending.then(function (buf) {
+      // The next slice is read while this one is hashed.
+      var file = msg.file, total = file.size, pos = 0;
+      var read = function (at) {
+        return file.slice(at, Math.min(at + CHUNK, total)).arrayBuffer();
+      };
+      var pending = total > 0 ? read(0) : null;
+      self.postMessage({ type: "progress", done: 0, total: total });
+      var step = function () {
+        if (pos >= total) {
+          done(h.hex(), total, h.engine);
+          return;
+        }
+        pending.then(function (buf) {
+          if (buf.byteLength === 0) {
+            throw new Error("the file became shorter while it was read");
+          }
+          pos += buf.byteLength;
+          pending = pos < total ? read(pos) : null;
+          h.update(new Uint8Array(buf));
+          self.postMessage({ type: "progress", done: pos, total: total });
+          step();
+        }).catch(fail);
+      };
+      step();
+    }).catch(fail);
+  };
+
+  // wholeSHA256 reads the whole input into one buffer (in slices, for the
+  // progress bar) and hashes it with WebCrypto in one call.
+  var wholeSHA256 = function (msg, subtle, total) {
+    if (msg.bytes) {
+      return subtle.digest("SHA-256", msg.bytes).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); });
+    }
+    var file = msg.file, all = new Uint8Array(total), pos = 0;
+    var slice = 16 << 20;
+    var read = function (at) {
+      return file.slice(at, Math.min(at + slice, total)).arrayBuffer();
+    };
+    self.postMessage({ type: "progress", done: 0, total: total });
+    var pending = total > 0 ? read(0) : null;
+    var step = function () {
+      if (pos >= total) {
+        return subtle.digest("SHA-256", all).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); });
+      }
+      return pending.then(function (buf) {
         if (buf.byteLength === 0) {
           throw new Error("the file became shorter while it was read");
         }
+        all.set(new Uint8Array(buf), pos);
         pos += buf.byteLength;
         pending = pos < total ? read(pos) : null;
-        h.update(new Uint8Array(buf));
         self.postMessage({ type: "progress", done: pos, total: total });
-        next();
-      }).catch(function (e) {
-        self.postMessage({ type: "error", message: String((e && e.message) || e) });
+        return step();
       });
-    }
-    self.postMessage({ type: "progress", done: 0, total: total });
-    next();
+    };
+    return step();
   };
 }
