@@ -3,19 +3,20 @@
 // browser; only its digest ever leaves it.
 //
 // Messages in:  {alg: "sha256"|"sm3", file: Blob | bytes: ArrayBuffer |
-//                texts: [ArrayBuffer], libs: {sm3, sha256: URL},
+//                texts: [ArrayBuffer], libs: {wasm: URL of hash.wasm},
 //                engine?: "webcrypto"|"wasm"|"js", budget?: bytes}
 // Messages out: {type: "progress", done, total}, then
 //               {type: "done", hex, bytes, ms, engine} ({hexes: [...]} for
 //               texts)  or  {type: "error", message}
 //
 // Engines, fastest first:
-//   - SHA-256 of a file up to the memory budget (256 MiB): WebCrypto, in
-//     one call over the whole file read into memory (native, not
+//   - SHA-256 of a file up to the memory budget (memoryBudget): WebCrypto,
+//     in one call over the whole file read into memory (native, not
 //     incremental; only in a secure context: HTTPS or localhost);
-//   - otherwise hash-wasm's incremental WebAssembly SHA-256 and SM3
-//     (vendored in assets/vendor; needs the worker's CSP to allow
-//     'wasm-unsafe-eval', which only the worker's response does);
+//   - otherwise assets/hash.wasm, both compression functions unrolled in
+//     WebAssembly (written by web/internal/wasmhash), incremental; it needs
+//     the worker's CSP to allow 'wasm-unsafe-eval', which only the worker's
+//     response does;
 //   - otherwise the incremental JavaScript below.
 //
 // The same file loads outside a worker (EvidenceHash is then a global), so
@@ -210,38 +211,161 @@ var EvidenceHash = (function () {
     return s;
   }
 
-  return { create: create, hex: hex };
+  return { create: create, hex: hex, iv: { sha256: IV256, sm3: IVSM3 } };
 })();
 
-// CHUNK is the slice read at a time when hashing incrementally: large
-// enough to hash at full speed, small enough for frequent progress and
-// little memory. BUDGET is the largest file read whole for WebCrypto.
+// CHUNK is what is read at a time when hashing incrementally: large enough
+// to hash at full speed, small enough for frequent progress and little
+// memory. The memory budget is the largest file read whole for WebCrypto:
+// 256 MiB (128 MiB where the browser says the device has under 2 GB,
+// navigator.deviceMemory). WebCrypto copies its input, so a file at the
+// budget costs twice its size for a moment; above 256 MiB the allocation
+// slows the whole page (1 GiB: 168 MB/s and a 0.7 s stall of the page,
+// against 344 MB/s and no stall incrementally, docs/portal.md).
 var CHUNK = 8 << 20;
-var BUDGET = 256 << 20;
+
+function memoryBudget() {
+  var gb = typeof navigator !== "undefined" && navigator.deviceMemory;
+  return gb && gb < 2 ? 128 << 20 : 256 << 20;
+}
+
+// byteReader reads a Blob front to back: next(view) resolves to a view of
+// the bytes read into view's memory (at most its length; the memory of
+// view is handed over, as a BYOB reader does) or null at the end. It uses
+// the Blob's byte stream where the browser has one, else slices.
+function byteReader(file) {
+  var r = null;
+  try {
+    r = file.stream().getReader({ mode: "byob" });
+  } catch (e) {
+    r = null;
+  }
+  if (r) {
+    return {
+      next: function (view) {
+        return r.read(view).then(function (x) { return x.done ? null : x.value; });
+      },
+      cancel: function () { r.cancel(); }
+    };
+  }
+  var pos = 0;
+  return {
+    next: function (view) {
+      if (pos >= file.size) {
+        return Promise.resolve(null);
+      }
+      var end = Math.min(pos + view.byteLength, file.size);
+      var at = pos;
+      pos = end;
+      return file.slice(at, end).arrayBuffer().then(function (b) {
+        var v = new Uint8Array(view.buffer, view.byteOffset, b.byteLength);
+        v.set(new Uint8Array(b));
+        return v;
+      });
+    },
+    cancel: function () {}
+  };
+}
+
+// The memory layout of hash.wasm (web/internal/wasmhash): input at 0, up
+// to WASM_DATA bytes; the eight state words at WASM_STATE.
+var WASM_DATA = 1 << 20;
+var WASM_STATE = 1 << 20;
+
+// WasmHasher is the incremental interface over hash.wasm's compression
+// functions; one at a time per module instance (they share its state).
+function WasmHasher(x, alg) {
+  this.fn = x[alg + "_blocks"];
+  this.mem = new Uint8Array(x.memory.buffer);
+  this.st = new Uint32Array(x.memory.buffer, WASM_STATE, 8);
+  this.st.set(EvidenceHash.iv[alg]);
+  this.buf = new Uint8Array(64);
+  this.n = 0;
+  this.len = 0;
+}
+
+WasmHasher.prototype.update = function (p) {
+  var off = 0, len = p.length;
+  this.len += len;
+  if (this.n > 0) {
+    var take = Math.min(64 - this.n, len);
+    this.buf.set(p.subarray(0, take), this.n);
+    this.n += take;
+    off = take;
+    if (this.n < 64) {
+      return;
+    }
+    this.mem.set(this.buf, 0);
+    this.fn(0, 1, WASM_STATE);
+    this.n = 0;
+  }
+  var end = off + ((len - off) & ~63);
+  while (off < end) {
+    var k = Math.min(end - off, WASM_DATA);
+    this.mem.set(p.subarray(off, off + k), 0);
+    this.fn(0, k >> 6, WASM_STATE);
+    off += k;
+  }
+  if (off < len) {
+    this.buf.set(p.subarray(off), 0);
+    this.n = len - off;
+  }
+};
+
+WasmHasher.prototype.hex = function () {
+  var hi = Math.floor(this.len / 0x20000000) >>> 0; // len*8 >> 32
+  var lo = (this.len * 8) >>> 0;
+  var padLen = this.n < 56 ? 64 : 128;
+  var pad = new Uint8Array(padLen);
+  pad.set(this.buf.subarray(0, this.n), 0);
+  pad[this.n] = 0x80;
+  var dv = new DataView(pad.buffer);
+  dv.setUint32(padLen - 8, hi);
+  dv.setUint32(padLen - 4, lo);
+  this.mem.set(pad, 0);
+  this.fn(0, padLen >> 6, WASM_STATE);
+  var s = "";
+  for (var i = 0; i < 8; i++) {
+    s += ("0000000" + this.st[i].toString(16)).slice(-8);
+  }
+  return s;
+};
 
 if (typeof self !== "undefined" && typeof importScripts === "function") {
-  var wasmReady = {}; // alg → Promise of a hash-wasm factory, or of null
+  var wasmReady = null; // Promise of hash.wasm's exports, or of null
 
-  // wasmFactory loads hash-wasm's build of alg once; null when WebAssembly
-  // is not available (or not allowed) here.
-  var wasmFactory = function (alg, libs) {
-    if (!(alg in wasmReady)) {
-      wasmReady[alg] = new Promise(function (resolve) {
-        try {
-          if (typeof WebAssembly !== "object" || !libs || !libs[alg]) {
-            resolve(null);
-            return;
-          }
-          importScripts(libs[alg]);
-          var create = alg === "sm3" ? self.hashwasm.createSM3 : self.hashwasm.createSHA256;
-          // Instantiating once proves the module compiles under this CSP.
-          create().then(function () { resolve(create); }, function () { resolve(null); });
-        } catch (e) {
+  // wasmExports instantiates hash.wasm once; null when WebAssembly is not
+  // available (or not allowed) here. Both functions then hash a few
+  // megabytes of zeros, so that the engine has optimized them
+  // (WebAssembly starts in a baseline tier) before the file arrives.
+  var wasmExports = function (libs) {
+    if (!wasmReady) {
+      wasmReady = new Promise(function (resolve) {
+        if (typeof WebAssembly !== "object" || !libs || !libs.wasm) {
           resolve(null);
+          return;
         }
+        fetch(libs.wasm, { credentials: "omit" }).then(function (r) {
+          if (!r.ok) {
+            throw new Error("HTTP " + r.status);
+          }
+          return r.arrayBuffer();
+        }).then(function (b) {
+          return WebAssembly.instantiate(b);
+        }).then(function (m) {
+          var x = m.instance.exports;
+          var z = new Uint8Array(WASM_DATA);
+          ["sm3", "sha256"].forEach(function (alg) {
+            var h = new WasmHasher(x, alg);
+            for (var i = 0; i < 4; i++) {
+              h.update(z);
+            }
+          });
+          resolve(x);
+        }).catch(function () { resolve(null); });
       });
     }
-    return wasmReady[alg];
+    return wasmReady;
   };
 
   // incremental returns {update(Uint8Array), hex(), engine} for alg.
@@ -253,15 +377,71 @@ if (typeof self !== "undefined" && typeof importScripts === "function") {
     if (engine === "js") {
       return Promise.resolve(js());
     }
-    return wasmFactory(alg, libs).then(function (create) {
-      if (!create) {
+    return wasmExports(libs).then(function (x) {
+      if (!x) {
         return js();
       }
-      return create().then(function (w) {
-        w.init();
-        return { update: function (p) { w.update(p); }, hex: function () { return w.digest("hex"); }, engine: "wasm" };
-      });
+      var h = new WasmHasher(x, alg);
+      return { update: function (p) { h.update(p); }, hex: function () { return h.hex(); }, engine: "wasm" };
     });
+  };
+
+  var shorter = function () { return new Error("the file changed while it was read"); };
+
+  // hashStream hashes a file incrementally with the hasher hp resolves
+  // to: two buffers, one being read into while the other is hashed (the
+  // first read starts while the hasher is made ready).
+  var hashStream = function (hp, file) {
+    var total = file.size, pos = 0, rd = byteReader(file), h = null;
+    var spare = new ArrayBuffer(CHUNK);
+    self.postMessage({ type: "progress", done: 0, total: total });
+    var pending = total > 0 ? rd.next(new Uint8Array(new ArrayBuffer(CHUNK))) : Promise.resolve(null);
+    var step = function () {
+      return pending.then(function (v) {
+        if (v === null) {
+          if (pos !== total) {
+            throw shorter();
+          }
+          return h.hex();
+        }
+        pos += v.byteLength;
+        if (pos > total) {
+          throw shorter();
+        }
+        pending = rd.next(new Uint8Array(spare));
+        h.update(v);
+        spare = v.buffer;
+        self.postMessage({ type: "progress", done: pos, total: total });
+        return step();
+      });
+    };
+    return hp.then(function (hasher) {
+      h = hasher;
+      return step();
+    }).then(function (hex) { return { hex: hex, engine: h.engine }; });
+  };
+
+  // wholeSHA256 reads the whole file into one buffer (in pieces, for the
+  // progress bar) and hashes it with WebCrypto in one call.
+  var wholeSHA256 = function (file, subtle) {
+    var total = file.size, pos = 0, rd = byteReader(file);
+    var buf = new ArrayBuffer(total);
+    self.postMessage({ type: "progress", done: 0, total: total });
+    var step = function () {
+      if (pos >= total) {
+        return subtle.digest("SHA-256", buf).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); });
+      }
+      return rd.next(new Uint8Array(buf, pos, Math.min(16 << 20, total - pos))).then(function (v) {
+        if (v === null || v.byteLength === 0) {
+          throw shorter();
+        }
+        buf = v.buffer;
+        pos += v.byteLength;
+        self.postMessage({ type: "progress", done: pos, total: total });
+        return step();
+      });
+    };
+    return step();
   };
 
   self.onmessage = function (ev) {
@@ -297,73 +477,21 @@ if (typeof self !== "undefined" && typeof importScripts === "function") {
       self.postMessage({ type: "done", hex: hex, bytes: bytes, ms: performance.now() - start, engine: engine });
     }
     var subtle = self.crypto && self.crypto.subtle;
-    var budget = msg.budget >= 0 ? msg.budget : BUDGET;
+    var budget = msg.budget >= 0 ? msg.budget : memoryBudget();
     var size = msg.file ? msg.file.size : (msg.bytes ? msg.bytes.byteLength : 0);
     if (alg === "sha256" && subtle && size <= budget && msg.engine !== "js" && msg.engine !== "wasm") {
-      wholeSHA256(msg, subtle, size).then(function (hex) { done(hex, size, "webcrypto"); }, fail);
+      var p = msg.bytes ? subtle.digest("SHA-256", msg.bytes).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); }) :
+        wholeSHA256(msg.file, subtle);
+      p.then(function (hex) { done(hex, size, "webcrypto"); }, fail);
       return;
     }
-    incremental(alg, msg.libs, msg.engine).then(function (h) {
-      if (msg.bytes) {
+    if (msg.bytes) {
+      incremental(alg, msg.libs, msg.engine).then(function (h) {
         h.update(new Uint8Array(msg.bytes));
         done(h.hex(), size, h.engine);
-        return;
-      }
-      // The next slice is read while this one is hashed.
-      var file = msg.file, total = file.size, pos = 0;
-      var read = function (at) {
-        return file.slice(at, Math.min(at + CHUNK, total)).arrayBuffer();
-      };
-      var pending = total > 0 ? read(0) : null;
-      self.postMessage({ type: "progress", done: 0, total: total });
-      var step = function () {
-        if (pos >= total) {
-          done(h.hex(), total, h.engine);
-          return;
-        }
-        pending.then(function (buf) {
-          if (buf.byteLength === 0) {
-            throw new Error("the file became shorter while it was read");
-          }
-          pos += buf.byteLength;
-          pending = pos < total ? read(pos) : null;
-          h.update(new Uint8Array(buf));
-          self.postMessage({ type: "progress", done: pos, total: total });
-          step();
-        }).catch(fail);
-      };
-      step();
-    }).catch(fail);
-  };
-
-  // wholeSHA256 reads the whole input into one buffer (in slices, for the
-  // progress bar) and hashes it with WebCrypto in one call.
-  var wholeSHA256 = function (msg, subtle, total) {
-    if (msg.bytes) {
-      return subtle.digest("SHA-256", msg.bytes).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); });
+      }).catch(fail);
+      return;
     }
-    var file = msg.file, all = new Uint8Array(total), pos = 0;
-    var slice = 16 << 20;
-    var read = function (at) {
-      return file.slice(at, Math.min(at + slice, total)).arrayBuffer();
-    };
-    self.postMessage({ type: "progress", done: 0, total: total });
-    var pending = total > 0 ? read(0) : null;
-    var step = function () {
-      if (pos >= total) {
-        return subtle.digest("SHA-256", all).then(function (d) { return EvidenceHash.hex(new Uint8Array(d)); });
-      }
-      return pending.then(function (buf) {
-        if (buf.byteLength === 0) {
-          throw new Error("the file became shorter while it was read");
-        }
-        all.set(new Uint8Array(buf), pos);
-        pos += buf.byteLength;
-        pending = pos < total ? read(pos) : null;
-        self.postMessage({ type: "progress", done: pos, total: total });
-        return step();
-      });
-    };
-    return step();
+    hashStream(incremental(alg, msg.libs, msg.engine), msg.file).then(function (r) { done(r.hex, size, r.engine); }, fail);
   };
 }

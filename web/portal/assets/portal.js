@@ -635,7 +635,7 @@
     var modeWarn = $("mode-warn");
     var body = document.body;
     var workerURL = body.getAttribute("data-worker");
-    var libs = { sm3: body.getAttribute("data-sm3"), sha256: body.getAttribute("data-sha256") };
+    var libs = { wasm: body.getAttribute("data-wasm") };
     var worker = null, run = 0, busy = false;
     var hashes = typeof WeakMap === "function" ? new WeakMap() : null; // File → {alg: hash}
     var recordType = null; // the type of the record last shown (file|text)
