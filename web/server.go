@@ -1,5 +1,7 @@
 // Package web is the node's HTTP surface: the JSON API under /api/v1,
-// health and metrics endpoints. It is the only package that imports fiber.
+// health and metrics endpoints, and the public verification portal. It is
+// the only package that imports fiber; it declares the Service it needs of
+// the node and maps the node's errors to HTTP answers in one table.
 package web
 
 import (
