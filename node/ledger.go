@@ -1,7 +1,10 @@
-// Package node is the service core: the Ledger interface with its errors,
-// the submission service (IDs, quotas, idempotency, private metadata,
-// verification) and the node's metrics. Ledger implementations live in
-// sub-packages (embedded, fabric), the badger store in store.
+// Package node is the service core: the Ledger interface with its errors
+// and the batching loop both ledgers share, the submission service (IDs,
+// quotas, idempotency, private metadata, the durable queue), verification
+// (through verifier.Judge), certificates and evidence packages, content
+// hashing and PDF inspection, and the node's metrics. Ledger
+// implementations live in sub-packages (embedded, fabric), the badger
+// store in store.
 package node
 
 import (
