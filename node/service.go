@@ -434,26 +434,18 @@ type quotaState struct {
 
 const quotaStep = 64
 
-// Usage is a platform's use of its quota in the current period.
-type Usage struct {
-	Platform string
-	Quota    int64 // records per period; 0: no cap
-	Used     int64
-	Period   string
-	// Start and End bound the current period (zero without a quota).
-	Start, End time.Time
-}
-
 // Usage reports a platform's use of its quota in the current period.
-func (s *Service) Usage(p platform.Platform) (Usage, error) {
-	u := Usage{Platform: p.Name, Quota: p.Quota, Period: p.Period}
+func (s *Service) Usage(p platform.Platform) (view.Usage, error) {
+	u := view.Usage{Platform: p.Name, Quota: p.Quota}
 	s.quotaMu.Lock()
 	defer s.quotaMu.Unlock()
 	st, end, err := s.quotaLocked(p)
 	if err != nil || st == nil {
 		return u, err
 	}
-	u.Used, u.Start, u.End = st.used, st.windowStart, end
+	left := max(0, p.Quota-st.used)
+	u.Used, u.Left, u.Period = st.used, &left, p.Period
+	u.PeriodStart, u.PeriodEnd = st.windowStart.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)
 	return u, nil
 }
 

@@ -452,17 +452,6 @@ func pathID(c fiber.Ctx) (evidence.ID, error) {
 	return evidence.ParseID(raw)
 }
 
-// UsageView is the answer to GET /platform/usage.
-type UsageView struct {
-	Platform    string `json:"platform"`
-	Quota       int64  `json:"quota"`
-	Used        int64  `json:"used"`
-	Left        *int64 `json:"left,omitempty"`
-	Period      string `json:"period,omitempty"`
-	PeriodStart string `json:"period_start,omitempty"`
-	PeriodEnd   string `json:"period_end,omitempty"`
-}
-
 // usage handles GET /platform/usage: the key's platform's quota use.
 func (s *server) usage(c fiber.Ctx) error {
 	p, err := s.authenticate(c)
@@ -473,11 +462,5 @@ func (s *server) usage(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := UsageView{Platform: u.Platform, Quota: u.Quota, Used: u.Used}
-	if u.Quota > 0 {
-		left := max(0, u.Quota-u.Used)
-		v.Left, v.Period = &left, u.Period
-		v.PeriodStart, v.PeriodEnd = u.Start.UTC().Format(time.RFC3339), u.End.UTC().Format(time.RFC3339)
-	}
-	return c.JSON(v)
+	return c.JSON(u)
 }

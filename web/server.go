@@ -22,6 +22,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
@@ -40,7 +41,7 @@ type Service interface {
 	Info(ctx context.Context) (node.Info, error)
 	Block(ctx context.Context, n uint64) (node.Block, error)
 	Authenticate(key string) (platform.Platform, error)
-	Usage(p platform.Platform) (node.Usage, error)
+	Usage(p platform.Platform) (view.Usage, error)
 }
 
 var _ Service = (*node.Service)(nil)

@@ -37,3 +37,17 @@ func (r Receipt) AppendJSON(b []byte) []byte {
 	}
 	return append(b, '}')
 }
+
+// Usage is a platform's use of its quota in the current period, as
+// GET /api/v1/platform/usage answers it.
+type Usage struct {
+	Platform string `json:"platform"`
+	// Quota is the records allowed per period; 0: no cap (Left and the
+	// period are then absent).
+	Quota       int64  `json:"quota"`
+	Used        int64  `json:"used"`
+	Left        *int64 `json:"left,omitempty"`
+	Period      string `json:"period,omitempty"`
+	PeriodStart string `json:"period_start,omitempty"` // RFC 3339
+	PeriodEnd   string `json:"period_end,omitempty"`
+}
