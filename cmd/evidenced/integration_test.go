@@ -53,8 +53,14 @@ type proc struct {
 // until it listens.
 func startNode(t *testing.T, data, addr string, extra ...string) *proc {
 	t.Helper()
+	return startNodeFrom(t, binDir, data, addr, extra...)
+}
+
+// startNodeFrom is startNode with the evidenced binary in bin.
+func startNodeFrom(t *testing.T, bin, data, addr string, extra ...string) *proc {
+	t.Helper()
 	args := append([]string{"--data", data, "--listen", addr}, extra...)
-	cmd := exec.Command(filepath.Join(binDir, "evidenced"), args...)
+	cmd := exec.Command(filepath.Join(bin, "evidenced"), args...)
 	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration")
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
