@@ -63,7 +63,8 @@ FUZZ_TARGETS := \
 	./verifier/fabricblock:FuzzParseState \
 	./verifier/evpkg:FuzzParse \
 	./node/pdf:FuzzInspect \
-	./node/pdf:FuzzExtractAttachments
+	./node/pdf:FuzzExtractAttachments \
+	./verifier/pdfsig:FuzzVerify
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

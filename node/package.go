@@ -2,6 +2,10 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
@@ -111,7 +116,20 @@ func (s *Service) Certificate(ctx context.Context, id evidence.ID, base string) 
 	if err != nil {
 		return nil, err
 	}
-	return s.renderer.certify(ctx, rc, pdf.CertOptions{BaseURL: base})
+	doc, err := s.renderer.certify(ctx, rc, pdf.CertOptions{BaseURL: base})
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(doc)
+}
+
+// sign signs a document the node issues, binding every byte.
+func (s *Service) sign(doc []byte) ([]byte, error) {
+	out, err := pdf.Sign(doc, s.signer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signing: %w", ErrNoCertificates, err)
+	}
+	return out, nil
 }
 
 // Package builds the evidence package (电子证据包) of id: the certificate,
@@ -135,7 +153,7 @@ func (s *Service) Package(ctx context.Context, id evidence.ID, base string, orig
 	if err != nil {
 		return Document{}, fmt.Errorf("block %d of %s: %w", rc.BlockNumber, rc.ID, err)
 	}
-	info, err := s.ledger.Info(ctx)
+	info, err := s.Info(ctx)
 	if err != nil {
 		return Document{}, err
 	}
@@ -162,6 +180,9 @@ func (s *Service) Package(ctx context.Context, id evidence.ID, base string, orig
 	if err != nil {
 		return Document{}, fmt.Errorf("package of %s: %w", rc.ID, err)
 	}
+	if doc, err = s.sign(doc); err != nil {
+		return Document{}, err
+	}
 	return Document{PDF: doc, Fingerprint: evpkg.Digest(doc)}, nil
 }
 
@@ -172,5 +193,38 @@ func isOriginal(rc verifier.Receipt, data []byte) error {
 			return fmt.Errorf("%w: its %s digest %s differs from the recorded %s", ErrNotOriginal, d.Algorithm, got.Hex(), d.Hex)
 		}
 	}
+	return nil
+}
+
+// setSigner sets the key and certificate chain that sign documents.
+func (s *Service) setSigner(key *ecdsa.PrivateKey, chain []*x509.Certificate) error {
+	if key == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		key, chain = k, nil
+	}
+	if len(chain) == 0 {
+		id, err := block.KeyID(&key.PublicKey)
+		if err != nil {
+			return err
+		}
+		c, err := pdf.SelfSigned(key, "evidence node "+id, s.now())
+		if err != nil {
+			return err
+		}
+		chain = []*x509.Certificate{c}
+	}
+	k, err := block.NewKey(&key.PublicKey)
+	if err != nil {
+		return fmt.Errorf("node: signing key: %w", err)
+	}
+	s.signer = pdf.Signer{Key: key, Chain: chain, Name: chain[0].Subject.CommonName,
+		Reason: "存证证书与电子证据包由本节点签署 / certificate or evidence package issued by this node", Clock: s.now}
+	if err := s.signer.Validate(); err != nil {
+		return fmt.Errorf("node: signing certificate: %w", err)
+	}
+	s.signerKey = k
 	return nil
 }

@@ -3,12 +3,15 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
@@ -69,6 +73,13 @@ type Config struct {
 	// PDFDir is where certificates are rendered from (pdfcpu's
 	// configuration and the installed font); empty: DefaultPDFDir().
 	PDFDir string
+	// SigningKey signs every certificate and package the node makes (a PDF
+	// signature binding every byte), with SigningChain, its certificate
+	// first. The key is listed in the trust roots the node serves as a
+	// document signer. Nil: a key and a self-signed certificate made for
+	// this process alone (tests).
+	SigningKey   *ecdsa.PrivateKey
+	SigningChain []*x509.Certificate
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -84,6 +95,8 @@ type Service struct {
 	commitWait time.Duration
 	inspector  *pdf.Inspector
 	renderer   *renderer
+	signer     pdf.Signer
+	signerKey  block.Key
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -115,6 +128,9 @@ func NewService(c Config) (*Service, error) {
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
 	}
+	if err := s.setSigner(c.SigningKey, c.SigningChain); err != nil {
+		return nil, err
+	}
 	if c.Queue {
 		q, err := openQueue(c.DB, c.Ledger, c.Logger, func(n int) { c.Metrics.queueDepth.Set(float64(n)) })
 		if err != nil {
@@ -132,8 +148,16 @@ func (s *Service) Close() {
 	}
 }
 
-// Info describes the service's ledger (Ledger.Info).
-func (s *Service) Info(ctx context.Context) (Info, error) { return s.ledger.Info(ctx) }
+// Info describes the service's ledger (Ledger.Info), its trust roots
+// naming the node's document signing key.
+func (s *Service) Info(ctx context.Context) (Info, error) {
+	info, err := s.ledger.Info(ctx)
+	if err != nil {
+		return info, err
+	}
+	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signerKey)
+	return info, nil
+}
 
 // Block returns block n as the ledger stores it (Ledger.Block).
 func (s *Service) Block(ctx context.Context, n uint64) (Block, error) { return s.ledger.Block(ctx, n) }

@@ -43,7 +43,7 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	k, _, err := node.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func newQueuedTestNode(t *testing.T) (*testNode, *ledgertest.Faulty) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	k, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	l, err := embedded.Open(db, embedded.Config{Name: "p", Key: k, Dir: filepath.Join(dir, "blocks")})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
@@ -104,6 +105,7 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	sum := sha256.Sum256(data)
 
+	o.Document = data
 	m := map[string][]byte{}
 	if files, err := pdf.ExtractAttachments(bytes.NewReader(data)); err != nil {
 		// Not a PDF, or its attachments cannot be read: fail with the reason.
@@ -124,7 +126,11 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		id = "?"
 	}
 	fmt.Fprintf(stdout, "evidence package %s: evidence %s: %s\n", pos[0], id, strings.ToUpper(r.Verdict))
-	for _, ch := range r.Checks {
+	checks := r.Checks
+	if r.Document != nil {
+		checks = append([]verifier.Check{*r.Document}, checks...)
+	}
+	for _, ch := range checks {
 		mark := "FAIL"
 		switch {
 		case ch.Skipped:
@@ -132,7 +138,7 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		case ch.Pass:
 			mark = "pass"
 		}
-		fmt.Fprintf(stdout, "  [%s] %-13s %s\n", mark, ch.Name, ch.Reason)
+		fmt.Fprintf(stdout, "  [%s] %-15s %s\n", mark, ch.Name, ch.Reason)
 	}
 	if rc := r.Receipt; rc != nil {
 		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)

@@ -56,6 +56,7 @@ type Config struct {
 	FabricOrg       string
 	CommitWait      time.Duration
 	MemoryLimit     int64
+	SigningCert     string
 	ConfigFile      string
 }
 
@@ -116,6 +117,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.DurationVar(&c.CommitWait, "commit-wait", 3*time.Second, "with --queue: how long a submission waits for the ledger before it is answered 202 pending")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 96<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off if empty)")
+	fs.StringVar(&c.SigningCert, "signing-cert", "", "PEM certificate chain (leaf first) of the node's key (node-key.pem) for the signatures on certificates and packages (default: a self-signed one, DATA/node-cert.pem)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -212,6 +214,28 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := node.NewMetrics(reg)
+	// The node's key seals embedded blocks and signs every certificate and
+	// package; its certificate is --signing-cert, or a self-signed one kept
+	// next to the key.
+	keyPath := filepath.Join(cfg.Data, "node-key.pem")
+	key, created, err := node.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created node signing key %s\n", keyPath)
+	}
+	certPath := cfg.SigningCert
+	if certPath == "" {
+		certPath = filepath.Join(cfg.Data, "node-cert.pem")
+	}
+	chain, created, err := node.LoadOrCreateCertificate(certPath, key, cfg.SigningCert == "")
+	if err != nil {
+		return fmt.Errorf("--signing-cert: %w", err)
+	}
+	if created {
+		fmt.Fprintf(stdout, "created a self-signed document signing certificate %s (give your own with --signing-cert)\n", certPath)
+	}
 	var led node.Ledger
 	queue := cfg.Queue
 	switch cfg.Ledger {
@@ -226,13 +250,6 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		led = fl
 	default:
-		key, created, err := embedded.LoadOrCreateKey(filepath.Join(cfg.Data, "node-key.pem"))
-		if err != nil {
-			return err
-		}
-		if created {
-			fmt.Fprintf(stdout, "created node signing key %s\n", filepath.Join(cfg.Data, "node-key.pem"))
-		}
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
 			Logger: logger, OnBlock: metrics.ObserveBlock,
@@ -253,7 +270,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
-		Queue: queue, CommitWait: cfg.CommitWait})
+		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain})
 	if err != nil {
 		return err
 	}

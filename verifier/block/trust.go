@@ -40,6 +40,10 @@ type TrustRoots struct {
 	Keys []Key  `json:"keys"`
 	// Fabric holds the channel's organisations for Kind "fabric".
 	Fabric *Fabric `json:"fabric,omitempty"`
+	// Signers are the keys that sign the node's documents (certificates,
+	// evidence packages): the PDF signature of a package must be made by
+	// one of them. On the embedded ledger the node's key seals blocks too.
+	Signers []Key `json:"signers,omitempty"`
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.
@@ -98,6 +102,16 @@ func (k Key) Public() (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("key %s: the public key's ID is %s", k.ID, id)
 	}
 	return ec, nil
+}
+
+// FindSigner returns the document signer with the given ID.
+func (t TrustRoots) FindSigner(id string) (Key, error) {
+	for _, k := range t.Signers {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return Key{}, fmt.Errorf("%w: %s does not sign this ledger's documents", ErrUntrustedKey, id)
 }
 
 // Find returns the key with the given ID.

@@ -74,7 +74,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 		closeAll()
 		return nil, nil, err
 	}
-	k, _, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	k, _, err := node.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
 	if err != nil {
 		return fail(err)
 	}
