@@ -80,6 +80,9 @@ type Config struct {
 	// this process alone (tests).
 	SigningKey   *ecdsa.PrivateKey
 	SigningChain []*x509.Certificate
+	// Inspection bounds the inspection of submitted PDFs (a sandboxed
+	// child process per document, fair between platforms).
+	Inspection pdf.InspectorConfig
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -97,6 +100,8 @@ type Service struct {
 	renderer   *renderer
 	signer     pdf.Signer
 	signerKey  block.Key
+	originals  chan struct{} // packages with an original being built
+	documents  *documentCache
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -122,8 +127,10 @@ func NewService(c Config) (*Service, error) {
 		ids:        evidence.NewIDGenerator(c.Now, nil),
 		quotas:     map[string]*quotaState{},
 		commitWait: c.CommitWait,
-		inspector:  pdf.NewInspector(0),
+		inspector:  pdf.NewInspector(c.Inspection),
 		renderer:   &renderer{dir: c.PDFDir},
+		originals:  make(chan struct{}, 1),
+		documents:  newDocumentCache(64 << 20),
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()

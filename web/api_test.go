@@ -67,7 +67,7 @@ func newTestNode(t testing.TB) *testNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20}), svc: svc, data: dir, key: key}
+	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20, PublicURL: "http://127.0.0.1:8080"}), svc: svc, data: dir, key: key}
 }
 
 type reqOpt func(*http.Request)

@@ -27,6 +27,7 @@ const (
 	CodeIdempotencyMismatch = "idempotency_mismatch"
 	CodeLedgerUnavailable   = "ledger_unavailable"
 	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
 )
 

@@ -61,7 +61,9 @@ func startNodeFrom(t *testing.T, bin, data, addr string, extra ...string) *proc 
 	t.Helper()
 	args := append([]string{"--data", data, "--listen", addr}, extra...)
 	cmd := exec.Command(filepath.Join(bin, "evidenced"), args...)
-	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration")
+	// Tests read many records anonymously from one address: the public
+	// rate limits are off unless a test's flags set them (the abuse test).
+	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration", "EVIDENCE_RATE_PUBLIC=0", "EVIDENCE_RATE_RENDER=0")
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
 	cmd.Stderr = &logs

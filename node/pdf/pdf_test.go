@@ -112,7 +112,7 @@ func TestCertificate(t *testing.T) {
 	if err := api.Validate(bytes.NewReader(doc), config()); err != nil {
 		t.Fatalf("pdfcpu validate: %v", err)
 	}
-	info, err := NewInspector(0).Inspect(bytes.NewReader(doc))
+	info, err := Inspect(bytes.NewReader(doc))
 	if err != nil || !info.PDF || info.Pages != 1 || len(info.Signatures) != 0 {
 		t.Fatalf("inspect: %+v, %v", info, err)
 	}
