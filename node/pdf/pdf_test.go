@@ -25,6 +25,14 @@ import (
 var configDir string
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the inspection child (see sandbox_test.go).
+	if os.Getenv("EVIDENCE_INSPECT_CHILD") == "1" {
+		if err := InspectChild(os.Args[len(os.Args)-1], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "evidence-pdf-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

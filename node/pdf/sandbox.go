@@ -73,22 +73,22 @@ func (in *Inspector) InspectFile(ctx context.Context, who, path string, size int
 		return Info{}, err
 	}
 	if len(in.cfg.Command) == 0 {
-		return in.inProcess(path)
+		return in.inProcess(who, path)
 	}
-	defer in.queue.release()
+	defer in.queue.release(who)
 	return in.child(path)
 }
 
 // inProcess inspects in a goroutine; after Timeout the caller is
 // answered, and the slot stays taken until pdfcpu is done.
-func (in *Inspector) inProcess(path string) (Info, error) {
+func (in *Inspector) inProcess(who, path string) (Info, error) {
 	type result struct {
 		info Info
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		defer in.queue.release()
+		defer in.queue.release(who)
 		f, err := os.Open(path)
 		if err != nil {
 			done <- result{err: err}
@@ -265,22 +265,27 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 // fairQueue hands out a fixed number of slots, in turn between keys:
-// waiters of one key are served in order, keys round-robin.
+// waiters of one key are served in order, keys round-robin, and no key
+// holds every slot (one is always left for the others), so that one
+// submitter's slow documents never hold up another's.
 type fairQueue struct {
 	mu      sync.Mutex
 	free    int
-	order   []string // keys with waiters, in turn
+	perKey  int            // most slots one key may hold
+	held    map[string]int // slots held, by key
+	order   []string       // keys with waiters, in turn
 	waiting map[string][]chan struct{}
 }
 
 func newFairQueue(n int) *fairQueue {
-	return &fairQueue{free: n, waiting: map[string][]chan struct{}{}}
+	return &fairQueue{free: n, perKey: max(1, n-1), held: map[string]int{}, waiting: map[string][]chan struct{}{}}
 }
 
 func (q *fairQueue) acquire(ctx context.Context, key string) error {
 	q.mu.Lock()
-	if q.free > 0 && len(q.order) == 0 {
+	if q.free > 0 && len(q.waiting[key]) == 0 && q.held[key] < q.perKey {
 		q.free--
+		q.held[key]++
 		q.mu.Unlock()
 		return nil
 	}
@@ -314,30 +319,45 @@ func (q *fairQueue) acquire(ctx context.Context, key string) error {
 		}
 	}
 	// Granted as ctx ended: give the slot on.
-	q.releaseLocked()
+	q.releaseLocked(key)
 	return ctx.Err()
 }
 
-func (q *fairQueue) release() {
+// release gives back a slot key held.
+func (q *fairQueue) release(key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.releaseLocked()
+	q.releaseLocked(key)
 }
 
-func (q *fairQueue) releaseLocked() {
-	if len(q.order) == 0 {
-		q.free++
-		return
+func (q *fairQueue) releaseLocked(key string) {
+	if q.held[key]--; q.held[key] <= 0 {
+		delete(q.held, key)
 	}
-	key := q.order[0]
-	q.order = q.order[1:]
-	w := q.waiting[key]
-	ch := w[0]
-	if len(w) > 1 {
-		q.waiting[key] = w[1:]
-		q.order = append(q.order, key)
-	} else {
-		delete(q.waiting, key)
+	q.free++
+	q.grantLocked()
+}
+
+// grantLocked hands free slots to waiters, keys in turn, skipping keys at
+// their cap.
+func (q *fairQueue) grantLocked() {
+	for i := 0; q.free > 0 && i < len(q.order); {
+		key := q.order[i]
+		if q.held[key] >= q.perKey {
+			i++
+			continue
+		}
+		q.order = append(q.order[:i:i], q.order[i+1:]...)
+		w := q.waiting[key]
+		ch := w[0]
+		if len(w) > 1 {
+			q.waiting[key] = w[1:]
+			q.order = append(q.order, key)
+		} else {
+			delete(q.waiting, key)
+		}
+		q.free--
+		q.held[key]++
+		close(ch)
 	}
-	close(ch)
 }
