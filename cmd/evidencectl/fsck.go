@@ -89,7 +89,7 @@ func cmdFsck(args []string, stdout, stderr io.Writer) (bool, error) {
 			fmt.Fprintf(stdout, "  … and %d more\n", r.More)
 		}
 	}
-	fmt.Fprintln(stdout, "restore the block files (and the store) from a backup taken while the node was stopped; the node refuses to serve corrupted data (500 ledger_corrupted)")
+	fmt.Fprintln(stdout, "repair: restore the damaged block file from a backup (block files are append-only: any backup copy that holds the block has its bytes), then run fsck again; until then the node answers 500 ledger_corrupted for this data (docs/operations.md)")
 	return false, nil
 }
 

@@ -83,3 +83,38 @@ func BenchmarkBlock(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheck measures Check (evidencectl fsck) over 20 blocks of 1000
+// records.
+func BenchmarkCheck(b *testing.B) {
+	dir := b.TempDir()
+	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l, err := embedded.Open(db, embedded.Config{Name: "bench", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		recs := make([]evidence.Record, 1000)
+		for j := range recs {
+			recs[j] = ledgertest.Record(b, "bench")
+		}
+		if _, err := l.Append(context.Background(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l.Close()
+	b.ResetTimer()
+	var r *embedded.Report
+	for i := 0; i < b.N; i++ {
+		if r, err = embedded.Check(db, filepath.Join(dir, "blocks"), nil); err != nil || !r.OK() {
+			b.Fatal(err, r.Problems)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(r.Records)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)*float64(r.Bytes)/b.Elapsed().Seconds()/(1<<20), "MiB/s")
+}
