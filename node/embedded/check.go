@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -124,7 +123,7 @@ func (c *checker) block(n uint64, prev []byte) (checked, *problem, error) {
 		got = got[len(w):]
 		rec, err := evidence.ParseRecord(b.Records[i])
 		if err != nil {
-			return bad(true, "", "its record %d does not parse: %v", i, err)
+			return bad(false, "", "its record %d does not parse (it hashes to the data hash: a record this version cannot read): %v", i, err)
 		}
 		id := rec.ID.String()
 		if !bytes.Equal(g, w) {
@@ -451,7 +450,7 @@ func (c *checker) findStray(height uint64) (*node.CorruptedError, error) {
 		}
 		return true, nil
 	})
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil {
 		return nil, fmt.Errorf("embedded: record index: %w", err)
 	}
 	return stray, nil

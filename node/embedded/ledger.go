@@ -524,7 +524,9 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 		return verifier.Receipt{}, l.corrupted(n, id.String(), stored, false, "its record entry does not match the block's data hash (the entry's bytes were changed): %v", err)
 	}
 	if perr != nil {
-		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), nil, true, "the stored record does not parse: %v", perr)
+		// The bytes are those committed (they hash to the data hash):
+		// not damage, a record this version cannot read.
+		return verifier.Receipt{}, fmt.Errorf("%w: stored record %s: %v", node.ErrUnavailable, id, perr)
 	}
 	if rec.ID != id {
 		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), nil, false, "its index entry points at the entry of record %s", rec.ID)
