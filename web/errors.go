@@ -26,6 +26,7 @@ const (
 	CodeConflict            = "conflict"
 	CodeIdempotencyMismatch = "idempotency_mismatch"
 	CodeLedgerUnavailable   = "ledger_unavailable"
+	CodeLedgerCorrupted     = "ledger_corrupted"
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
@@ -100,6 +101,10 @@ func toAPI(err error) *Error {
 			MessageZH: "本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"}
 	case errors.Is(err, node.ErrNoCertificates):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err, Message: err.Error(), MessageZH: "本节点暂无法生成存证证书"}
+	case errors.Is(err, node.ErrCorrupted):
+		return &Error{Status: http.StatusInternalServerError, Code: CodeLedgerCorrupted, Err: err,
+			Message:   "this node's stored copy of the record or its block is damaged (it does not match the ledger's hashes), so it is not served; the operator has been alerted",
+			MessageZH: "本节点存储的该存证记录或其区块已损坏（与账本哈希不符），暂不提供；已提示运维人员处理"}
 	case errors.Is(err, node.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Err: err, Message: "not found: " + err.Error(), MessageZH: "未找到"}
 	case errors.Is(err, node.ErrInvalid), errors.Is(err, evidence.ErrRecord), errors.Is(err, evidence.ErrAlgorithm), errors.Is(err, evidence.ErrDigestFormat):

@@ -301,7 +301,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	default:
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-			Logger: logger, OnBlock: metrics.ObserveBlock,
+			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted,
 		})
 		if err != nil {
 			return err
