@@ -265,10 +265,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
 	}
 	metrics.SetHeight(info.Height)
-	plats, err := platform.Open(cfg.Data)
+	plats, err := platform.Open(cfg.Data, platform.WithLogger(logger))
 	if err != nil {
 		return err
 	}
+	defer plats.Close()
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
 		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain})
 	if err != nil {
