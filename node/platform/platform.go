@@ -238,8 +238,8 @@ func readFile(path string) (file, error) {
 	return reg, nil
 }
 
-// key is one accepted API key.
-type key struct {
+// entry is one accepted API key.
+type entry struct {
 	hash [sha256.Size]byte
 	p    *Platform
 	// until ends a retired key's grace period; zero for a current key.
@@ -248,19 +248,19 @@ type key struct {
 
 // snapshot is one version of the registry, never changed once published.
 type snapshot struct {
-	keys      map[[sha256.Size]byte]key
+	keys      map[[sha256.Size]byte]entry
 	platforms []Platform // in file order
 }
 
 func newSnapshot(f file) *snapshot {
-	s := &snapshot{keys: map[[sha256.Size]byte]key{}, platforms: f.Platforms}
+	s := &snapshot{keys: map[[sha256.Size]byte]entry{}, platforms: f.Platforms}
 	for i := range s.platforms {
 		p := &s.platforms[i]
 		if !p.Revoked.IsZero() {
 			continue
 		}
 		add := func(h string, until time.Time) {
-			var k key
+			var k entry
 			hex.Decode(k.hash[:], []byte(h)) // checked by file.check
 			k.p, k.until = p, until
 			s.keys[k.hash] = k
@@ -274,23 +274,28 @@ func newSnapshot(f file) *snapshot {
 }
 
 // stamp identifies a version of the registry file: an atomic rename
-// changes the inode, an edit in place the size or times.
-type stamp struct {
-	exists       bool
-	dev, ino     uint64
-	size         int64
-	mtime, ctime syscall.Timespec
-}
+// makes another file (inode), an edit in place changes its size or
+// modification time. The zero stamp is an absent file.
+type stamp struct{ fi fs.FileInfo }
 
 func stat(path string) (stamp, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		if errors.Is(err, syscall.ENOENT) {
-			return stamp{}, nil
-		}
-		return stamp{}, fmt.Errorf("platform: stat %s: %w", path, err)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return stamp{}, nil
 	}
-	return stamp{exists: true, dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}, nil
+	if err != nil {
+		return stamp{}, fmt.Errorf("platform: %w", err)
+	}
+	return stamp{fi}, nil
+}
+
+func (s stamp) exists() bool { return s.fi != nil }
+
+func (s stamp) same(t stamp) bool {
+	if s.fi == nil || t.fi == nil {
+		return s.fi == t.fi
+	}
+	return os.SameFile(s.fi, t.fi) && s.fi.Size() == t.fi.Size() && s.fi.ModTime().Equal(t.fi.ModTime())
 }
 
 // Registry is the platform registry of one data directory, kept up to
@@ -379,13 +384,13 @@ func (r *Registry) Check() error {
 	defer r.mu.Unlock()
 	st, err := stat(r.path)
 	if err != nil {
-		r.fail(err)
+		r.fail(err, false)
 		return r.err
 	}
-	if st == r.stamp {
+	if st.same(r.stamp) {
 		return r.err
 	}
-	if !st.exists {
+	if !st.exists() {
 		r.stamp = st
 		r.snap.Store(newSnapshot(file{}))
 		r.err = nil
@@ -396,10 +401,11 @@ func (r *Registry) Check() error {
 	// at the next check.
 	f, err := readFile(r.path)
 	if err != nil {
-		if errors.Is(err, ErrBroken) {
+		broken := errors.Is(err, ErrBroken)
+		if broken {
 			r.stamp = st // read again when the file changes; other errors at the next check
 		}
-		r.fail(err)
+		r.fail(err, broken)
 		return r.err
 	}
 	r.stamp = st
@@ -415,9 +421,10 @@ func (r *Registry) Check() error {
 	return nil
 }
 
-// fail records err, logging it when it is new.
-func (r *Registry) fail(err error) {
-	if r.err == nil || r.err.Error() != err.Error() {
+// fail records err, logging it when it is about a new version of the
+// file or the registry was fine until now.
+func (r *Registry) fail(err error, newFile bool) {
+	if newFile || r.err == nil {
 		r.logger.Printf("platform registry: %v; keeping the last good registry (%d platforms) until the file is fixed",
 			err, len(r.snap.Load().platforms))
 	}
