@@ -1,5 +1,6 @@
 // Command evidencectl is the command-line client of the evidence node: it
-// registers platforms (offline, in the node's data directory), submits,
+// registers platforms, rotates and revokes their keys (offline, in the
+// node's data directory; a running node applies it within 1 s), submits,
 // fetches and verifies evidence, checks a stopped node's ledger (fsck),
 // and drives load for benchmarks.
 //
@@ -45,7 +46,10 @@ const usage = `usage: evidencectl COMMAND [flags]
 
 commands:
   platform add NAME --data DIR [--quota N --period 1y]   register a platform; prints its API key on the last line
-  platform list --data DIR                               list platforms
+  platform list --data DIR                               list platforms, revoked ones and old keys included
+  platform rotate NAME --data DIR [--grace 24h]          a new API key (printed on the last line); the old one works
+                                                         until the grace period ends (--grace 0: refused at once)
+  platform revoke NAME --data DIR                        refuse the platform's keys from now on (its records stay)
   submit FILE [--hash-only] | --digest HEX | --text T    submit evidence; prints the receipt
   get ID                                                 print the receipt of an ID
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail

@@ -314,10 +314,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
 	}
 	metrics.SetHeight(info.Height)
-	plats, err := platform.Open(cfg.Data)
+	plats, err := platform.Open(cfg.Data, platform.WithLogger(logger))
 	if err != nil {
 		return err
 	}
+	defer plats.Close()
 	// Submitted PDFs are inspected in a child process of this binary,
 	// bounded in time and memory.
 	inspection := pdf.InspectorConfig{}

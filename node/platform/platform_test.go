@@ -101,10 +101,7 @@ func TestAddOpenAuthenticate(t *testing.T) {
 		t.Errorf("bad period: %v", err)
 	}
 
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, dir)
 	got, err := r.Authenticate(key)
 	if err != nil || got.Name != "acme" {
 		t.Fatalf("Authenticate: %+v %v", got, err)
@@ -117,7 +114,9 @@ func TestAddOpenAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // reloads are at most once a second
+	if !within(time.Second, func() bool { _, err := r.Authenticate(key2); return err == nil }) {
+		t.Fatal("a key added later is not accepted within 1 s")
+	}
 	if got, err := r.Authenticate(key2); err != nil || got.Name != "beta" {
 		t.Fatalf("a key added later: %+v %v", got, err)
 	}
@@ -140,10 +139,7 @@ func TestAddConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := open(t, dir)
 	if n := len(r.List()); n != 8 {
 		t.Fatalf("%d platforms after 8 concurrent adds", n)
 	}
@@ -155,6 +151,7 @@ func TestOpenEmptyAndBroken(t *testing.T) {
 	if err != nil || len(r.List()) != 0 {
 		t.Fatalf("empty registry: %v", err)
 	}
+	r.Close()
 	os.WriteFile(filepath.Join(dir, FileName), []byte("{not json"), 0o600)
 	if _, err := Open(dir); err == nil {
 		t.Fatal("a broken registry opened")
