@@ -103,7 +103,9 @@ func (s *Service) ReadContent(ctx context.Context, r io.Reader, o ReadOptions) (
 		return c, nil
 	}
 	if isPDF {
-		c.Inspection = spill.inspect(ctx, s.inspector, o.Platform)
+		var ok bool
+		c.Inspection, ok = spill.inspect(ctx, s.inspector, o.Platform)
+		s.metrics.inspections.WithLabelValues(map[bool]string{true: "ok", false: "not_inspected"}[ok]).Inc()
 	}
 	if o.Keep <= 0 {
 		spill.remove()
@@ -177,9 +179,11 @@ func (s *spillFile) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// inspect reports on the spilled PDF as JSON.
-func (s *spillFile) inspect(ctx context.Context, in *pdf.Inspector, who string) []byte {
+// inspect reports on the spilled PDF as JSON, and whether it was
+// inspected.
+func (s *spillFile) inspect(ctx context.Context, in *pdf.Inspector, who string) ([]byte, bool) {
 	var info any
+	ok := false
 	if s.over && s.n < MaxInspect {
 		info = map[string]any{"pdf": nil, "error": "not inspected: the copy for inspection could not be written"}
 	} else if s.over || s.n > MaxInspect {
@@ -187,10 +191,10 @@ func (s *spillFile) inspect(ctx context.Context, in *pdf.Inspector, who string) 
 	} else if i, err := in.InspectFile(ctx, who, s.f.Name(), s.n); err != nil {
 		info = map[string]any{"pdf": nil, "error": "not inspected: " + err.Error()}
 	} else {
-		info = i
+		info, ok = i, true
 	}
 	b, _ := json.Marshal(info)
-	return b
+	return b, ok
 }
 
 func (s *spillFile) remove() {

@@ -20,6 +20,8 @@ type Metrics struct {
 	queueDepth    prometheus.Gauge
 	corruptReads  prometheus.Counter
 	corruptBlocks prometheus.Gauge
+	documents     *prometheus.CounterVec
+	inspections   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -48,10 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Times stored ledger data was found not to match its hashes: by the start-up check, or on a read (receipt, block), which is then refused with 500 ledger_corrupted. Any is worth an alert."}),
 		corruptBlocks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_ledger_corrupted_blocks",
 			Help: "Blocks found corrupted since the node started (at start-up or on a read); run evidencectl fsck with the node stopped."}),
+		documents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_documents_rendered_total",
+			Help: "Certificates and packages rendered (not served from the cache) by kind and result (ok, error, abandoned: the client went away)."}, []string{"kind", "result"}),
+		inspections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_pdf_inspections_total",
+			Help: "Submitted PDFs inspected, by result (ok, not_inspected: over a bound or failed)."}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height, m.queueDepth,
-			m.corruptReads, m.corruptBlocks)
+			m.corruptReads, m.corruptBlocks, m.documents, m.inspections)
 	}
 	return m
 }

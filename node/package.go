@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
@@ -296,7 +298,8 @@ func (s *Service) setSigner(key *ecdsa.PrivateKey, chain []*x509.Certificate) er
 // time arriving later makes a new one), within a byte budget; concurrent
 // requests for the same document share one rendering.
 type documentCache struct {
-	budget int
+	budget   int
+	rendered *prometheus.CounterVec
 
 	mu     sync.Mutex
 	size   int
@@ -310,8 +313,8 @@ type cachedDoc struct {
 	doc Document
 }
 
-func newDocumentCache(budget int) *documentCache {
-	return &documentCache{budget: budget, byKey: map[string]*list.Element{}}
+func newDocumentCache(budget int, rendered *prometheus.CounterVec) *documentCache {
+	return &documentCache{budget: budget, rendered: rendered, byKey: map[string]*list.Element{}}
 }
 
 // get returns the cached document, or makes it with build. build runs
@@ -331,9 +334,16 @@ func (c *documentCache) get(ctx context.Context, kind string, rc Receipt, base s
 		c.mu.Unlock()
 		ch := c.flight.DoChan(key, func() (any, error) {
 			d, err := build(ctx)
-			if err == nil {
+			result := "ok"
+			switch {
+			case errors.Is(err, context.Canceled):
+				result = "abandoned"
+			case err != nil:
+				result = "error"
+			default:
 				c.put(key, d)
 			}
+			c.rendered.WithLabelValues(kind, result).Inc()
 			return d, err
 		})
 		select {

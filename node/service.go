@@ -130,7 +130,7 @@ func NewService(c Config) (*Service, error) {
 		inspector:  pdf.NewInspector(c.Inspection),
 		renderer:   &renderer{dir: c.PDFDir},
 		originals:  make(chan struct{}, 1),
-		documents:  newDocumentCache(64 << 20),
+		documents:  newDocumentCache(64<<20, c.Metrics.documents),
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()

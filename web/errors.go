@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v3"
 
@@ -131,10 +132,12 @@ func errorHandler(logger *log.Logger) fiber.ErrorHandler {
 	return func(c fiber.Ctx, err error) error {
 		ae := toAPI(err)
 		if ae.Code == CodeInternal {
-			logger.Printf("internal error on %s %s: %v", c.Method(), c.Path(), err)
+			logger.Printf("internal error on %s %s: %v", c.Method(), quote(c.Path()), err)
 		}
 		var b ErrorBody
-		b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, ae.Message, ae.MessageZH
+		// Messages may quote input: never more than a few hundred
+		// characters of it.
+		b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, clip(ae.Message), clip(ae.MessageZH)
 		if ae.Status == http.StatusUnauthorized {
 			c.Set("WWW-Authenticate", `Bearer realm="evidence-node"`)
 		}
@@ -143,4 +146,14 @@ func errorHandler(logger *log.Logger) fiber.ErrorHandler {
 		}
 		return c.Status(ae.Status).JSON(b)
 	}
+}
+
+// maxMessage bounds an error message, in characters.
+const maxMessage = 400
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxMessage {
+		return s
+	}
+	return string([]rune(s)[:maxMessage]) + "…"
 }

@@ -137,6 +137,9 @@ func New(cfg Config) *fiber.App {
 		ReadTimeout:                  5 * time.Minute,
 		WriteTimeout:                 5 * time.Minute,
 		IdleTimeout:                  2 * time.Minute,
+		// Every GET route registers its HEAD itself, ahead of the final
+		// 404 (fiber's automatic HEAD routes would come after it).
+		DisableHeadAutoRegister: true,
 	})
 	// A client that goes away before its request is read is no error of
 	// the server's: not logged (fasthttp's own messages are dropped; the
@@ -175,7 +178,9 @@ func New(cfg Config) *fiber.App {
 	}
 	s.registerPortal(app)
 	app.Use(func(c fiber.Ctx) error {
-		return apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+c.Path(), "接口不存在")
+		e := apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+quote(c.Path()), "接口不存在")
+		e.Err = fiber.ErrNotFound // fiber's own error path expects it
+		return e
 	})
 	return app
 }
