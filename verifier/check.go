@@ -64,22 +64,71 @@ type ReceiptError struct {
 	Err   error
 }
 
-func (e *ReceiptError) Error() string { return "receipt " + e.Field + ": " + e.Err.Error() }
+func (e *ReceiptError) Error() string {
+	if e.Field == "" {
+		return "receipt: " + e.Err.Error()
+	}
+	return "receipt " + e.Field + ": " + e.Err.Error()
+}
 func (e *ReceiptError) Unwrap() error { return e.Err }
 
 func rerr(field string, format string, args ...any) error {
 	return &ReceiptError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// Reasons VerifyReceipt refuses a receipt whose every field is otherwise
+// in order (wrapped in a *ReceiptError naming the field).
+var (
+	// ErrLedgerKind: ledger_kind is not the proof kind's ledger
+	// (embedded for embedded/v1, fabric for fabric/v1).
+	ErrLedgerKind = errors.New("ledger_kind does not match the proof kind")
+	// ErrTimeSource: time_source is not the exact text for the proof kind
+	// (TimeSourceNode, TimeSourceFabric): it tells a reader how much the
+	// ledger time is worth, so it is checked like any other claim.
+	ErrTimeSource = errors.New("time_source is not the text for this proof kind")
+	// ErrTimestamps: the receipt lists trusted timestamps, which this
+	// format version does not issue and this verifier cannot check.
+	ErrTimestamps = errors.New("trusted timestamps are not issued in this receipt version; a receipt listing any is refused")
+	// ErrNotInProof: a proof member the proof kind does not have
+	// (block in an embedded/v1 proof, seal in a fabric/v1 proof).
+	ErrNotInProof = errors.New("not part of a proof of this kind")
+)
+
 // VerifyReceipt checks that a receipt holds together on its own, against
-// the ledger's trust roots: the record parses and agrees with the
-// descriptive fields, the audit path leads to the batch root, the root is
+// the ledger's trust roots: every field is checked against the proof or
+// refused — ledger_kind and time_source are the proof kind's, timestamps
+// is empty, the proof has only its kind's members —, the record parses and
+// agrees with the descriptive fields, the audit path leads to the batch root, the root is
 // the block's data hash, the header hashes to block_hash, and the block
 // seal is signed by a trusted key over that hash and the ledger time. It
 // returns the parsed record.
 func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) {
 	if rc.Version != ReceiptVersion {
 		return evidence.Record{}, rerr("v", "version %d not supported", rc.Version)
+	}
+	var kind, source string
+	switch rc.Proof.Kind {
+	case ProofEmbedded:
+		kind, source = block.KindEmbedded, TimeSourceNode
+		if len(rc.Proof.Block) != 0 {
+			return evidence.Record{}, rerr("proof.block", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
+		}
+	case ProofFabric:
+		kind, source = block.KindFabric, TimeSourceFabric
+		if rc.Proof.Seal != nil {
+			return evidence.Record{}, rerr("proof.seal", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
+		}
+	default:
+		return evidence.Record{}, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
+	}
+	if rc.LedgerKind != kind {
+		return evidence.Record{}, rerr("ledger_kind", "%w: %q, want %q for a %s proof", ErrLedgerKind, rc.LedgerKind, kind, rc.Proof.Kind)
+	}
+	if rc.TimeSource != source {
+		return evidence.Record{}, rerr("time_source", "%w: want %q", ErrTimeSource, source)
+	}
+	if len(rc.Timestamps) != 0 {
+		return evidence.Record{}, rerr("timestamps", "%w (%d listed)", ErrTimestamps, len(rc.Timestamps))
 	}
 	rec, err := evidence.ParseRecord(rc.Proof.Record)
 	if err != nil {

@@ -236,12 +236,13 @@ type Package struct {
 	Original *File
 }
 
-// ParseManifest decodes a manifest strictly: known format and version,
-// no unknown fields, no trailing data, well-formed entries.
+// ParseManifest decodes a manifest strictly (strict.Decode: exact names, no
+// duplicates, no unknown members, nothing after the value): known format
+// and version, well-formed entries, kind and number on block entries only.
 func ParseManifest(b []byte) (Manifest, error) {
 	var m Manifest
 	if err := strict.Decode(b, &m); err != nil {
-		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
+		return Manifest{}, fmt.Errorf("%w: %w", ErrManifest, err)
 	}
 	if m.Format != Format {
 		return Manifest{}, fmt.Errorf("%w: format %q, want %q", ErrManifest, m.Format, Format)
@@ -264,6 +265,9 @@ func ParseManifest(b []byte) (Manifest, error) {
 		}
 		names[e.Name] = true
 		roles[e.Role]++
+		if e.Role != RoleBlock && (e.Kind != "" || e.Number != nil) {
+			return Manifest{}, fmt.Errorf("%w: %s: kind and number belong to block entries only", ErrManifest, e.Name)
+		}
 		switch e.Role {
 		case RoleReceipt:
 			if e.Name != ReceiptName {
@@ -363,12 +367,12 @@ func Parse(files map[string][]byte) (*Package, error) {
 		b := files[e.Name]
 		switch e.Role {
 		case RoleReceipt:
-			if err := strict.DecodeOpen(b, &p.Receipt); err != nil {
-				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			if p.Receipt, err = verifier.ParseReceipt(b); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %w", ErrAttachment, err)}
 			}
 		case RoleTrustRoots:
-			if err := strict.DecodeOpen(b, &p.TrustRoots); err != nil {
-				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			if p.TrustRoots, err = block.ParseTrustRoots(b); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %w", ErrAttachment, err)}
 			}
 		case RoleBlock:
 			p.Blocks = append(p.Blocks, Block{Kind: e.Kind, Number: *e.Number, Raw: b})
@@ -378,6 +382,9 @@ func Parse(files map[string][]byte) (*Package, error) {
 	}
 	if p.Receipt.ID != m.ID {
 		return nil, &FileError{ReceiptName, fmt.Errorf("%w: receipt of %q in a package of %q", ErrAttachment, p.Receipt.ID, m.ID)}
+	}
+	if p.Receipt.Ledger != m.Ledger || p.Receipt.LedgerKind != m.LedgerKind {
+		return nil, &FileError{ManifestName, fmt.Errorf("%w: ledger %q (%s), but the receipt's is %q (%s)", ErrManifest, m.Ledger, m.LedgerKind, p.Receipt.Ledger, p.Receipt.LedgerKind)}
 	}
 	return p, nil
 }
