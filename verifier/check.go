@@ -11,6 +11,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // The names of the three checks, in the order they are reported.
@@ -130,6 +131,9 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	if len(rc.Timestamps) != 0 {
 		return evidence.Record{}, rerr("timestamps", "%w (%d listed)", ErrTimestamps, len(rc.Timestamps))
 	}
+	if err := checkEncodings(rc); err != nil {
+		return evidence.Record{}, err
+	}
 	rec, err := evidence.ParseRecord(rc.Proof.Record)
 	if err != nil {
 		return evidence.Record{}, rerr("proof.record", "%w", err)
@@ -201,6 +205,31 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 		return rec, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
 	}
 	return rec, nil
+}
+
+// checkEncodings refuses hex and base64 text fields not in their one form
+// (lower-case hex, canonical base64) with a named reason, before they are
+// compared with what the proof gives.
+func checkEncodings(rc Receipt) error {
+	hexes := []struct{ field, v string }{{"digest_hex", rc.DigestHex}, {"block_hash", rc.BlockHash}, {"tx_id", rc.TxID}}
+	for i, d := range rc.Digests {
+		hexes = append(hexes, struct{ field, v string }{fmt.Sprintf("digests.%d.hex", i), d.Hex})
+	}
+	for _, h := range hexes {
+		if _, err := strict.Hex(h.v); err != nil {
+			return rerr(h.field, "%w", err)
+		}
+	}
+	b64s := []struct{ field, v string }{{"digest_base64", rc.DigestBase64}}
+	for i, d := range rc.Digests {
+		b64s = append(b64s, struct{ field, v string }{fmt.Sprintf("digests.%d.base64", i), d.Base64})
+	}
+	for _, b := range b64s {
+		if _, err := strict.Base64(b.v); err != nil {
+			return rerr(b.field, "%w", err)
+		}
+	}
+	return nil
 }
 
 // ReceiptInBlock checks that the receipt's record is the block's record at

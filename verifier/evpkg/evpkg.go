@@ -221,6 +221,8 @@ var (
 	ErrChanged    = errors.New("differs from the manifest: the attachment was changed")
 	ErrManifest   = errors.New("invalid manifest")
 	ErrAttachment = errors.New("invalid attachment")
+	// ErrBlockOnly: kind or number on an entry that is not a block.
+	ErrBlockOnly = errors.New("kind and number belong to block entries only")
 )
 
 // Package is a parsed package whose attachments match its manifest.
@@ -260,13 +262,16 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: %s listed twice", ErrManifest, e.Name)
 		case e.Size < 0:
 			return Manifest{}, fmt.Errorf("%w: %s: negative size", ErrManifest, e.Name)
-		case len(e.SHA256) != 64 || strings.ToLower(e.SHA256) != e.SHA256 || !isHex(e.SHA256):
+		case len(e.SHA256) != 64:
 			return Manifest{}, fmt.Errorf("%w: %s: sha256 must be 64 lower-case hex digits", ErrManifest, e.Name)
+		}
+		if _, err := strict.Hex(e.SHA256); err != nil {
+			return Manifest{}, fmt.Errorf("%w: %s: sha256: %w", ErrManifest, e.Name, err)
 		}
 		names[e.Name] = true
 		roles[e.Role]++
 		if e.Role != RoleBlock && (e.Kind != "" || e.Number != nil) {
-			return Manifest{}, fmt.Errorf("%w: %s: kind and number belong to block entries only", ErrManifest, e.Name)
+			return Manifest{}, fmt.Errorf("%w: %s: %w", ErrManifest, e.Name, ErrBlockOnly)
 		}
 		switch e.Role {
 		case RoleReceipt:
@@ -321,11 +326,6 @@ func validOriginalName(name string) bool {
 		}
 	}
 	return true
-}
-
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil
 }
 
 // Parse checks the attachments against the manifest (every listed file
