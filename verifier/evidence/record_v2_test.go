@@ -183,4 +183,3 @@ func TestValidateText(t *testing.T) {
 		t.Error(err)
 	}
 }
-

@@ -114,9 +114,13 @@ func TestStrictReaders(t *testing.T) {
 		{desc: "trailing data after a block", relist: true, want: strict.ErrTrailing,
 			tamper: func(f map[string][]byte) { f["block-1.json"] = append(f["block-1.json"], []byte(`{"v":1}`)...) }},
 		{desc: "unknown field inside a block's header", relist: true, want: strict.ErrUnknownName,
-			tamper: func(f map[string][]byte) { replaceIn(t, f, "block-1.json", `"previous_hash"`, `"time":"x","previous_hash"`) }},
+			tamper: func(f map[string][]byte) {
+				replaceIn(t, f, "block-1.json", `"previous_hash"`, `"time":"x","previous_hash"`)
+			}},
 		{desc: "unknown field inside the receipt's proof.header", relist: true, want: strict.ErrUnknownName, field: "proof.header.time",
-			tamper: func(f map[string][]byte) { replaceIn(t, f, ReceiptName, `"previous_hash"`, `"time":"x","previous_hash"`) }},
+			tamper: func(f map[string][]byte) {
+				replaceIn(t, f, ReceiptName, `"previous_hash"`, `"time":"x","previous_hash"`)
+			}},
 		{desc: "kind and number on a non-block entry", want: ErrBlockOnly,
 			tamper: func(f map[string][]byte) {
 				replaceIn(t, f, ManifestName, `"role": "receipt",`, `"role": "receipt", "kind": "embedded", "number": 1,`)
@@ -183,7 +187,9 @@ func TestStrictReaders(t *testing.T) {
 				replaceIn(t, f, ManifestName, `"ledger": "evidence-local"`, `"ledger": "evidence-court"`)
 			}},
 		{desc: "invalid UTF-8 in the receipt", relist: true, want: strict.ErrInvalidUTF8,
-			tamper: func(f map[string][]byte) { replaceIn(t, f, ReceiptName, `"platform": "acme"`, "\"platform\": \"ac\xffme\"") }},
+			tamper: func(f map[string][]byte) {
+				replaceIn(t, f, ReceiptName, `"platform": "acme"`, "\"platform\": \"ac\xffme\"")
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -214,4 +220,3 @@ func TestStrictReaders(t *testing.T) {
 		})
 	}
 }
-
