@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v3"
 
@@ -247,6 +248,9 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 		}
 		if len(v) > node.MaxMetadata {
 			return up, apiErr(413, CodeTooLarge, fmt.Sprintf("field %q larger than %d bytes", name, node.MaxMetadata), "表单字段过大")
+		}
+		if !utf8.Valid(v) {
+			return up, badRequest("field %q is not valid UTF-8: nothing is replaced or normalised, send UTF-8", name)
 		}
 		up.fields[name] = string(v)
 	}
