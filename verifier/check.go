@@ -232,22 +232,27 @@ func checkEncodings(rc Receipt) error {
 	return nil
 }
 
+// ErrNotInBlock is wrapped by every ReceiptInBlock failure: the block held
+// apart is not the one the receipt names, or does not hold its record
+// where the receipt says.
+var ErrNotInBlock = errors.New("the record is not in this block where the receipt places it")
+
 // ReceiptInBlock checks that the receipt's record is the block's record at
 // the receipt's leaf index, and that the block is the one the receipt
-// names; b itself should have passed b.Verify.
+// names; b itself should have passed b.Verify. Errors wrap ErrNotInBlock.
 func ReceiptInBlock(rc Receipt, b block.Embedded) error {
 	if b.Header.Number != rc.BlockNumber {
-		return fmt.Errorf("block is number %d, the receipt names %d", b.Header.Number, rc.BlockNumber)
+		return fmt.Errorf("block is number %d, the receipt names %d (%w)", b.Header.Number, rc.BlockNumber, ErrNotInBlock)
 	}
 	if got := hex.EncodeToString(b.Hash()); got != rc.BlockHash {
-		return fmt.Errorf("block %d hashes to %s, the receipt says %s", b.Header.Number, got, rc.BlockHash)
+		return fmt.Errorf("block %d hashes to %s, the receipt says %s (%w)", b.Header.Number, got, rc.BlockHash, ErrNotInBlock)
 	}
 	if rc.Proof.TreeSize != uint64(len(b.Records)) || rc.Proof.LeafIndex >= uint64(len(b.Records)) {
-		return fmt.Errorf("block %d has %d records; the receipt places the record at %d of %d",
-			b.Header.Number, len(b.Records), rc.Proof.LeafIndex, rc.Proof.TreeSize)
+		return fmt.Errorf("block %d has %d records; the receipt places the record at %d of %d (%w)",
+			b.Header.Number, len(b.Records), rc.Proof.LeafIndex, rc.Proof.TreeSize, ErrNotInBlock)
 	}
 	if !bytes.Equal(b.Records[rc.Proof.LeafIndex], rc.Proof.Record) {
-		return fmt.Errorf("block %d holds a different record at position %d", b.Header.Number, rc.Proof.LeafIndex)
+		return fmt.Errorf("block %d holds a different record at position %d (%w)", b.Header.Number, rc.Proof.LeafIndex, ErrNotInBlock)
 	}
 	return nil
 }
