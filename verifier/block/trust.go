@@ -118,7 +118,7 @@ func (t TrustRoots) Find(id string) (Key, error) {
 var ErrTrustRoots = errors.New("invalid trust roots")
 
 // ParseTrustRoots decodes a trust-roots document strictly (strict.Decode)
-// and checks it: kind embedded or fabric; every key with a lower-case hex
+// and checks it: a ledger name; kind embedded or fabric; every key with a lower-case hex
 // key_id of 32 digits, a known algorithm and a PEM public key whose ID is
 // key_id (Key.Public); a fabric part for kind fabric only, with PEM
 // certificates without surrounding text. Errors wrap ErrTrustRoots.
@@ -135,6 +135,9 @@ func ParseTrustRoots(b []byte) (TrustRoots, error) {
 
 // Validate checks trust roots as ParseTrustRoots does.
 func (t TrustRoots) Validate() error {
+	if t.Ledger == "" {
+		return fmt.Errorf("%w: no ledger name", ErrTrustRoots)
+	}
 	switch t.Kind {
 	case KindEmbedded:
 		if t.Fabric != nil {
