@@ -10,8 +10,8 @@
 //     name the target type does not declare is refused, at every level; a
 //     name given twice in one object is refused;
 //   - null only where the target is an array or an optional (pointer)
-//     member, where it reads as absent; never for a string, a number, a
-//     boolean or a required object;
+//     member, where it reads as absent; never for a string, a byte string,
+//     a number, a boolean or a required object;
 //   - numbers into integers only as plain integers (no fraction, no
 //     exponent, no "-0" into an unsigned field);
 //   - byte strings as canonical standard base64 (RFC 4648 §4: the "+/"
@@ -146,8 +146,7 @@ var unmarshalers = json.JoinUnmarshalers(
 		}
 		switch tok.Kind() {
 		case 'n':
-			*p = nil
-			return nil
+			return ErrNull
 		case '"':
 			s := tok.String()
 			out, err := Base64(s)

@@ -78,6 +78,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"null string", `{"name":null}`, ErrNull, "name"},
 		{"null number", `{"inner":{"n":null}}`, ErrNull, "inner.n"},
 		{"null object", `{"inner":null}`, ErrNull, "inner"},
+		{"null byte string", `{"bytes":null}`, ErrNull, "bytes"},
+		{"null byte string in a list", `{"blobs":["AQ==",null]}`, ErrNull, "blobs.1"},
 		{"base64 with non-zero padding bits", `{"bytes":"AAF="}`, ErrBase64, "bytes"},
 		{"base64 with a line break", `{"bytes":"AA\nE="}`, ErrBase64, "bytes"},
 		{"base64 with an escaped line break", `{"bytes":"AA\\nE="}`, ErrBase64, "bytes"},
