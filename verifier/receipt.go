@@ -105,16 +105,15 @@ type Receipt struct {
 func ParseReceipt(b []byte) (Receipt, error) {
 	var rc Receipt
 	if err := strict.Decode(b, &rc); err != nil {
-		field := ""
 		var fe *strict.FieldError
 		var te *strict.TypeError
 		switch {
 		case errors.As(err, &fe):
-			field = fe.Field
+			return Receipt{}, &ReceiptError{Field: fe.Field, Err: fe.Err}
 		case errors.As(err, &te):
-			field = te.Field
+			return Receipt{}, &ReceiptError{Field: te.Field, Err: err}
 		}
-		return Receipt{}, &ReceiptError{Field: field, Err: err}
+		return Receipt{}, &ReceiptError{Err: err}
 	}
 	return rc, nil
 }

@@ -196,8 +196,6 @@ func classify(err error) error {
 			return &TypeError{Field: join(field, innerType.Field), Want: innerType.Want, Err: innerType.Err}
 		case errors.Is(sem.Err, ErrNull), errors.Is(sem.Err, ErrBase64), errors.Is(sem.Err, ErrHex), errors.Is(sem.Err, ErrPEM):
 			return &FieldError{Field: field, Err: sem.Err}
-		case sem.Err != nil && sem.GoType == nil:
-			return &FieldError{Field: field, Err: sem.Err}
 		}
 		want := "of another type"
 		if sem.GoType != nil {
