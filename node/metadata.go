@@ -15,7 +15,7 @@ import (
 const MaxMetadata = 16 << 10
 
 // ErrMetadata is wrapped by every refusal of CompactMetadata.
-var ErrMetadata = errors.New("metadata must be a JSON object")
+var ErrMetadata = errors.New("invalid metadata (want a JSON object, valid UTF-8, no member name twice)")
 
 // CompactMetadata is the one rule for private metadata: a JSON object of
 // at most MaxMetadata bytes, read as strictly as the format's documents
