@@ -54,6 +54,7 @@ FUZZ_TARGETS := \
 	./verifier/evidence:FuzzParseID \
 	./verifier/evidence:FuzzParseDigest \
 	./verifier/evidence:FuzzParseRecord \
+	./verifier/strict:FuzzDecode \
 	./web:FuzzDecodeSubmit \
 	./web:FuzzDecodeBatch \
 	./web:FuzzDecodeVerify \

@@ -261,6 +261,9 @@ func (s *server) readMultipart(c fiber.Ctx, mo multipartOptions) (up upload, err
 		if len(v) > node.MaxMetadata {
 			return up, apiErr(413, CodeTooLarge, fmt.Sprintf("field %q larger than %d bytes", quote(name), node.MaxMetadata), "表单字段过大")
 		}
+		if !utf8.Valid(v) {
+			return up, badRequest("field %q is not valid UTF-8: nothing is replaced or normalised, send UTF-8", name)
+		}
 		up.fields[name] = string(v)
 	}
 	// Read to the end of the body (an epilogue, a chunked encoding's last

@@ -18,6 +18,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 	"github.com/evidence-node/evidence-node/web/client"
 )
 
@@ -160,21 +161,22 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 }
 
 // readRoots reads trust roots: a block.TrustRoots document, or the node's
-// GET /api/v1/ledger answer that holds one under "trust_roots".
+// GET /api/v1/ledger answer that holds one under "trust_roots"; the roots
+// themselves are read strictly (block.ParseTrustRoots).
 func readRoots(path string) (block.TrustRoots, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return block.TrustRoots{}, err
 	}
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err := strict.Decode(b, &probe); err != nil {
 		return block.TrustRoots{}, err
 	}
 	if inner, ok := probe["trust_roots"]; ok {
 		b = inner
 	}
-	var roots block.TrustRoots
-	if err := json.Unmarshal(b, &roots); err != nil {
+	roots, err := block.ParseTrustRoots(b)
+	if err != nil {
 		return block.TrustRoots{}, err
 	}
 	if len(roots.Keys) == 0 && roots.Fabric == nil {

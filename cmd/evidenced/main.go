@@ -38,6 +38,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web"
 )
 
@@ -99,6 +100,9 @@ func (c Config) Validate() error {
 	}
 	if c.LedgerName == "" {
 		return errors.New("--ledger-name is empty")
+	}
+	if err := evidence.ValidateText(c.LedgerName); err != nil {
+		return fmt.Errorf("--ledger-name %q: %w (it is printed on every certificate)", c.LedgerName, err)
 	}
 	if c.BlockMaxRecords < 1 || c.BlockMaxRecords > 100000 {
 		return fmt.Errorf("--block-max-records %d: want 1 to 100000", c.BlockMaxRecords)

@@ -2,7 +2,6 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // maxAttempts bounds how often one batch is tried (a transaction lost to a
@@ -194,7 +194,7 @@ func (l *Ledger) lookup(ctx context.Context, items map[evidence.ID]*item, ids []
 		return err
 	}
 	var entries []*fabricblock.Entry
-	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != len(ids) {
+	if err := strict.Decode(out, &entries); err != nil || len(entries) != len(ids) {
 		return fmt.Errorf("lookup of %d IDs: %d answers, %v", len(ids), len(entries), err)
 	}
 	for i, id := range ids {
