@@ -54,6 +54,7 @@ FUZZ_TARGETS := \
 	./verifier/evidence:FuzzParseID \
 	./verifier/evidence:FuzzParseDigest \
 	./verifier/evidence:FuzzParseRecord \
+	./verifier/strict:FuzzDecode \
 	./web:FuzzDecodeSubmit \
 	./web:FuzzDecodeBatch \
 	./web:FuzzDecodeVerify \
@@ -63,7 +64,8 @@ FUZZ_TARGETS := \
 	./verifier/fabricblock:FuzzParseState \
 	./verifier/evpkg:FuzzParse \
 	./node/pdf:FuzzInspect \
-	./node/pdf:FuzzExtractAttachments
+	./node/pdf:FuzzExtractAttachments \
+	./verifier/pdfsig:FuzzVerify
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -78,6 +80,7 @@ bench:
 	$(GO) test -run '^$$' -bench . ./node/embedded/
 
 # Load benchmarks through the HTTP API with the load generator; see docs/benchmarks.md.
+# BASE=REV measures the evidenced of git revision REV in the same run.
 bench-load:
-	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 30m -run TestLoadBenchmarks -v ./cmd/evidenced/
+	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt

@@ -20,6 +20,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -217,7 +218,7 @@ func TestLookupAndListByDigest(t *testing.T) {
 		return k.Lookup(ctx, a.ID.String()+"\n"+missing.ID.String()+"\n"+c.ID.String())
 	})
 	var got []*fabricblock.Entry
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	if err := strict.Decode([]byte(out), &got); err != nil { // as the node's Fabric ledger reads it
 		t.Fatal(err)
 	}
 	if len(got) != 3 || got[0] == nil || got[1] != nil || got[2] == nil || got[2].Record != string(leaf(t, c)) {

@@ -1,7 +1,10 @@
-// Package node is the service core: the Ledger interface with its errors,
-// the submission service (IDs, quotas, idempotency, private metadata,
-// verification) and the node's metrics. Ledger implementations live in
-// sub-packages (embedded, fabric), the badger store in store.
+// Package node is the service core: the Ledger interface with its errors
+// and the batching loop both ledgers share, the submission service (IDs,
+// quotas, idempotency, private metadata, the durable queue), verification
+// (through verifier.Judge), certificates and evidence packages, content
+// hashing and PDF inspection, and the node's metrics. Ledger
+// implementations live in sub-packages (embedded, fabric), the badger
+// store in store.
 package node
 
 import (
@@ -24,7 +27,41 @@ var (
 	ErrUnavailable = errors.New("ledger unavailable")
 	// ErrClosed: the ledger was closed.
 	ErrClosed = errors.New("ledger closed")
+	// ErrCorrupted: data the ledger stored does not match its own hashes
+	// (a block file was damaged or altered). The data is not served; the
+	// error is a *CorruptedError saying where.
+	ErrCorrupted = errors.New("ledger data corrupted")
 )
+
+// CorruptedError is an ErrCorrupted: which block, which record, and what
+// does not match.
+type CorruptedError struct {
+	// Block is the block the bad data belongs to; -1 when it is not known
+	// or the problem is not in one block (the head record, the index).
+	Block int64
+	// Record is the ID of the record read, if any.
+	Record string
+	// Reason says what does not match, in English.
+	Reason string
+	// Stored is the record's receipt as stored, unchecked, when it could be
+	// read: for verification to judge (its checks fail on it), never to
+	// serve.
+	Stored *verifier.Receipt
+}
+
+func (e *CorruptedError) Error() string {
+	s := "ledger data corrupted"
+	if e.Block >= 0 {
+		s += fmt.Sprintf(": block %d", e.Block)
+	}
+	if e.Record != "" {
+		s += ": record " + e.Record
+	}
+	return s + ": " + e.Reason
+}
+
+// Unwrap returns ErrCorrupted.
+func (e *CorruptedError) Unwrap() error { return ErrCorrupted }
 
 // Ledger is where records go. Both implementations (embedded, Fabric)
 // pass the conformance suite in ledgertest.
@@ -37,8 +74,12 @@ type Ledger interface {
 	// the ledger cannot commit.
 	Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error)
 	// Receipt returns the receipt of a committed record, or ErrNotFound.
+	// A receipt whose stored data does not match the ledger's hashes is
+	// not returned: the error is a *CorruptedError (ErrCorrupted).
 	Receipt(ctx context.Context, id evidence.ID) (verifier.Receipt, error)
-	// Block returns block n as stored, or ErrNotFound past the head.
+	// Block returns block n as stored, or ErrNotFound past the head; a
+	// *CorruptedError (ErrCorrupted) if its stored bytes do not match the
+	// ledger's hashes.
 	Block(ctx context.Context, n uint64) (Block, error)
 	// Info returns the ledger's name, kind, height and trust roots.
 	Info(ctx context.Context) (Info, error)

@@ -18,6 +18,10 @@ type Metrics struct {
 	blockLatency  prometheus.Histogram
 	height        prometheus.Gauge
 	queueDepth    prometheus.Gauge
+	corruptReads  prometheus.Counter
+	corruptBlocks prometheus.Gauge
+	documents     *prometheus.CounterVec
+	inspections   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -42,9 +46,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Number of blocks on the ledger."}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_queue_pending_submissions",
 			Help: "Submissions queued in the node and not yet on the ledger (as of the drainer's last pass)."}),
+		corruptReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_ledger_corrupted_total",
+			Help: "Times stored ledger data was found not to match its hashes: by the start-up check, or on a read (receipt, block), which is then refused with 500 ledger_corrupted. Any is worth an alert."}),
+		corruptBlocks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_ledger_corrupted_blocks",
+			Help: "Blocks found corrupted since the node started (at start-up or on a read); run evidencectl fsck with the node stopped."}),
+		documents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_documents_rendered_total",
+			Help: "Certificates and packages rendered (not served from the cache) by kind and result (ok, error, abandoned: the client went away)."}, []string{"kind", "result"}),
+		inspections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_pdf_inspections_total",
+			Help: "Submitted PDFs inspected, by result (ok, not_inspected: over a bound or failed)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height, m.queueDepth)
+		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height, m.queueDepth,
+			m.corruptReads, m.corruptBlocks, m.documents, m.inspections)
 	}
 	return m
 }
@@ -55,6 +68,16 @@ func (m *Metrics) ObserveBlock(number uint64, records int, took time.Duration) {
 	m.blockRecords.Observe(float64(records))
 	m.blockLatency.Observe(took.Seconds())
 	m.height.Set(float64(number + 1))
+}
+
+// ObserveCorrupted counts stored data found not to match its hashes (at
+// start-up or on a read, which is refused) (the embedded ledger's OnCorrupted): first is true the
+// first time block (-1: not known) is found corrupted.
+func (m *Metrics) ObserveCorrupted(block int64, first bool) {
+	m.corruptReads.Inc()
+	if first && block >= 0 {
+		m.corruptBlocks.Inc()
+	}
 }
 
 // SetHeight sets the ledger height gauge.

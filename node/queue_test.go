@@ -29,7 +29,7 @@ func newQueueEnv(t *testing.T) *queueEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	l, err := embedded.Open(db, embedded.Config{Name: "q", Key: key, Dir: filepath.Join(dir, "blocks")})
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,16 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
@@ -31,9 +36,6 @@ var (
 	ErrInvalid = errors.New("invalid submission")
 )
 
-// MaxMetadata is the largest private metadata document accepted.
-const MaxMetadata = 16 << 10
-
 // Submission is one piece of evidence as a platform submits it.
 type Submission struct {
 	Type evidence.Type
@@ -41,8 +43,9 @@ type Submission struct {
 	// SHA-256 when it hashed the content itself.
 	Digests []evidence.Digest
 	DocRef  string
-	// Metadata is private JSON kept off-ledger in this node; only its
-	// SHA-256 goes on the ledger.
+	// Metadata is private JSON kept off-ledger in this node, as
+	// CompactMetadata returns it; only a salted commitment to it
+	// (evidence.MetaCommitment) goes on the ledger, the salt kept with it.
 	Metadata []byte
 	// Inspection is the node's JSON report on the content (a PDF's pages
 	// and signatures), kept off-ledger and shown in receipts as "pdf".
@@ -69,6 +72,16 @@ type Config struct {
 	// PDFDir is where certificates are rendered from (pdfcpu's
 	// configuration and the installed font); empty: DefaultPDFDir().
 	PDFDir string
+	// SigningKey signs every certificate and package the node makes (a PDF
+	// signature binding every byte), with SigningChain, its certificate
+	// first. The key is listed in the trust roots the node serves as a
+	// document signer. Nil: a key and a self-signed certificate made for
+	// this process alone (tests).
+	SigningKey   *ecdsa.PrivateKey
+	SigningChain []*x509.Certificate
+	// Inspection bounds the inspection of submitted PDFs (a sandboxed
+	// child process per document, fair between platforms).
+	Inspection pdf.InspectorConfig
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -84,6 +97,10 @@ type Service struct {
 	commitWait time.Duration
 	inspector  *pdf.Inspector
 	renderer   *renderer
+	signer     pdf.Signer
+	signerKey  block.Key
+	originals  chan struct{} // packages with an original being built
+	documents  *documentCache
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -109,11 +126,16 @@ func NewService(c Config) (*Service, error) {
 		ids:        evidence.NewIDGenerator(c.Now, nil),
 		quotas:     map[string]*quotaState{},
 		commitWait: c.CommitWait,
-		inspector:  pdf.NewInspector(0),
+		inspector:  pdf.NewInspector(c.Inspection),
 		renderer:   &renderer{dir: c.PDFDir},
+		originals:  make(chan struct{}, 1),
+		documents:  newDocumentCache(64<<20, c.Metrics.documents),
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
+	}
+	if err := s.setSigner(c.SigningKey, c.SigningChain); err != nil {
+		return nil, err
 	}
 	if c.Queue {
 		q, err := openQueue(c.DB, c.Ledger, c.Logger, func(n int) { c.Metrics.queueDepth.Set(float64(n)) })
@@ -132,8 +154,16 @@ func (s *Service) Close() {
 	}
 }
 
-// Info describes the service's ledger (Ledger.Info).
-func (s *Service) Info(ctx context.Context) (Info, error) { return s.ledger.Info(ctx) }
+// Info describes the service's ledger (Ledger.Info), its trust roots
+// naming the node's document signing key.
+func (s *Service) Info(ctx context.Context) (Info, error) {
+	info, err := s.ledger.Info(ctx)
+	if err != nil {
+		return info, err
+	}
+	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signerKey)
+	return info, nil
+}
 
 // Block returns block n as the ledger stores it (Ledger.Block).
 func (s *Service) Block(ctx context.Context, n uint64) (Block, error) { return s.ledger.Block(ctx, n) }
@@ -150,6 +180,7 @@ var (
 	prefMeta = []byte("S/m/") // + id
 	prefQuot = []byte("S/q/") // + platform + 0 + window start (unix s)
 	prefInsp = []byte("S/f/") // + id: content inspection
+	prefSalt = []byte("S/s/") // + id: the salt of the metadata commitment (records of version 2)
 )
 
 func key(prefix []byte, parts ...[]byte) []byte {
@@ -184,11 +215,14 @@ func (sub Submission) Validate() error {
 	if err := evidence.ValidateDocRef(sub.DocRef); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if len(sub.Metadata) > MaxMetadata {
-		return fmt.Errorf("%w: metadata larger than %d bytes", ErrInvalid, MaxMetadata)
-	}
-	if len(sub.Metadata) > 0 && !json.Valid(sub.Metadata) {
-		return fmt.Errorf("%w: metadata is not valid JSON", ErrInvalid)
+	if len(sub.Metadata) > 0 {
+		c, err := CompactMetadata(sub.Metadata)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if !bytes.Equal(c, sub.Metadata) {
+			return fmt.Errorf("%w: metadata is not compact (use CompactMetadata)", ErrInvalid)
+		}
 	}
 	return nil
 }
@@ -208,6 +242,13 @@ func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey strin
 	out := make([]Receipt, len(rcs))
 	for i := range rcs {
 		out[i].Receipt = rcs[i]
+		if i < len(subs) && len(subs[i].Metadata) > 0 {
+			// The submitting platform gets its metadata and the salt of
+			// the commitment at once.
+			if out[i], err = s.withPrivate(p, out[i]); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+		}
 	}
 	if len(out) == 1 && len(subs) == 1 {
 		out[0].PDF = subs[0].Inspection
@@ -277,14 +318,20 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		if err != nil {
 			return nil, err
 		}
-		recs[i] = evidence.Record{ID: id, Type: sub.Type, Digests: sub.Digests, Platform: p.Name, DocRef: sub.DocRef, SubmittedAt: now}
+		recs[i] = evidence.Record{Version: evidence.RecordVersion, ID: id, Type: sub.Type, Digests: sub.Digests, Platform: p.Name, DocRef: sub.DocRef, SubmittedAt: now}
 		if len(sub.Inspection) > 0 {
 			b.Set(key(prefInsp, id[:]), sub.Inspection)
 		}
 		if len(sub.Metadata) > 0 {
-			md := sha256.Sum256(sub.Metadata)
-			recs[i].MetaDigest = md[:]
+			salt, err := newMetaSalt()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			if recs[i].MetaDigest, err = evidence.MetaCommitment(salt, sub.Metadata); err != nil {
+				return nil, err
+			}
 			b.Set(key(prefMeta, id[:]), sub.Metadata)
+			b.Set(key(prefSalt, id[:]), salt)
 		}
 		if ikey != nil || s.queue != nil {
 			c, err := recs[i].Canonical()
@@ -389,38 +436,54 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) 
 }
 
 // ReceiptFor is Receipt as platform p sees it: with the private metadata
-// when p submitted the record.
+// and the salt of its commitment when p submitted the record.
 func (s *Service) ReceiptFor(ctx context.Context, id evidence.ID, p platform.Platform) (Receipt, error) {
 	rc, err := s.Receipt(ctx, id)
 	if err != nil {
 		return rc, err
 	}
-	md, err := s.Metadata(p, rc.Receipt)
+	return s.withPrivate(p, rc)
+}
+
+// withPrivate adds the private metadata and its salt to rc when p
+// submitted the record.
+func (s *Service) withPrivate(p platform.Platform, rc Receipt) (Receipt, error) {
+	md, salt, err := s.Metadata(p, rc.Receipt)
 	switch {
 	case err == nil:
-		rc.Metadata = md
+		rc.Metadata, rc.MetaSalt = md, hex.EncodeToString(salt)
 	case !errors.Is(err, ErrNotFound):
 		return Receipt{}, err
 	}
 	return rc, nil
 }
 
-// Metadata returns the private metadata of the record rc, only to the
-// platform that submitted it (ErrNotFound otherwise, so its existence is
-// not told).
-func (s *Service) Metadata(p platform.Platform, rc verifier.Receipt) ([]byte, error) {
+// Metadata returns the private metadata of the record rc and the salt of
+// its commitment (nil for a version 1 record, committed by SHA-256 alone),
+// only to the platform that submitted it (ErrNotFound otherwise, so its
+// existence is not told). With them the platform can check the record's
+// commitment (evidence.Record.CheckMetadata); without the salt nobody can
+// test a guess of the metadata against the public record.
+func (s *Service) Metadata(p platform.Platform, rc verifier.Receipt) (metadata, salt []byte, err error) {
 	if rc.Platform != p.Name {
-		return nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
 	id, err := evidence.ParseID(rc.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := s.db.Get(key(prefMeta, id[:]))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
-	return v, err
+	if err != nil {
+		return nil, nil, err
+	}
+	salt, err = s.db.Get(key(prefSalt, id[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return v, nil, nil
+	}
+	return v, salt, err
 }
 
 // quotaState tracks one platform's use in its current window. Usage is
@@ -434,26 +497,18 @@ type quotaState struct {
 
 const quotaStep = 64
 
-// Usage is a platform's use of its quota in the current period.
-type Usage struct {
-	Platform string
-	Quota    int64 // records per period; 0: no cap
-	Used     int64
-	Period   string
-	// Start and End bound the current period (zero without a quota).
-	Start, End time.Time
-}
-
 // Usage reports a platform's use of its quota in the current period.
-func (s *Service) Usage(p platform.Platform) (Usage, error) {
-	u := Usage{Platform: p.Name, Quota: p.Quota, Period: p.Period}
+func (s *Service) Usage(p platform.Platform) (view.Usage, error) {
+	u := view.Usage{Platform: p.Name, Quota: p.Quota}
 	s.quotaMu.Lock()
 	defer s.quotaMu.Unlock()
 	st, end, err := s.quotaLocked(p)
 	if err != nil || st == nil {
 		return u, err
 	}
-	u.Used, u.Start, u.End = st.used, st.windowStart, end
+	left := max(0, p.Quota-st.used)
+	u.Used, u.Left, u.Period = st.used, &left, p.Period
+	u.PeriodStart, u.PeriodEnd = st.windowStart.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)
 	return u, nil
 }
 

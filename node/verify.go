@@ -38,11 +38,18 @@ func (s *Service) Verify(ctx context.Context, id evidence.ID, ds ...evidence.Dig
 func (s *Service) verificationCase(ctx context.Context, id evidence.ID) (verifier.Case, error) {
 	c := verifier.Case{ID: id.String(), RootsName: verifier.Text{EN: "the ledger's trust roots", ZH: "信任根"}}
 	rc, err := s.Receipt(ctx, id)
+	var ce *CorruptedError
 	switch {
 	case errors.Is(err, ErrPending):
 		c.Pending = true
 		return c, nil
 	case errors.Is(err, ErrNotFound):
+		return c, nil
+	case errors.As(err, &ce) && ce.Stored != nil:
+		// Judged as stored: its checks fail and say why.
+		rc = Receipt{Receipt: *ce.Stored}
+	case errors.As(err, &ce):
+		c.Integrity = err
 		return c, nil
 	case err != nil:
 		return c, err

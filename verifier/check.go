@@ -11,6 +11,7 @@ import (
 
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // The names of the three checks, in the order they are reported.
@@ -64,22 +65,74 @@ type ReceiptError struct {
 	Err   error
 }
 
-func (e *ReceiptError) Error() string { return "receipt " + e.Field + ": " + e.Err.Error() }
+func (e *ReceiptError) Error() string {
+	if e.Field == "" {
+		return "receipt: " + e.Err.Error()
+	}
+	return "receipt " + e.Field + ": " + e.Err.Error()
+}
 func (e *ReceiptError) Unwrap() error { return e.Err }
 
 func rerr(field string, format string, args ...any) error {
 	return &ReceiptError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// Reasons VerifyReceipt refuses a receipt whose every field is otherwise
+// in order (wrapped in a *ReceiptError naming the field).
+var (
+	// ErrLedgerKind: ledger_kind is not the proof kind's ledger
+	// (embedded for embedded/v1, fabric for fabric/v1).
+	ErrLedgerKind = errors.New("ledger_kind does not match the proof kind")
+	// ErrTimeSource: time_source is not the exact text for the proof kind
+	// (TimeSourceNode, TimeSourceFabric): it tells a reader how much the
+	// ledger time is worth, so it is checked like any other claim.
+	ErrTimeSource = errors.New("time_source is not the text for this proof kind")
+	// ErrTimestamps: the receipt lists trusted timestamps, which this
+	// format version does not issue and this verifier cannot check.
+	ErrTimestamps = errors.New("trusted timestamps are not issued in this receipt version; a receipt listing any is refused")
+	// ErrNotInProof: a proof member the proof kind does not have
+	// (block in an embedded/v1 proof, seal in a fabric/v1 proof).
+	ErrNotInProof = errors.New("not part of a proof of this kind")
+)
+
 // VerifyReceipt checks that a receipt holds together on its own, against
-// the ledger's trust roots: the record parses and agrees with the
-// descriptive fields, the audit path leads to the batch root, the root is
+// the ledger's trust roots: every field is checked against the proof or
+// refused — ledger_kind and time_source are the proof kind's, timestamps
+// is empty, the proof has only its kind's members —, the record parses and
+// agrees with the descriptive fields, the audit path leads to the batch root, the root is
 // the block's data hash, the header hashes to block_hash, and the block
 // seal is signed by a trusted key over that hash and the ledger time. It
 // returns the parsed record.
 func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) {
 	if rc.Version != ReceiptVersion {
 		return evidence.Record{}, rerr("v", "version %d not supported", rc.Version)
+	}
+	var kind, source string
+	switch rc.Proof.Kind {
+	case ProofEmbedded:
+		kind, source = block.KindEmbedded, TimeSourceNode
+		if len(rc.Proof.Block) != 0 {
+			return evidence.Record{}, rerr("proof.block", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
+		}
+	case ProofFabric:
+		kind, source = block.KindFabric, TimeSourceFabric
+		if rc.Proof.Seal != nil {
+			return evidence.Record{}, rerr("proof.seal", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
+		}
+	default:
+		return evidence.Record{}, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
+	}
+	if rc.LedgerKind != kind {
+		return evidence.Record{}, rerr("ledger_kind", "%w: %q, want %q for a %s proof", ErrLedgerKind, rc.LedgerKind, kind, rc.Proof.Kind)
+	}
+	if rc.TimeSource != source {
+		return evidence.Record{}, rerr("time_source", "%w: want %q", ErrTimeSource, source)
+	}
+	if len(rc.Timestamps) != 0 {
+		return evidence.Record{}, rerr("timestamps", "%w (%d listed)", ErrTimestamps, len(rc.Timestamps))
+	}
+	if err := checkEncodings(rc); err != nil {
+		return evidence.Record{}, err
 	}
 	rec, err := evidence.ParseRecord(rc.Proof.Record)
 	if err != nil {
@@ -154,22 +207,52 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	return rec, nil
 }
 
+// checkEncodings refuses hex and base64 text fields not in their one form
+// (lower-case hex, canonical base64) with a named reason, before they are
+// compared with what the proof gives.
+func checkEncodings(rc Receipt) error {
+	hexes := []struct{ field, v string }{{"digest_hex", rc.DigestHex}, {"block_hash", rc.BlockHash}, {"tx_id", rc.TxID}}
+	for i, d := range rc.Digests {
+		hexes = append(hexes, struct{ field, v string }{fmt.Sprintf("digests.%d.hex", i), d.Hex})
+	}
+	for _, h := range hexes {
+		if _, err := strict.Hex(h.v); err != nil {
+			return rerr(h.field, "%w", err)
+		}
+	}
+	b64s := []struct{ field, v string }{{"digest_base64", rc.DigestBase64}}
+	for i, d := range rc.Digests {
+		b64s = append(b64s, struct{ field, v string }{fmt.Sprintf("digests.%d.base64", i), d.Base64})
+	}
+	for _, b := range b64s {
+		if _, err := strict.Base64(b.v); err != nil {
+			return rerr(b.field, "%w", err)
+		}
+	}
+	return nil
+}
+
+// ErrNotInBlock is wrapped by every ReceiptInBlock failure: the block held
+// apart is not the one the receipt names, or does not hold its record
+// where the receipt says.
+var ErrNotInBlock = errors.New("the record is not in this block where the receipt places it")
+
 // ReceiptInBlock checks that the receipt's record is the block's record at
 // the receipt's leaf index, and that the block is the one the receipt
-// names; b itself should have passed b.Verify.
+// names; b itself should have passed b.Verify. Errors wrap ErrNotInBlock.
 func ReceiptInBlock(rc Receipt, b block.Embedded) error {
 	if b.Header.Number != rc.BlockNumber {
-		return fmt.Errorf("block is number %d, the receipt names %d", b.Header.Number, rc.BlockNumber)
+		return fmt.Errorf("block is number %d, the receipt names %d (%w)", b.Header.Number, rc.BlockNumber, ErrNotInBlock)
 	}
 	if got := hex.EncodeToString(b.Hash()); got != rc.BlockHash {
-		return fmt.Errorf("block %d hashes to %s, the receipt says %s", b.Header.Number, got, rc.BlockHash)
+		return fmt.Errorf("block %d hashes to %s, the receipt says %s (%w)", b.Header.Number, got, rc.BlockHash, ErrNotInBlock)
 	}
 	if rc.Proof.TreeSize != uint64(len(b.Records)) || rc.Proof.LeafIndex >= uint64(len(b.Records)) {
-		return fmt.Errorf("block %d has %d records; the receipt places the record at %d of %d",
-			b.Header.Number, len(b.Records), rc.Proof.LeafIndex, rc.Proof.TreeSize)
+		return fmt.Errorf("block %d has %d records; the receipt places the record at %d of %d (%w)",
+			b.Header.Number, len(b.Records), rc.Proof.LeafIndex, rc.Proof.TreeSize, ErrNotInBlock)
 	}
 	if !bytes.Equal(b.Records[rc.Proof.LeafIndex], rc.Proof.Record) {
-		return fmt.Errorf("block %d holds a different record at position %d", b.Header.Number, rc.Proof.LeafIndex)
+		return fmt.Errorf("block %d holds a different record at position %d (%w)", b.Header.Number, rc.Proof.LeafIndex, ErrNotInBlock)
 	}
 	return nil
 }

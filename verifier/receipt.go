@@ -7,12 +7,14 @@ package verifier
 
 import (
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // ReceiptVersion is the receipt encoding version this package writes.
@@ -63,7 +65,8 @@ type Proof struct {
 }
 
 // Timestamp is room for a trusted timestamp (e.g. an RFC 3161 token over
-// the batch root); none are issued yet.
+// the batch root); none are issued yet, and VerifyReceipt refuses a
+// receipt that lists any (ErrTimestamps).
 type Timestamp struct {
 	Kind  string `json:"kind"`
 	Token []byte `json:"token"`
@@ -92,6 +95,27 @@ type Receipt struct {
 	KeyIDs       []string           `json:"key_ids"`
 	Proof        Proof              `json:"proof"`
 	Timestamps   []Timestamp        `json:"timestamps,omitempty"`
+}
+
+// ParseReceipt decodes a receipt document strictly (strict.Decode: exact
+// names, no duplicates, no unknown members at any level — the proof, its
+// header and seal included —, canonical base64, valid UTF-8, nothing after
+// the value). It checks nothing else: see VerifyReceipt. Errors are
+// *ReceiptError naming the member ("" for the whole document).
+func ParseReceipt(b []byte) (Receipt, error) {
+	var rc Receipt
+	if err := strict.Decode(b, &rc); err != nil {
+		var fe *strict.FieldError
+		var te *strict.TypeError
+		switch {
+		case errors.As(err, &fe):
+			return Receipt{}, &ReceiptError{Field: fe.Field, Err: fe.Err}
+		case errors.As(err, &te):
+			return Receipt{}, &ReceiptError{Field: te.Field, Err: err}
+		}
+		return Receipt{}, &ReceiptError{Err: err}
+	}
+	return rc, nil
 }
 
 // NewReceipt fills the descriptive fields of a receipt from a record; the

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v3"
 
@@ -39,21 +41,6 @@ func (s *server) readyz(c fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready", "ledger": info.Name, "kind": info.Kind, "height": info.Height})
 }
 
-// authenticate returns the platform of the request's bearer key.
-func (s *server) authenticate(c fiber.Ctx) (platform.Platform, error) {
-	h := c.Get("Authorization")
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(key) == "" {
-		return platform.Platform{}, apiErr(401, CodeUnauthorized,
-			"missing API key: send Authorization: Bearer KEY (create one with evidencectl platform add)", "缺少 API 密钥")
-	}
-	p, err := s.svc.Authenticate(strings.TrimSpace(key))
-	if err != nil {
-		return p, err
-	}
-	return p, nil
-}
-
 func idempotencyKey(c fiber.Ctx) (string, error) {
 	k := c.Get("Idempotency-Key")
 	if len(k) > MaxIdempotencyKey {
@@ -62,11 +49,12 @@ func idempotencyKey(c fiber.Ctx) (string, error) {
 	return k, nil
 }
 
-// submitter returns the authenticated platform and the Idempotency-Key.
+// submitter returns the platform guard authenticated and the
+// Idempotency-Key.
 func (s *server) submitter(c fiber.Ctx) (platform.Platform, string, error) {
-	p, err := s.authenticate(c)
-	if err != nil {
-		return p, "", err
+	p, ok := platformOf(c)
+	if !ok {
+		return p, "", apiErr(401, CodeUnauthorized, "missing API key: send Authorization: Bearer KEY", "缺少 API 密钥")
 	}
 	ikey, err := idempotencyKey(c)
 	return p, ikey, err
@@ -181,13 +169,28 @@ type upload struct {
 	fields map[string]string
 }
 
+// multipartOptions say how to read a multipart body.
+type multipartOptions struct {
+	// max is the largest file part (the body may be 1 MiB more).
+	max int64
+	// beforeFile checks the text fields read so far when the file part
+	// starts (so an invalid field is refused before any byte is hashed)
+	// and names the file's primary algorithm.
+	beforeFile func(fields map[string]string) (evidence.Algorithm, error)
+	inspect    bool  // inspect a PDF file part
+	keep       int64 // keep a copy of the file part (see node.ReadOptions)
+	// named, if set, is told the file part's file name.
+	named func(string)
+}
+
 // readMultipart streams a multipart body: the part named "file" is hashed
 // (SHA-256 and SM3 at once) as it arrives, never held in memory; other
-// parts are small text fields.
-func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields map[string]string) (evidence.Algorithm, error)) (upload, error) {
-	var up upload
-	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > s.maxUpload+1<<20 {
-		return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+// parts are small text fields, before it.
+func (s *server) readMultipart(c fiber.Ctx, mo multipartOptions) (up upload, err error) {
+	tooLarge := apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", mo.max), "上传文件过大")
+	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > mo.max+1<<20 {
+		c.Set(fiber.HeaderConnection, "close")
+		return up, tooLarge
 	}
 	_, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
 	if err != nil || params["boundary"] == "" {
@@ -195,11 +198,16 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 	}
 	var r io.Reader = c.Request().BodyStream()
 	if r == nil {
-		r = strings.NewReader(string(c.Body()))
+		r = bytes.NewReader(c.Body())
 	}
-	lr := &limitedReader{r: r, n: s.maxUpload + 1<<20}
+	lr := &limitedReader{r: r, n: mo.max + 1<<20}
 	mr := multipart.NewReader(lr, params["boundary"])
 	up.fields = map[string]string{}
+	defer func() {
+		if err != nil {
+			up.Close()
+		}
+	}()
 	gotFile := false
 	for {
 		part, err := mr.NextPart()
@@ -208,34 +216,39 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 		}
 		if err != nil {
 			if lr.exceeded {
-				return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
+				return up, tooLarge
 			}
 			return up, badRequest("malformed multipart body: %v", err)
 		}
 		name := part.FormName()
-		if gotFile && name == "algorithm" {
-			return up, badRequest(`the "algorithm" field must come before the "file" part`)
+		if gotFile && (name == "algorithm" || name == "id") {
+			return up, badRequest("the %q field must come before the \"file\" part", name)
 		}
 		if name == "file" {
 			if gotFile {
 				return up, badRequest("more than one file part; upload one file per request (use /evidence/batch with digests for many)")
 			}
 			gotFile = true
-			alg, err := primary(up.fields)
+			alg, err := mo.beforeFile(up.fields)
 			if err != nil {
 				return up, err
 			}
-			content, err := s.svc.ReadContent(part, alg, inspect)
-			if err != nil {
-				if lr.exceeded {
-					return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
-				}
+			if mo.named != nil {
+				mo.named(part.FileName())
+			}
+			o := node.ReadOptions{Primary: alg, Inspect: mo.inspect, Keep: mo.keep}
+			if p, ok := platformOf(c); ok {
+				o.Platform = p.Name
+			}
+			content, err := s.svc.ReadContent(c.Context(), part, o)
+			up.Content = content
+			switch {
+			case lr.exceeded || errors.Is(err, node.ErrTooLargeToKeep) || content.Size > mo.max:
+				c.Set(fiber.HeaderConnection, "close")
+				return up, tooLarge
+			case err != nil:
 				return up, badRequest("reading the file: %v", err)
 			}
-			if content.Size > s.maxUpload {
-				return up, apiErr(413, CodeTooLarge, fmt.Sprintf("upload larger than %d bytes", s.maxUpload), "上传文件过大")
-			}
-			up.Content = content
 			continue
 		}
 		if len(up.fields) >= 16 {
@@ -243,17 +256,24 @@ func (s *server) readMultipart(c fiber.Ctx, inspect bool, primary func(fields ma
 		}
 		v, err := io.ReadAll(io.LimitReader(part, node.MaxMetadata+1))
 		if err != nil {
-			return up, badRequest("reading field %q: %v", name, err)
+			return up, badRequest("reading field %q: %v", quote(name), err)
 		}
 		if len(v) > node.MaxMetadata {
-			return up, apiErr(413, CodeTooLarge, fmt.Sprintf("field %q larger than %d bytes", name, node.MaxMetadata), "表单字段过大")
+			return up, apiErr(413, CodeTooLarge, fmt.Sprintf("field %q larger than %d bytes", quote(name), node.MaxMetadata), "表单字段过大")
+		}
+		if !utf8.Valid(v) {
+			return up, badRequest("field %q is not valid UTF-8: nothing is replaced or normalised, send UTF-8", name)
 		}
 		up.fields[name] = string(v)
 	}
 	// Read to the end of the body (an epilogue, a chunked encoding's last
-	// chunk) so the connection can serve the next request.
-	if _, err := io.Copy(io.Discard, io.LimitReader(lr, 1<<20)); err != nil {
-		return up, badRequest("reading the body: %v", err)
+	// chunk) so the connection can serve the next request; a body that
+	// goes on is not read further, and the connection closes.
+	if n, err := io.Copy(io.Discard, io.LimitReader(lr, 1<<20)); err != nil || n == 1<<20 {
+		c.Set(fiber.HeaderConnection, "close")
+		if err != nil && !lr.exceeded {
+			return up, badRequest("reading the body: %v", err)
+		}
 	}
 	if !gotFile {
 		return up, badRequest(`multipart body has no part named "file"`)
@@ -288,11 +308,23 @@ func fieldAlgorithm(fields map[string]string) (evidence.Algorithm, error) {
 	return a, nil
 }
 
+// fieldID requires a valid evidence ID in field "id" before the file part,
+// so that a bad ID is refused before any byte is hashed.
+func fieldID(fields map[string]string) (evidence.Algorithm, error) {
+	if _, ok := fields["id"]; !ok {
+		return "", badRequest(`the "id" field must come before the "file" part`)
+	}
+	if _, err := evidence.ParseID(fields["id"]); err != nil {
+		return "", err
+	}
+	return evidence.SHA256, nil
+}
+
 // readUpload turns a multipart submission into a Submission of type file.
 // Fields: file (required), algorithm, doc_ref, metadata (JSON object);
 // fields must come before the file part to affect its algorithm.
 func (s *server) readUpload(c fiber.Ctx) (node.Submission, error) {
-	up, err := s.readMultipart(c, true, fieldAlgorithm)
+	up, err := s.readMultipart(c, multipartOptions{max: s.maxUpload, beforeFile: fieldAlgorithm, inspect: true})
 	if err != nil {
 		return node.Submission{}, err
 	}
@@ -329,14 +361,10 @@ func (s *server) get(c fiber.Ctx) error {
 		return err
 	}
 	var rc node.Receipt
-	if c.Get("Authorization") == "" {
-		rc, err = s.svc.Receipt(c.Context(), id)
-	} else {
-		var p platform.Platform
-		if p, err = s.authenticate(c); err != nil {
-			return err
-		}
+	if p, ok := platformOf(c); ok {
 		rc, err = s.svc.ReceiptFor(c.Context(), id, p)
+	} else {
+		rc, err = s.svc.Receipt(c.Context(), id)
 	}
 	if errors.Is(err, node.ErrPending) {
 		return c.Status(202).JSON(Pending{ID: id.String(), Status: "pending"})
@@ -357,7 +385,7 @@ func (s *server) verify(c fiber.Ctx) error {
 	)
 	if isMultipart(c) {
 		var up upload
-		up, err = s.readMultipart(c, false, func(map[string]string) (evidence.Algorithm, error) { return evidence.SHA256, nil })
+		up, err = s.readMultipart(c, multipartOptions{max: s.maxPublicUpload, beforeFile: fieldID})
 		if err != nil {
 			return err
 		}
@@ -425,6 +453,9 @@ type LedgerView struct {
 	Kind       string           `json:"kind"`
 	Height     uint64           `json:"height"`
 	TrustRoots block.TrustRoots `json:"trust_roots"`
+	// PublicURL is the node's public base URL (--public-url), the node the
+	// portal names; absent when none is configured.
+	PublicURL string `json:"public_url,omitempty"`
 }
 
 func (s *server) ledger(c fiber.Ctx) error {
@@ -432,7 +463,7 @@ func (s *server) ledger(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(LedgerView{Name: info.Name, Kind: info.Kind, Height: info.Height, TrustRoots: info.TrustRoots})
+	return c.JSON(LedgerView{Name: info.Name, Kind: info.Kind, Height: info.Height, TrustRoots: info.TrustRoots, PublicURL: s.publicURL})
 }
 
 // sendJSON sends JSON already encoded.
@@ -452,20 +483,9 @@ func pathID(c fiber.Ctx) (evidence.ID, error) {
 	return evidence.ParseID(raw)
 }
 
-// UsageView is the answer to GET /platform/usage.
-type UsageView struct {
-	Platform    string `json:"platform"`
-	Quota       int64  `json:"quota"`
-	Used        int64  `json:"used"`
-	Left        *int64 `json:"left,omitempty"`
-	Period      string `json:"period,omitempty"`
-	PeriodStart string `json:"period_start,omitempty"`
-	PeriodEnd   string `json:"period_end,omitempty"`
-}
-
 // usage handles GET /platform/usage: the key's platform's quota use.
 func (s *server) usage(c fiber.Ctx) error {
-	p, err := s.authenticate(c)
+	p, _, err := s.submitter(c)
 	if err != nil {
 		return err
 	}
@@ -473,11 +493,14 @@ func (s *server) usage(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := UsageView{Platform: u.Platform, Quota: u.Quota, Used: u.Used}
-	if u.Quota > 0 {
-		left := max(0, u.Quota-u.Used)
-		v.Left, v.Period = &left, u.Period
-		v.PeriodStart, v.PeriodEnd = u.Start.UTC().Format(time.RFC3339), u.End.UTC().Format(time.RFC3339)
+	return c.JSON(u)
+}
+
+// quote cuts input quoted in an error message to at most 200 characters.
+func quote(s string) string {
+	if utf8.RuneCountInString(s) <= 200 {
+		return s
 	}
-	return c.JSON(v)
+	r := []rune(s)
+	return string(r[:200]) + "…"
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,8 +42,10 @@ type VerifyRequest struct {
 	Text      *string `json:"text,omitempty"`
 }
 
-// decodeStrict decodes one JSON value (strict.Decode: no unknown fields,
-// no trailing data), answering 400 with the reason.
+// decodeStrict decodes one JSON value (strict.Decode: exact member names,
+// no unknown or duplicate members, valid UTF-8 throughout, no trailing
+// data), answering 400 bad_request with the reason. Invalid UTF-8 is
+// refused, never replaced by U+FFFD: a text's digest is of the bytes sent.
 func decodeStrict(body []byte, v any) error {
 	err := strict.Decode(body, v)
 	var se *strict.SyntaxError
@@ -56,6 +57,8 @@ func decodeStrict(body []byte, v any) error {
 		return badRequest("empty body: send a JSON object")
 	case errors.Is(err, strict.ErrTrailing):
 		return badRequest("trailing data after the JSON object")
+	case errors.Is(err, strict.ErrInvalidUTF8) && errors.As(err, &se):
+		return badRequest("the body is not valid UTF-8 (at byte %d): nothing is replaced or normalised, send UTF-8", se.Offset)
 	case errors.As(err, &se):
 		return badRequest("%v", se)
 	case errors.As(err, &te):
@@ -124,19 +127,11 @@ func (r SubmitRequest) toSubmission() (node.Submission, error) {
 	if err := evidence.ValidateDocRef(r.DocRef); err != nil {
 		return sub, badRequest("doc_ref: %v", err)
 	}
-	if len(r.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(r.Metadata), []byte("null")) {
-		var obj map[string]any
-		if err := json.Unmarshal(r.Metadata, &obj); err != nil {
-			return sub, badRequest("metadata must be a JSON object")
-		}
-		if len(r.Metadata) > node.MaxMetadata {
-			return sub, apiErr(413, CodeTooLarge, fmt.Sprintf("metadata larger than %d bytes", node.MaxMetadata), "元数据过大")
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, r.Metadata); err != nil {
-			return sub, badRequest("metadata: %v", err)
-		}
-		sub.Metadata = buf.Bytes()
+	if len(r.Metadata) > node.MaxMetadata {
+		return sub, apiErr(413, CodeTooLarge, fmt.Sprintf("metadata larger than %d bytes", node.MaxMetadata), "元数据过大")
+	}
+	if sub.Metadata, err = node.CompactMetadata(r.Metadata); err != nil {
+		return sub, badRequest("%v", err)
 	}
 	return sub, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v3"
 
@@ -26,7 +27,9 @@ const (
 	CodeConflict            = "conflict"
 	CodeIdempotencyMismatch = "idempotency_mismatch"
 	CodeLedgerUnavailable   = "ledger_unavailable"
+	CodeLedgerCorrupted     = "ledger_corrupted"
 	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
 )
 
@@ -99,6 +102,10 @@ func toAPI(err error) *Error {
 			MessageZH: "本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"}
 	case errors.Is(err, node.ErrNoCertificates):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err, Message: err.Error(), MessageZH: "本节点暂无法生成存证证书"}
+	case errors.Is(err, node.ErrCorrupted):
+		return &Error{Status: http.StatusInternalServerError, Code: CodeLedgerCorrupted, Err: err,
+			Message:   "this node's stored copy of the record or its block is damaged (it does not match the ledger's hashes), so it is not served; the operator has been alerted",
+			MessageZH: "本节点存储的该存证记录或其区块已损坏（与账本哈希不符），暂不提供；已提示运维人员处理"}
 	case errors.Is(err, node.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Err: err, Message: "not found: " + err.Error(), MessageZH: "未找到"}
 	case errors.Is(err, node.ErrInvalid), errors.Is(err, evidence.ErrRecord), errors.Is(err, evidence.ErrAlgorithm), errors.Is(err, evidence.ErrDigestFormat):
@@ -125,10 +132,12 @@ func errorHandler(logger *log.Logger) fiber.ErrorHandler {
 	return func(c fiber.Ctx, err error) error {
 		ae := toAPI(err)
 		if ae.Code == CodeInternal {
-			logger.Printf("internal error on %s %s: %v", c.Method(), c.Path(), err)
+			logger.Printf("internal error on %s %s: %v", c.Method(), quote(c.Path()), err)
 		}
 		var b ErrorBody
-		b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, ae.Message, ae.MessageZH
+		// Messages may quote input: never more than a few hundred
+		// characters of it.
+		b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, clip(ae.Message), clip(ae.MessageZH)
 		if ae.Status == http.StatusUnauthorized {
 			c.Set("WWW-Authenticate", `Bearer realm="evidence-node"`)
 		}
@@ -137,4 +146,14 @@ func errorHandler(logger *log.Logger) fiber.ErrorHandler {
 		}
 		return c.Status(ae.Status).JSON(b)
 	}
+}
+
+// maxMessage bounds an error message, in characters.
+const maxMessage = 400
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxMessage {
+		return s
+	}
+	return string([]rune(s)[:maxMessage]) + "…"
 }

@@ -19,9 +19,9 @@ import (
 //	    not made and the verdict is never pass. Without a query, GET
 //	    /verify stays 405 (verifying content is POST).
 //
-// Both are public and anonymous. Per-client rate limiting of public routes
-// belongs in front of these handlers (registerLookup is the one place they
-// are registered).
+// Both are public and anonymous, rate-limited per client address like the
+// other public routes (classPublic, server.go), and callable from other
+// origins.
 
 // LookupResponse is the answer to GET /evidence?digest=….
 type LookupResponse struct {
@@ -29,13 +29,6 @@ type LookupResponse struct {
 	Receipts []node.Receipt `json:"receipts"`
 	// NextCursor, when set, asks for the next page (&cursor=…).
 	NextCursor string `json:"next_cursor,omitempty"`
-}
-
-// registerLookup registers the look-up routes on the /api/v1 group; call it
-// before the group's 405 catch-alls.
-func (s *server) registerLookup(api fiber.Router) {
-	api.Get("/evidence", s.lookup)
-	api.Get("/verify", s.verifyRecord)
 }
 
 // queryOnly refuses query parameters other than those named, so that a

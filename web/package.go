@@ -6,16 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
 	"path/filepath"
 	"strings"
 
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/evidence-node/evidence-node/node"
-	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
 // HeaderFingerprint carries the evidence package's fingerprint (证据数字指纹):
@@ -32,42 +29,30 @@ func (s *server) registerPackage(api fiber.Router) {
 	api.Post("/evidence/:id/package.pdf", func(c fiber.Ctx) error { return s.sendPackage(c, true) })
 }
 
-// MaxOriginal is the largest original embedded in a package.
-const MaxOriginal = 32 << 20
-
-// readOriginal reads the multipart part "file", at most MaxOriginal bytes,
-// and names it original.<ext> after the uploaded file name (or %PDF).
-func readOriginal(c fiber.Ctx) (evpkg.File, error) {
-	_, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
-	if err != nil || params["boundary"] == "" {
-		return evpkg.File{}, apiErr(415, CodeUnsupportedMedia, "send the original as multipart/form-data, field \"file\"", "请以 multipart/form-data 上传原件（字段 file）")
+// readOriginal reads the original a holder uploads (multipart part
+// "file", at most node.MaxOriginal bytes): hashed as it streams, kept in a
+// temporary file (never whole in memory before its digests are checked),
+// named original.<ext> after the uploaded file name (or %PDF).
+func (s *server) readOriginal(c fiber.Ctx) (*node.Original, error) {
+	if !isMultipart(c) {
+		return nil, apiErr(415, CodeUnsupportedMedia, "send the original as multipart/form-data, field \"file\"", "请以 multipart/form-data 上传原件（字段 file）")
 	}
-	if cl := c.Request().Header.ContentLength(); cl > MaxOriginal+1<<20 {
-		return evpkg.File{}, apiErr(413, CodeTooLarge, fmt.Sprintf("originals larger than %d MiB are not embedded", MaxOriginal>>20), "原件过大，无法放入电子证据包")
+	max := min(int64(node.MaxOriginal), s.maxPublicUpload)
+	var name string
+	up, err := s.readMultipart(c, multipartOptions{max: max, keep: max, beforeFile: func(map[string]string) (evidence.Algorithm, error) {
+		return evidence.SHA256, nil
+	}, named: func(n string) { name = n }})
+	if ae := (*Error)(nil); errors.As(err, &ae) && ae.Status == 413 {
+		return nil, apiErr(413, CodeTooLarge, fmt.Sprintf("originals larger than %d MiB are not embedded", max>>20), "原件过大，无法放入电子证据包")
 	}
-	var r io.Reader = c.Request().BodyStream()
-	if r == nil {
-		r = bytes.NewReader(c.Body())
+	if err != nil {
+		return nil, err
 	}
-	mr := multipart.NewReader(io.LimitReader(r, MaxOriginal+1<<20), params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			return evpkg.File{}, badRequest(`multipart body without a "file" part (%v)`, err)
-		}
-		if part.FormName() != "file" {
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(part, MaxOriginal+1))
-		if err != nil {
-			return evpkg.File{}, badRequest("reading the file: %v", err)
-		}
-		if len(data) > MaxOriginal {
-			return evpkg.File{}, apiErr(413, CodeTooLarge, fmt.Sprintf("originals larger than %d MiB are not embedded", MaxOriginal>>20), "原件过大，无法放入电子证据包")
-		}
-		io.Copy(io.Discard, r) // the rest of the body, so the connection can be reused
-		return evpkg.File{Name: originalName(part.FileName(), data), Data: data}, nil
+	for k := range up.fields {
+		return nil, badRequest("unknown form field %q (want file)", quote(k))
 	}
+	head, _ := up.Kept.Head(8)
+	return &node.Original{Name: originalName(name, head), Content: up.Content}, nil
 }
 
 func originalName(upload string, data []byte) string {
@@ -96,19 +81,16 @@ func pending(c fiber.Ctx, err error) (bool, error) {
 	return true, c.Status(202).JSON(Pending{ID: pe.IDs[0].String(), Status: "pending"})
 }
 
-// baseURL is the public base URL of this node as the client reached it:
-// the verification link on the certificate points back here.
-func baseURL(c fiber.Ctx) (string, error) {
-	host := c.Host()
-	if host == "" || len(host) > 255 {
-		return "", badRequest("the request has no usable Host header")
+// baseURL is the node's public URL (--public-url), the only source of the
+// links and QR codes it prints: never the request's Host or forwarding
+// headers, which anyone can set.
+func (s *server) baseURL() (string, error) {
+	if s.publicURL == "" {
+		return "", &Error{Status: 503, Code: CodeInternal,
+			Message:   "this node has no public URL, so its certificates could carry no verification link (operator: start evidenced with --public-url)",
+			MessageZH: "本节点未配置公开地址，暂无法生成存证证书（运维：启动时设置 --public-url）"}
 	}
-	for _, r := range host {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '[' || r == ']') {
-			return "", badRequest("invalid Host header %q", host)
-		}
-	}
-	return c.Scheme() + "://" + host, nil
+	return s.publicURL, nil
 }
 
 func (s *server) certificate(c fiber.Ctx) error {
@@ -116,11 +98,19 @@ func (s *server) certificate(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	base, err := baseURL(c)
+	if _, err := s.svc.Receipt(c.Context(), id); err != nil {
+		if ok, perr := pending(c, err); ok {
+			return perr
+		}
+		return err
+	}
+	base, err := s.baseURL()
 	if err != nil {
 		return err
 	}
-	doc, err := s.svc.Certificate(c.Context(), id, base)
+	ctx, done := clientContext(c)
+	defer done()
+	doc, err := s.svc.Certificate(ctx, id, base)
 	if ok, perr := pending(c, err); ok {
 		return perr
 	}
@@ -137,19 +127,28 @@ func (s *server) sendPackage(c fiber.Ctx, withOriginal bool) error {
 	if err != nil {
 		return err
 	}
-	var orig *evpkg.File
-	if withOriginal {
-		f, err := readOriginal(c)
-		if err != nil {
-			return err
+	// The record first: an unknown or queued ID is answered before any
+	// upload is read.
+	if _, err := s.svc.Receipt(c.Context(), id); err != nil {
+		if ok, perr := pending(c, err); ok {
+			return perr
 		}
-		orig = &f
+		return err
 	}
-	base, err := baseURL(c)
+	base, err := s.baseURL()
 	if err != nil {
 		return err
 	}
-	doc, err := s.svc.Package(c.Context(), id, base, orig)
+	var orig *node.Original
+	if withOriginal {
+		if orig, err = s.readOriginal(c); err != nil {
+			return err
+		}
+		defer orig.Content.Close()
+	}
+	ctx, done := clientContext(c)
+	defer done()
+	doc, err := s.svc.Package(ctx, id, base, orig)
 	if ok, perr := pending(c, err); ok {
 		return perr
 	}

@@ -61,7 +61,7 @@ func TestCertificateAndPackage(t *testing.T) {
 		t.Fatalf("certificate: %d %v %.200s", code, h, cert)
 	}
 	t.Logf("certificate: %d bytes in %v", len(cert), time.Since(start))
-	info, err := pdf.NewInspector(0).Inspect(bytes.NewReader(cert))
+	info, err := pdf.Inspect(bytes.NewReader(cert))
 	if err != nil || !info.PDF || info.Pages != 1 {
 		t.Fatalf("certificate: %+v %v", info, err)
 	}
@@ -146,7 +146,8 @@ func TestPackageErrors(t *testing.T) {
 			t.Errorf("%s of an unknown ID: %d %s", doc, code, b)
 		}
 	}
-	// The verification link follows the host the client used.
+	// Whatever Host the client sends, the certificate is made (its link
+	// is the node's --public-url, never the Host).
 	code, _, cert := n.get(t, "/api/v1/evidence/"+rc.ID+"/certificate.pdf", "Host", "evidence.example.cn:8443")
 	if code != 200 {
 		t.Fatalf("certificate: %d", code)

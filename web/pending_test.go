@@ -22,7 +22,7 @@ func newQueuedTestNode(t *testing.T) (*testNode, *ledgertest.Faulty) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	k, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	l, err := embedded.Open(db, embedded.Config{Name: "p", Key: k, Dir: filepath.Join(dir, "blocks")})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func newQueuedTestNode(t *testing.T) (*testNode, *ledgertest.Faulty) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	return &testNode{app: New(Config{Service: svc}), svc: svc, data: dir, key: key}, led
+	return &testNode{app: New(Config{Service: svc, PublicURL: "http://127.0.0.1:8080"}), svc: svc, data: dir, key: key}, led
 }
 
 // TestPendingAnswers: with the queue on and the ledger down, submissions

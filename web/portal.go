@@ -164,9 +164,9 @@ func (s *server) registerPortal(app *fiber.App) {
 	}
 	for route := range portalPages {
 		a := site.files[route]
-		app.Get(route, func(c fiber.Ctx) error { return site.send(c, a) })
+		app.Add([]string{fiber.MethodGet, fiber.MethodHead}, route, func(c fiber.Ctx) error { return site.send(c, a) })
 	}
-	app.Get("/assets/*", func(c fiber.Ctx) error {
+	app.Add([]string{fiber.MethodGet, fiber.MethodHead}, "/assets/*", func(c fiber.Ctx) error {
 		a, ok := site.files[c.Path()]
 		if !ok {
 			return apiErr(404, CodeNotFound, "no such file: "+c.Path(), "文件不存在")

@@ -297,7 +297,7 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 		t.Skip("no Chromium found (Debian package chromium, or set EVIDENCE_CHROMIUM); `make test` installs it through .ci/deps")
 	}
 	n := newTestNode(t)
-	url := serveNode(t, n)
+	url := servePortalNode(t, n)
 	e := &portalEnv{n: n, url: url, ctx: newBrowser(t, timeout)}
 	e.shots = os.Getenv("EVIDENCE_SCREENSHOTS")
 	if e.shots == "" {
@@ -310,14 +310,24 @@ func startPortal(t *testing.T, timeout time.Duration) *portalEnv {
 	return e
 }
 
-// serveNode serves a test node's app on a 127.0.0.1 listener until the
-// test ends and returns its base URL.
-func serveNode(t *testing.T, n *testNode) string {
+// servePortalNode serves a test node on a 127.0.0.1 listener until the
+// test ends, with that listener's URL as its public URL (the links and QR
+// codes it makes point there), and returns it.
+func servePortalNode(t *testing.T, n *testNode) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	url := "http://" + ln.Addr().String()
+	n.app = New(Config{Service: n.svc, MaxUpload: 8 << 20, PublicURL: url})
+	serveOn(t, n, ln)
+	return url
+}
+
+// serveOn serves a test node's app on ln until the test ends.
+func serveOn(t *testing.T, n *testNode, ln net.Listener) {
+	t.Helper()
 	sctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- Serve(sctx, n.app, ln, 2*time.Second) }()
@@ -327,7 +337,6 @@ func serveNode(t *testing.T, n *testNode) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
 }
 
 // newBrowser starts a headless Chromium (with extra flags) for the test and
@@ -839,7 +848,7 @@ func TestPortalBrowser(t *testing.T) {
 			t.Fatalf("submit with the ledger down: %d %s", code, b)
 		}
 		id := decode[Pending](t, b).ID
-		qurl := serveNode(t, qn)
+		qurl := servePortalNode(t, qn)
 		// In a browser context of its own, closed (with its connections)
 		// before that node stops.
 		pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())

@@ -1,5 +1,7 @@
 // Package web is the node's HTTP surface: the JSON API under /api/v1,
-// health and metrics endpoints. It is the only package that imports fiber.
+// health and metrics endpoints, and the public verification portal. It is
+// the only package that imports fiber; it declares the Service it needs of
+// the node and maps the node's errors to HTTP answers in one table.
 package web
 
 import (
@@ -8,6 +10,8 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,9 +24,9 @@ import (
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/platform"
+	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
-	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
 
 // Service is what the HTTP surface needs of the node; *node.Service is
@@ -34,13 +38,13 @@ type Service interface {
 	Verify(ctx context.Context, id evidence.ID, ds ...evidence.Digest) (verifier.Verification, error)
 	VerifyRecord(ctx context.Context, id evidence.ID) (verifier.Verification, error)
 	Lookup(ctx context.Context, d evidence.Digest, limit int, cursor string) (node.Found, error)
-	ReadContent(r io.Reader, primary evidence.Algorithm, inspect bool) (node.Content, error)
+	ReadContent(ctx context.Context, r io.Reader, o node.ReadOptions) (node.Content, error)
 	Certificate(ctx context.Context, id evidence.ID, base string) ([]byte, error)
-	Package(ctx context.Context, id evidence.ID, base string, original *evpkg.File) (node.Document, error)
+	Package(ctx context.Context, id evidence.ID, base string, original *node.Original) (node.Document, error)
 	Info(ctx context.Context) (node.Info, error)
 	Block(ctx context.Context, n uint64) (node.Block, error)
 	Authenticate(key string) (platform.Platform, error)
-	Usage(p platform.Platform) (node.Usage, error)
+	Usage(p platform.Platform) (view.Usage, error)
 }
 
 var _ Service = (*node.Service)(nil)
@@ -48,29 +52,65 @@ var _ Service = (*node.Service)(nil)
 // Config configures the HTTP server.
 type Config struct {
 	Service Service
-	// MaxUpload is the largest file accepted by multipart upload.
+	// MaxUpload is the largest file a platform may upload (multipart).
 	MaxUpload int64
-	// Registry receives the HTTP metrics and serves /metrics.
-	Registry *prometheus.Registry
-	Logger   *log.Logger
+	// MaxPublicUpload is the largest file an anonymous caller may upload
+	// to verify or to embed in a package (default DefaultMaxPublicUpload).
+	MaxPublicUpload int64
+	// PublicURL is the node's public base URL: the only source of the
+	// links and QR codes on certificates and packages. Empty: certificates
+	// and packages are refused (503), as no link could be trusted.
+	PublicURL string
+	// Limits are the rate limits; a zero field means no limit of that
+	// class (evidenced's flags default to DefaultLimits).
+	Limits Limits
+	// TrustedProxies may set X-Forwarded-For: the client address of a
+	// request from one of them is the last address before them.
+	TrustedProxies []netip.Prefix
+	// Registry receives the HTTP metrics and, unless NoMetrics, is served
+	// at /metrics.
+	Registry  *prometheus.Registry
+	NoMetrics bool
+	Logger    *log.Logger
 }
 
-// DefaultMaxUpload is the default upload limit (4 GiB).
-const DefaultMaxUpload = 4 << 30
+// Default upload limits.
+const (
+	DefaultMaxUpload       = 4 << 30   // platforms, 4 GiB
+	DefaultMaxPublicUpload = 256 << 20 // anyone, 256 MiB
+)
 
 type server struct {
-	svc       Service
-	maxUpload int64
-	log       *log.Logger
+	svc             Service
+	maxUpload       int64
+	maxPublicUpload int64
+	publicURL       string
+	pub             *public
+	log             *log.Logger
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	limited  *prometheus.CounterVec
+}
+
+// route is one path of the API and what may be done on it.
+type route struct {
+	path    string
+	class   string // rate class (classPublic, …)
+	cors    bool   // callable from other origins' pages
+	methods map[string]fiber.Handler
+	// public are methods of a non-public path that are public reads
+	// (rate class classPublic, CORS): GET /evidence beside POST.
+	public map[string]bool
 }
 
 // New returns the fiber app serving the API.
 func New(cfg Config) *fiber.App {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.MaxPublicUpload <= 0 {
+		cfg.MaxPublicUpload = DefaultMaxPublicUpload
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = log.Default()
@@ -79,13 +119,17 @@ func New(cfg Config) *fiber.App {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &server{
-		svc: cfg.Service, maxUpload: cfg.MaxUpload, log: cfg.Logger,
+		svc: cfg.Service, maxUpload: cfg.MaxUpload, maxPublicUpload: cfg.MaxPublicUpload, log: cfg.Logger,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		pub:       newPublic(cfg.Limits, cfg.TrustedProxies),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_http_requests_total",
 			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "evidence_http_request_seconds",
 			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"route"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_http_rate_limited_total",
+			Help: "Requests refused with 429 by rate class."}, []string{"class"}),
 	}
-	cfg.Registry.MustRegister(s.requests, s.latency)
+	cfg.Registry.MustRegister(s.requests, s.latency, s.limited)
 
 	app := fiber.New(fiber.Config{
 		AppName:      "evidence-node",
@@ -98,38 +142,112 @@ func New(cfg Config) *fiber.App {
 		ReadTimeout:                  5 * time.Minute,
 		WriteTimeout:                 5 * time.Minute,
 		IdleTimeout:                  2 * time.Minute,
+		// Every GET route registers its HEAD itself, ahead of the final
+		// 404 (fiber's automatic HEAD routes would come after it).
+		DisableHeadAutoRegister: true,
 	})
+	// A client that goes away before its request is read is no error of
+	// the server's: not logged (fasthttp's own messages are dropped; the
+	// handlers' errors reach errorHandler).
+	app.Server().Logger = quietLogger{}
 	app.Use(recover.New())
+	app.Use(hygiene)
 	app.Use(s.observe)
 
-	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	var routes []route
+	add := func(path, class string, cors bool, methods map[string]fiber.Handler) {
+		routes = append(routes, route{path: path, class: class, cors: cors, methods: methods})
+	}
 	for _, prefix := range []string{"", "/api/v1"} {
-		app.Get(prefix+"/healthz", s.healthz)
-		app.Get(prefix+"/readyz", s.readyz)
-		app.Get(prefix+"/metrics", metrics)
+		add(prefix+"/healthz", classNone, false, map[string]fiber.Handler{fiber.MethodGet: s.healthz})
+		add(prefix+"/readyz", classNone, false, map[string]fiber.Handler{fiber.MethodGet: s.readyz})
+		if !cfg.NoMetrics {
+			add(prefix+"/metrics", classNone, false, map[string]fiber.Handler{fiber.MethodGet: adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))})
+		}
 	}
-	api := app.Group("/api/v1")
-	api.Post("/evidence", s.submit)
-	api.Post("/evidence/batch", s.submitBatch)
-	api.Get("/evidence/:id", s.get)
-	api.Post("/verify", s.verify)
-	s.registerLookup(api)
-	api.Get("/blocks/:n", s.block)
-	api.Get("/ledger", s.ledger)
-	api.Get("/platform/usage", s.usage)
-	s.registerPackage(api)
+	v1 := "/api/v1"
+	add(v1+"/evidence", classPlatform, false, map[string]fiber.Handler{fiber.MethodPost: s.submit, fiber.MethodGet: s.lookup})
+	routes[len(routes)-1].public = map[string]bool{fiber.MethodGet: true}
+	add(v1+"/evidence/batch", classPlatform, false, map[string]fiber.Handler{fiber.MethodPost: s.submitBatch})
+	add(v1+"/evidence/:id", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.get})
+	add(v1+"/evidence/:id/certificate.pdf", classRender, true, map[string]fiber.Handler{fiber.MethodGet: s.certificate})
+	add(v1+"/evidence/:id/package.pdf", classRender, true, map[string]fiber.Handler{
+		fiber.MethodGet:  func(c fiber.Ctx) error { return s.sendPackage(c, false) },
+		fiber.MethodPost: func(c fiber.Ctx) error { return s.sendPackage(c, true) },
+	})
+	add(v1+"/verify", classPublic, true, map[string]fiber.Handler{fiber.MethodPost: s.verify, fiber.MethodGet: s.verifyRecord})
+	add(v1+"/blocks/:n", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.block})
+	add(v1+"/ledger", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.ledger})
+	add(v1+"/platform/usage", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.usage})
+	for _, r := range routes {
+		s.register(app, r)
+	}
 	s.registerPortal(app)
-	// A known API path with another method: 405, not 404.
-	for _, path := range []string{"/evidence", "/evidence/batch", "/evidence/:id", "/verify", "/blocks/:n", "/ledger", "/platform/usage"} {
-		api.All(path, func(c fiber.Ctx) error {
-			return apiErr(405, CodeMethodNotAllowed, "method "+c.Method()+" not allowed on "+c.Path(), "不支持该请求方法")
-		})
-	}
 	app.Use(func(c fiber.Ctx) error {
-		return apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+c.Path(), "接口不存在")
+		e := apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+quote(c.Path()), "接口不存在")
+		e.Err = fiber.ErrNotFound // fiber's own error path expects it
+		return e
 	})
 	return app
 }
+
+// register serves a route: its methods (HEAD with every GET), OPTIONS
+// (a CORS preflight where cors), and 405 with Allow for any other method.
+func (s *server) register(app *fiber.App, r route) {
+	allow := []string{}
+	for m := range r.methods {
+		allow = append(allow, m)
+		if m == fiber.MethodGet {
+			allow = append(allow, fiber.MethodHead)
+		}
+	}
+	allow = append(allow, fiber.MethodOptions)
+	sort.Strings(allow)
+	allowed := strings.Join(allow, ", ")
+	for m, h := range r.methods {
+		class, withCORS := r.class, r.cors
+		if r.public[m] {
+			class, withCORS = classPublic, true
+		}
+		chain := []any{}
+		if withCORS {
+			chain = append(chain, cors)
+		}
+		chain = append(chain, h)
+		methods := []string{m}
+		if m == fiber.MethodGet {
+			methods = append(methods, fiber.MethodHead)
+		}
+		app.Add(methods, r.path, s.guard(class), chain...)
+	}
+	app.Options(r.path, func(c fiber.Ctx) error {
+		c.Set(fiber.HeaderAllow, allowed)
+		if r.cors || len(r.public) > 0 {
+			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+			c.Set(fiber.HeaderAccessControlAllowMethods, allowed)
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Accept, Authorization")
+			c.Set(fiber.HeaderAccessControlMaxAge, "600")
+		}
+		return c.SendStatus(204)
+	})
+	app.All(r.path, func(c fiber.Ctx) error {
+		c.Set(fiber.HeaderAllow, allowed)
+		return apiErr(405, CodeMethodNotAllowed, "method "+c.Method()+" not allowed on "+c.Path()+" (allowed: "+allowed+")", "不支持该请求方法")
+	})
+}
+
+// hygiene sets the headers every response carries.
+func hygiene(c fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Next()
+}
+
+// quietLogger drops fasthttp's connection-level messages (a client that
+// closes its connection mid-request, a malformed request line): they are
+// the client's doing, counted by observe when they reach a handler.
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
 
 // observe records request metrics.
 func (s *server) observe(c fiber.Ctx) error {

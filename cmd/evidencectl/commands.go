@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,7 +21,7 @@ import (
 
 func cmdPlatform(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("platform: want add or list")
+		return usagef("platform: want add, list, rotate or revoke")
 	}
 	fs := flag.NewFlagSet("platform "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -54,22 +56,115 @@ func cmdPlatform(args []string, stdout, stderr io.Writer) error {
 		if len(pos) != 0 {
 			return usagef("platform list takes no arguments")
 		}
-		r, err := platform.Open(*data)
+		r, err := platform.Open(*data, platform.WithLogger(log.New(io.Discard, "", 0)))
 		if err != nil {
 			return err
 		}
+		defer r.Close()
+		now := time.Now()
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tKEY\tQUOTA\tPERIOD\tCREATED")
+		fmt.Fprintln(tw, "NAME\tKEY\tQUOTA\tPERIOD\tCREATED\tSTATUS")
 		for _, p := range r.List() {
 			q := "-"
 			if p.Quota > 0 {
 				q = fmt.Sprint(p.Quota)
 			}
-			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\n", p.Name, p.KeyHint, q, p.Period, p.Created)
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\t%s\t%s\n", p.Name, p.KeyHint, q, p.Period, p.Created, status(p, now))
 		}
 		return tw.Flush()
+	case "revoke":
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("platform revoke: want exactly one NAME")
+		}
+		p, err := platform.Revoke(*data, pos[0], time.Now())
+		if err != nil {
+			return lifecycleError("platform revoke", *data, err)
+		}
+		fmt.Fprintf(stdout, "platform %q revoked at %s: its keys are refused (a running node applies this within 1 s)\n",
+			p.Name, p.Revoked.UTC().Format(time.RFC3339))
+		fmt.Fprintln(stdout, "its records stay attributed to it; the name cannot be registered again")
+		return nil
+	case "rotate":
+		grace := fs.String("grace", "24h", "how long the old key stays accepted: a duration like 24h, 90m, 7d; 0 refuses it at once")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("platform rotate: want exactly one NAME")
+		}
+		g, err := parseGrace(*grace)
+		if err != nil {
+			return usagef("platform rotate: %v", err)
+		}
+		now := time.Now()
+		key, p, err := platform.Rotate(*data, pos[0], g, now)
+		if err != nil {
+			return lifecycleError("platform rotate", *data, err)
+		}
+		if g > 0 {
+			end := p.Retired[len(p.Retired)-1]
+			fmt.Fprintf(stdout, "platform %q has a new key; the old key %s… is accepted until %s, then refused\n",
+				p.Name, end.KeyHint, end.Until.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(stdout, "platform %q has a new key; the old key is refused from now on (a running node applies this within 1 s)\n", p.Name)
+		}
+		fmt.Fprintln(stdout, "API key (shown once; only its hash is stored; send it as Authorization: Bearer KEY):")
+		fmt.Fprintln(stdout, key)
+		return nil
 	}
-	return usagef("platform: unknown subcommand %q (want add or list)", args[0])
+	return usagef("platform: unknown subcommand %q (want add, list, rotate or revoke)", args[0])
+}
+
+// status describes a platform's keys for platform list.
+func status(p platform.Platform, now time.Time) string {
+	if !p.Revoked.IsZero() {
+		return "revoked " + p.Revoked.UTC().Format(time.RFC3339)
+	}
+	s := "active"
+	if !p.Rotated.IsZero() {
+		s += ", key since " + p.Rotated.UTC().Format(time.RFC3339)
+	}
+	for _, k := range p.Retired {
+		if now.Before(k.Until) {
+			s += fmt.Sprintf("; old key %s… until %s", k.KeyHint, k.Until.UTC().Format(time.RFC3339))
+		}
+	}
+	return s
+}
+
+// lifecycleError explains a failed rotate or revoke: a name that is not
+// there or is revoked is the caller's mistake (usage).
+func lifecycleError(cmd, data string, err error) error {
+	switch {
+	case errors.Is(err, platform.ErrNotPlatform):
+		return usagef("%s: %v in %s (see evidencectl platform list --data %s)", cmd, err, data, data)
+	case errors.Is(err, platform.ErrRevoked), errors.Is(err, platform.ErrBadGrace):
+		return usagef("%s: %v", cmd, err)
+	}
+	return fmt.Errorf("%s: %w", cmd, err)
+}
+
+// parseGrace parses --grace: a Go duration (24h, 90m, 300ms, 0) or whole
+// days (7d).
+func parseGrace(s string) (time.Duration, error) {
+	bad := fmt.Errorf("--grace %q: want a duration like 24h, 90m or 7d, or 0 to refuse the old key at once", s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.ParseUint(n, 10, 16)
+		if err != nil {
+			return 0, bad
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, bad
+	}
+	return d, nil
 }
 
 func envOr(k, def string) string {

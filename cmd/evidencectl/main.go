@@ -1,10 +1,14 @@
 // Command evidencectl is the command-line client of the evidence node: it
-// registers platforms (offline, in the node's data directory), submits,
-// fetches and verifies evidence, and drives load for benchmarks.
+// registers platforms, rotates and revokes their keys (offline, in the
+// node's data directory; a running node applies it within 1 s), submits,
+// fetches and verifies evidence, checks a stopped node's ledger (fsck),
+// and drives load for benchmarks.
 //
-// Exit codes: 0 success (or verification passed); 1 verification failed;
-// 2 usage error; 3 the node refused the request (4xx: bad input, unknown
-// or mistyped ID, quota); 4 the node is unreachable or failed (5xx).
+// Exit codes: 0 success (or verification passed, or fsck found the ledger
+// intact); 1 verification failed (or fsck found corruption); 2 usage
+// error (or fsck cannot check: the node is running, no ledger); 3 the
+// node refused the request (4xx: bad input, unknown or mistyped ID,
+// quota); 4 the node is unreachable or failed (5xx).
 package main
 
 import (
@@ -42,7 +46,10 @@ const usage = `usage: evidencectl COMMAND [flags]
 
 commands:
   platform add NAME --data DIR [--quota N --period 1y]   register a platform; prints its API key on the last line
-  platform list --data DIR                               list platforms
+  platform list --data DIR                               list platforms, revoked ones and old keys included
+  platform rotate NAME --data DIR [--grace 24h]          a new API key (printed on the last line); the old one works
+                                                         until the grace period ends (--grace 0: refused at once)
+  platform revoke NAME --data DIR                        refuse the platform's keys from now on (its records stay)
   submit FILE [--hash-only] | --digest HEX | --text T    submit evidence; prints the receipt
   get ID                                                 print the receipt of an ID
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
@@ -50,11 +57,14 @@ commands:
   package ID [-o FILE] [--certificate | --original FILE]  download the evidence package (电子证据包), optionally with the original embedded
   verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--json]
                                                          check a package offline (no network); exit 0 pass, 1 fail
+  fsck --data DIR [--json] [-q]                          check a stopped node's whole embedded ledger offline;
+                                                         exit 0 intact, 1 corrupted (names the first bad block)
 
 node commands take --node URL (EVIDENCE_NODE, default http://127.0.0.1:8080)
 and --key KEY (EVIDENCE_API_KEY). Run "evidencectl COMMAND -h" for a command's flags.
 
-exit codes: 0 ok, 1 verification failed, 2 usage, 3 refused by the node (4xx), 4 node unreachable or failed (5xx)
+exit codes: 0 ok, 1 verification failed (fsck: corrupted), 2 usage (fsck: cannot check), 3 refused by the node (4xx),
+4 node unreachable or failed (5xx)
 `
 
 // usageError marks errors in the command line.
@@ -91,6 +101,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "verify-package", "package":
 		return packageCommand(ctx, args, stdout, stderr)
+	case "fsck":
+		var ok bool
+		ok, err = cmdFsck(args[1:], stdout, stderr)
+		if err == nil && !ok {
+			return ExitFailed
+		}
 	default:
 		err = usagef("unknown command %q", args[0])
 	}

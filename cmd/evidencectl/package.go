@@ -14,9 +14,11 @@ import (
 	"strings"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 	"github.com/evidence-node/evidence-node/web/client"
 )
 
@@ -104,6 +106,7 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	sum := sha256.Sum256(data)
 
+	o.Document = data
 	m := map[string][]byte{}
 	if files, err := pdf.ExtractAttachments(bytes.NewReader(data)); err != nil {
 		// Not a PDF, or its attachments cannot be read: fail with the reason.
@@ -124,7 +127,11 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		id = "?"
 	}
 	fmt.Fprintf(stdout, "evidence package %s: evidence %s: %s\n", pos[0], id, strings.ToUpper(r.Verdict))
-	for _, ch := range r.Checks {
+	checks := r.Checks
+	if r.Document != nil {
+		checks = append([]verifier.Check{*r.Document}, checks...)
+	}
+	for _, ch := range checks {
 		mark := "FAIL"
 		switch {
 		case ch.Skipped:
@@ -132,7 +139,7 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		case ch.Pass:
 			mark = "pass"
 		}
-		fmt.Fprintf(stdout, "  [%s] %-13s %s\n", mark, ch.Name, ch.Reason)
+		fmt.Fprintf(stdout, "  [%s] %-15s %s\n", mark, ch.Name, ch.Reason)
 	}
 	if rc := r.Receipt; rc != nil {
 		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
@@ -154,21 +161,22 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 }
 
 // readRoots reads trust roots: a block.TrustRoots document, or the node's
-// GET /api/v1/ledger answer that holds one under "trust_roots".
+// GET /api/v1/ledger answer that holds one under "trust_roots"; the roots
+// themselves are read strictly (block.ParseTrustRoots).
 func readRoots(path string) (block.TrustRoots, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return block.TrustRoots{}, err
 	}
 	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
+	if err := strict.Decode(b, &probe); err != nil {
 		return block.TrustRoots{}, err
 	}
 	if inner, ok := probe["trust_roots"]; ok {
 		b = inner
 	}
-	var roots block.TrustRoots
-	if err := json.Unmarshal(b, &roots); err != nil {
+	roots, err := block.ParseTrustRoots(b)
+	if err != nil {
 		return block.TrustRoots{}, err
 	}
 	if len(roots.Keys) == 0 && roots.Fabric == nil {

@@ -19,7 +19,8 @@ func TestParseFlagsPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
-		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, CommitWait: 3 * time.Second, ConfigFile: file}
+		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, CommitWait: 3 * time.Second, ConfigFile: file,
+		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000}
 	if c != want {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -51,14 +52,20 @@ func TestParseFlagsErrors(t *testing.T) {
 			t.Errorf("%v %v: err = %v, want %q", tt.args, tt.env, err, tt.want)
 		}
 	}
-	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, CommitWait: time.Second}
+	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, MaxPublicUpload: 1, CommitWait: time.Second}
 	for name, mutate := range map[string]func(*Config){
-		"listen":  func(c *Config) { c.Listen = "8080" },
-		"ledger":  func(c *Config) { c.Ledger = "fabric" },
-		"records": func(c *Config) { c.BlockMaxRecords = 0 },
-		"wait":    func(c *Config) { c.BlockMaxWait = time.Hour },
-		"upload":  func(c *Config) { c.MaxUpload = 0 },
-		"name":    func(c *Config) { c.LedgerName = "" },
+		"listen":        func(c *Config) { c.Listen = "8080" },
+		"ledger":        func(c *Config) { c.Ledger = "fabric" },
+		"records":       func(c *Config) { c.BlockMaxRecords = 0 },
+		"wait":          func(c *Config) { c.BlockMaxWait = time.Hour },
+		"upload":        func(c *Config) { c.MaxUpload = 0 },
+		"public upload": func(c *Config) { c.MaxPublicUpload = 0 },
+		"public url":    func(c *Config) { c.PublicURL = "ftp://x" },
+		"url userinfo":  func(c *Config) { c.PublicURL = "https://a@b.example" },
+		"rate":          func(c *Config) { c.RatePublic = -1 },
+		"proxy":         func(c *Config) { c.TrustedProxy = "10.0.0.0/33" },
+		"metrics":       func(c *Config) { c.MetricsListen = "9090" },
+		"name":          func(c *Config) { c.LedgerName = "" },
 	} {
 		c := valid
 		mutate(&c)

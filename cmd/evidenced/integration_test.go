@@ -53,9 +53,17 @@ type proc struct {
 // until it listens.
 func startNode(t *testing.T, data, addr string, extra ...string) *proc {
 	t.Helper()
+	return startNodeFrom(t, binDir, data, addr, extra...)
+}
+
+// startNodeFrom is startNode with the evidenced binary in bin.
+func startNodeFrom(t *testing.T, bin, data, addr string, extra ...string) *proc {
+	t.Helper()
 	args := append([]string{"--data", data, "--listen", addr}, extra...)
-	cmd := exec.Command(filepath.Join(binDir, "evidenced"), args...)
-	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration")
+	cmd := exec.Command(filepath.Join(bin, "evidenced"), args...)
+	// Tests read many records anonymously from one address: the public
+	// rate limits are off unless a test's flags set them (the abuse test).
+	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration", "EVIDENCE_RATE_PUBLIC=0", "EVIDENCE_RATE_RENDER=0")
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
 	cmd.Stderr = &logs

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,12 @@ import (
 // and records the figures of docs/benchmarks.md. It is a benchmark, not a
 // test: it asserts nothing about speed, only that the runs succeed, and it
 // runs only when EVIDENCE_BENCH_LOAD=1 (make bench-load).
+//
+// With EVIDENCE_BENCH_BASE=REV (make bench-load BASE=REV) the evidenced of
+// git revision REV is built too and the two are measured in the same run,
+// alternately for EVIDENCE_BENCH_ROUNDS rounds (default 2), with the same
+// load generator; the report gives min/median/max of each and the ratio of
+// the medians, so a change is judged against a baseline of the same run.
 func TestLoadBenchmarks(t *testing.T) {
 	if os.Getenv("EVIDENCE_BENCH_LOAD") != "1" {
 		t.Skip("set EVIDENCE_BENCH_LOAD=1 (make bench-load)")
@@ -25,26 +32,83 @@ func TestLoadBenchmarks(t *testing.T) {
 	if s := os.Getenv("EVIDENCE_BENCH_SCALE"); s != "" {
 		scale, _ = strconv.ParseFloat(s, 64)
 	}
+	type build struct{ name, dir string }
+	builds := []build{{"this tree", binDir}}
+	rounds := 1
+	if rev := os.Getenv("EVIDENCE_BENCH_BASE"); rev != "" {
+		builds = append(builds, build{rev, buildRevision(t, rev)})
+		rounds = 2
+	}
+	if s := os.Getenv("EVIDENCE_BENCH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	var report strings.Builder
+	figures := map[string]map[string][]float64{} // build → figure → values
+	var order []string
+	for r := 1; r <= rounds; r++ {
+		for _, b := range builds {
+			fmt.Fprintf(&report, "--- %s, round %d of %d (load %s)\n", b.name, r, rounds, loadAvg())
+			fs := loadRun(t, b.dir, scale, &report)
+			if figures[b.name] == nil {
+				figures[b.name] = map[string][]float64{}
+			}
+			for _, f := range fs {
+				if r == 1 && b.name == builds[0].name {
+					order = append(order, f.name)
+				}
+				figures[b.name][f.name] = append(figures[b.name][f.name], f.value)
+			}
+		}
+	}
+	if len(builds) > 1 {
+		fmt.Fprintf(&report, "\n%-52s %-26s %-26s %s\n", "figure (min / median / max)", builds[0].name, builds[1].name, "ratio of medians")
+		for _, name := range order {
+			a, b := figures[builds[0].name][name], figures[builds[1].name][name]
+			fmt.Fprintf(&report, "%-52s %-26s %-26s %.2f\n", name, spread(a), spread(b), median(a)/median(b))
+		}
+	}
+	t.Log("\n" + report.String())
+	if out := os.Getenv("EVIDENCE_BENCH_OUT"); out != "" {
+		os.WriteFile(out, []byte(report.String()), 0o644)
+	}
+}
+
+// figure is one measured number of a run.
+type figure struct {
+	name  string
+	value float64
+}
+
+// loadRun starts the evidenced in bin on an empty data directory, runs
+// the load scenarios with this tree's evidencectl, and returns the
+// figures, writing the details to report.
+func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder) []figure {
 	secs := func(s float64) string { return fmt.Sprintf("%.0fs", max(2, s*scale)) }
 	data := t.TempDir()
 	key := addPlatform(t, data, "bench")
-	p := startNode(t, data, "127.0.0.1:0")
+	p := startNodeFrom(t, bin, data, "127.0.0.1:0")
+	defer stopProc(p)
 	pid := p.cmd.Process.Pid
-	var report strings.Builder
+	var out []figure
 	run := func(name string, args ...string) map[string]any {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "evidencectl"), append([]string{"bench", "--node", p.url, "--key", key, "--json"}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
+		var stdout, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &errb
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: %v\n%s%s", name, err, out.String(), errb.String())
+			t.Fatalf("%s: %v\n%s%s", name, err, stdout.String(), errb.String())
 		}
 		var r map[string]any
-		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&report, "%-38s %9.0f records/s  %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %v\n",
+		fmt.Fprintf(report, "%-38s %9.0f records/s  %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %v\n",
 			name, r["records_per_second"], r["requests_per_second"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["errors"])
+		rate := "records_per_second"
+		if strings.HasPrefix(name, "baseline") || strings.HasPrefix(name, "GET") {
+			rate = "requests_per_second"
+		}
+		out = append(out, figure{name + ", per s", r[rate].(float64)}, figure{name + ", p99 ms", r["p99_ms"].(float64)})
 		return r
 	}
 	base := run("baseline GET /healthz, 64 clients", "--mode", "health", "--clients", "64", "--duration", secs(5))
@@ -52,14 +116,15 @@ func TestLoadBenchmarks(t *testing.T) {
 	single := run("POST /evidence, 64 clients", "--clients", "64", "--duration", secs(10))
 	run("GET /evidence/{id}, 200 clients, closed", "--mode", "get", "--clients", "200", "--duration", secs(10))
 	run("GET /evidence/{id}, 200 clients, 5000/s", "--mode", "get", "--clients", "200", "--rate", "5000", "--duration", secs(10))
-	fmt.Fprintf(&report, "batch records/s ÷ baseline req/s: %.2f; single ÷ baseline: %.2f\n",
+	fmt.Fprintf(report, "batch records/s ÷ baseline req/s: %.2f; single ÷ baseline: %.2f\n",
 		batch["records_per_second"].(float64)/base["requests_per_second"].(float64),
 		single["records_per_second"].(float64)/base["requests_per_second"].(float64))
 	var lv struct{ Height uint64 }
 	getJSON(t, p.url+"/api/v1/ledger", &lv)
 	rss, anon, file, _ := memory(t, pid)
-	fmt.Fprintf(&report, "after %.0f records: RSS %.1f MiB (anonymous %.1f, file-backed %.1f), %d blocks\n",
+	fmt.Fprintf(report, "after %.0f records: RSS %.1f MiB (anonymous %.1f, file-backed %.1f), %d blocks\n",
 		batch["records"].(float64)+single["records"].(float64), mib(rss), mib(anon), mib(file), lv.Height)
+	out = append(out, figure{"RSS after the load, MiB", mib(rss)})
 
 	// A 1 GiB upload: peak RSS growth while it streams through the hash.
 	size := int64(1 << 30)
@@ -76,22 +141,72 @@ func TestLoadBenchmarks(t *testing.T) {
 		f.Write(chunk[:min(int64(len(chunk)), size-n)])
 	}
 	f.Close()
+	defer os.Remove(big)
 	time.Sleep(2 * time.Second) // let the GC settle after the load
 	before, _, _, _ := memory(t, pid)
 	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) // reset the peak (VmHWM)
 	t0 := time.Now()
-	out, code := ctl(t, []string{"EVIDENCE_NODE=" + p.url, "EVIDENCE_API_KEY=" + key}, "submit", big)
+	cout, code := ctl(t, []string{"EVIDENCE_NODE=" + p.url, "EVIDENCE_API_KEY=" + key}, "submit", big)
 	if code != 0 {
-		t.Fatalf("upload: %d %s", code, out)
+		t.Fatalf("upload: %d %s", code, cout)
 	}
 	took := time.Since(t0)
 	_, _, _, peak := memory(t, pid)
-	fmt.Fprintf(&report, "upload of %d MiB: %.2fs (%.0f MB/s), RSS before %.1f MiB, peak %.1f MiB, growth %.1f MiB\n",
+	fmt.Fprintf(report, "upload of %d MiB: %.2fs (%.0f MB/s), RSS before %.1f MiB, peak %.1f MiB, growth %.1f MiB\n",
 		size>>20, took.Seconds(), float64(size)/1e6/took.Seconds(), mib(before), mib(peak), mib(peak-before))
-	t.Log("\n" + report.String())
-	if out := os.Getenv("EVIDENCE_BENCH_OUT"); out != "" {
-		os.WriteFile(out, []byte(report.String()), 0o644)
+	out = append(out, figure{"upload, MB/s", float64(size) / 1e6 / took.Seconds()})
+	return out
+}
+
+// buildRevision builds evidenced at git revision rev (from the module
+// cache; nothing of the work tree) and returns the directory holding it.
+func buildRevision(t *testing.T, rev string) string {
+	t.Helper()
+	src := t.TempDir()
+	archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "archive", repoDir(t), rev, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive %s: %v\n%s", rev, err, out)
 	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./cmd/evidenced")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building evidenced at %s: %v\n%s", rev, err, out)
+	}
+	return bin
+}
+
+func repoDir(t *testing.T) string {
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func spread(v []float64) string {
+	return fmt.Sprintf("%.1f / %.1f / %.1f", slices.Min(v), median(v), slices.Max(v))
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

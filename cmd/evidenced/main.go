@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,17 +29,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web"
 )
 
 func main() {
+	// evidenced inspect-pdf FILE: the sandboxed child the node runs to
+	// inspect one submitted PDF (see pdf.InspectorConfig).
+	if len(os.Args) == 3 && os.Args[1] == "inspect-pdf" {
+		if err := pdf.InspectChild(os.Args[2], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "evidenced inspect-pdf:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -56,6 +70,14 @@ type Config struct {
 	FabricOrg       string
 	CommitWait      time.Duration
 	MemoryLimit     int64
+	SigningCert     string
+	PublicURL       string
+	MaxPublicUpload int64
+	RatePublic      float64
+	RateRender      float64
+	RatePlatform    float64
+	TrustedProxy    string
+	MetricsListen   string
 	ConfigFile      string
 }
 
@@ -79,6 +101,9 @@ func (c Config) Validate() error {
 	if c.LedgerName == "" {
 		return errors.New("--ledger-name is empty")
 	}
+	if err := evidence.ValidateText(c.LedgerName); err != nil {
+		return fmt.Errorf("--ledger-name %q: %w (it is printed on every certificate)", c.LedgerName, err)
+	}
 	if c.BlockMaxRecords < 1 || c.BlockMaxRecords > 100000 {
 		return fmt.Errorf("--block-max-records %d: want 1 to 100000", c.BlockMaxRecords)
 	}
@@ -93,6 +118,28 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUpload < 1 {
 		return fmt.Errorf("--max-upload %d: must be positive", c.MaxUpload)
+	}
+	if c.MaxPublicUpload < 1 {
+		return fmt.Errorf("--max-public-upload %d: must be positive", c.MaxPublicUpload)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url %q: want http(s)://host[:port][/path], no user, query or fragment", c.PublicURL)
+		}
+	}
+	for name, v := range map[string]float64{"rate-public": c.RatePublic, "rate-render": c.RateRender, "rate-platform": c.RatePlatform} {
+		if v < 0 {
+			return fmt.Errorf("--%s %v: must not be negative (0: no limit)", name, v)
+		}
+	}
+	if _, err := web.ParseProxies(c.TrustedProxy); err != nil {
+		return fmt.Errorf("--trusted-proxy %q: %v", c.TrustedProxy, err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen %q: want HOST:PORT: %v", c.MetricsListen, err)
+		}
 	}
 	return nil
 }
@@ -116,6 +163,14 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.DurationVar(&c.CommitWait, "commit-wait", 3*time.Second, "with --queue: how long a submission waits for the ledger before it is answered 202 pending")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 96<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off if empty)")
+	fs.StringVar(&c.SigningCert, "signing-cert", "", "PEM certificate chain (leaf first) of the node's key (node-key.pem) for the signatures on certificates and packages (default: a self-signed one, DATA/node-cert.pem)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the node's public base URL, e.g. https://evidence.example.gov.cn: the only source of the links and QR codes on certificates (default: the listener's own address when it is loopback; else certificates are refused)")
+	fs.Int64Var(&c.MaxPublicUpload, "max-public-upload", web.DefaultMaxPublicUpload, "largest file anyone may upload to verify or to embed in a package, in bytes")
+	fs.Float64Var(&c.RatePublic, "rate-public", web.DefaultLimits.Public, "public reads and verifications per second per client address (bursts of 3 s; 0: no limit)")
+	fs.Float64Var(&c.RateRender, "rate-render", web.DefaultLimits.Render, "certificates and packages per second per client address (bursts of 3 s; 0: no limit)")
+	fs.Float64Var(&c.RatePlatform, "rate-platform", web.DefaultLimits.Platform, "requests per second per platform key (bursts of 3 s; 0: no limit)")
+	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of the public listener, e.g. 127.0.0.1:9090")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -212,6 +267,28 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := node.NewMetrics(reg)
+	// The node's key seals embedded blocks and signs every certificate and
+	// package; its certificate is --signing-cert, or a self-signed one kept
+	// next to the key.
+	keyPath := filepath.Join(cfg.Data, "node-key.pem")
+	key, created, err := node.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created node signing key %s\n", keyPath)
+	}
+	certPath := cfg.SigningCert
+	if certPath == "" {
+		certPath = filepath.Join(cfg.Data, "node-cert.pem")
+	}
+	chain, created, err := node.LoadOrCreateCertificate(certPath, key, cfg.SigningCert == "")
+	if err != nil {
+		return fmt.Errorf("--signing-cert: %w", err)
+	}
+	if created {
+		fmt.Fprintf(stdout, "created a self-signed document signing certificate %s (give your own with --signing-cert)\n", certPath)
+	}
 	var led node.Ledger
 	queue := cfg.Queue
 	switch cfg.Ledger {
@@ -226,16 +303,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		led = fl
 	default:
-		key, created, err := embedded.LoadOrCreateKey(filepath.Join(cfg.Data, "node-key.pem"))
-		if err != nil {
-			return err
-		}
-		if created {
-			fmt.Fprintf(stdout, "created node signing key %s\n", filepath.Join(cfg.Data, "node-key.pem"))
-		}
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-			Logger: logger, OnBlock: metrics.ObserveBlock,
+			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted,
 		})
 		if err != nil {
 			return err
@@ -248,17 +318,23 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
 	}
 	metrics.SetHeight(info.Height)
-	plats, err := platform.Open(cfg.Data)
+	plats, err := platform.Open(cfg.Data, platform.WithLogger(logger))
 	if err != nil {
 		return err
 	}
+	defer plats.Close()
+	// Submitted PDFs are inspected in a child process of this binary,
+	// bounded in time and memory.
+	inspection := pdf.InspectorConfig{}
+	if exe, err := os.Executable(); err == nil {
+		inspection.Command = []string{exe, "inspect-pdf"}
+	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
-		Queue: queue, CommitWait: cfg.CommitWait})
+		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, Registry: reg, Logger: logger})
 
 	if cfg.DebugListen != "" {
 		dl, err := net.Listen("tcp", cfg.DebugListen)
@@ -273,10 +349,32 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+			publicURL = "http://" + ln.Addr().String()
+		} else {
+			logger.Printf("no --public-url on a non-loopback listener: certificates and packages are refused until one is set (their links must not come from request headers)")
+		}
+	}
+	proxies, _ := web.ParseProxies(cfg.TrustedProxy) // checked by Validate
+	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, MaxPublicUpload: cfg.MaxPublicUpload,
+		PublicURL: publicURL, TrustedProxies: proxies, Registry: reg, NoMetrics: cfg.MetricsListen != "", Logger: logger,
+		Limits: web.Limits{Public: cfg.RatePublic, Render: cfg.RateRender, Platform: cfg.RatePlatform}})
+	if cfg.MetricsListen != "" {
+		ml, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		defer ml.Close()
+		go http.Serve(ml, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ml.Addr())
+	}
 	fmt.Fprintf(stdout, "ledger %q (%s), height %d, data in %s\n", info.Name, cfg.Ledger, info.Height, cfg.Data)
 	if len(plats.List()) == 0 {
 		fmt.Fprintf(stdout, "no platforms yet: create an API key with\n  evidencectl platform add NAME --data %s\n", cfg.Data)
 	}
+	fmt.Fprintf(stdout, "public URL %s\n", cmp.Or(publicURL, "(none: certificates refused)"))
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 
 	err = web.Serve(ctx, app, ln, 10*time.Second)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -19,7 +20,7 @@ import (
 // when opened, and only then: a ledger opened again does not back-fill.
 func TestDigestBackfill(t *testing.T) {
 	dir := t.TempDir()
-	key, _, _ := LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	var logs bytes.Buffer
 	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: log.New(&logs, "", 0)}
 	open := func() (*Ledger, *store.DB) {

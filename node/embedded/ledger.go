@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/verifier"
@@ -53,6 +56,11 @@ type Config struct {
 	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
+	// OnCorrupted, if set, is called each time stored data is found not
+	// to match its hashes (and so is not served): block is the block it
+	// belongs to (-1 if not known); first is true the first time a
+	// problem is found in that block since Open.
+	OnCorrupted func(block int64, first bool)
 }
 
 // Ledger is the embedded ledger.
@@ -76,7 +84,9 @@ type Ledger struct {
 	maxID evidence.ID
 
 	hmu     sync.Mutex
-	headers map[uint64]headerRec // a bounded cache of decoded block headers
+	headers map[uint64]headerRec // a bounded cache of decoded, checked block headers
+
+	marks marks // blocks found corrupted since Open
 }
 
 const headerCacheSize = 4096
@@ -201,7 +211,19 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	if l.segs, err = openSegments(cfg.Dir, cfg.SegmentSize, seg, end); err != nil {
+		var te *truncatedError
+		if errors.As(err, &te) {
+			// Blocks are missing at the end: appending would leave a
+			// hole in the chain's files. Refuse, naming the first block
+			// cut.
+			ce := &node.CorruptedError{Block: l.blockAt(loc{Seg: seg, Off: te.size}), Reason: te.Error() + "; the node does not start on a truncated ledger: run evidencectl fsck and restore the block files from a backup"}
+			return nil, fmt.Errorf("embedded: %w", ce)
+		}
 		return nil, fmt.Errorf("embedded: block files: %w", err)
+	}
+	if err := l.checkTail(seg, end); err != nil {
+		l.segs.close()
+		return nil, err
 	}
 	if err := l.backfillDigests(); err != nil {
 		l.segs.close()
@@ -316,7 +338,7 @@ func (l *Ledger) write(batch []*node.Request) {
 				fresh = append(fresh, i) // above every stored ID: cannot be stored
 				continue
 			}
-			e, err := l.entry(r.ID)
+			_, e, err := l.entry(r.ID)
 			if err == nil {
 				if string(e.Leaf) != string(req.Leaves[i]) {
 					fail = fmt.Errorf("%w: %s", node.ErrConflict, r.ID)
@@ -471,45 +493,83 @@ func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Rece
 	return rc
 }
 
-// Receipt implements node.Ledger.
+// Receipt implements node.Ledger. The record's entry is checked against
+// the block's stored header first: its leaf and audit path must lead to
+// the block's data hash, and the record must be the one asked for. A
+// mismatch, or a block whose own bytes were found corrupted, is a
+// *node.CorruptedError.
 func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, error) {
-	e, err := l.entry(id)
+	at, e, err := l.entry(id)
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
 	hr, err := l.header(e.Block)
+	if errors.Is(err, node.ErrNotFound) {
+		return verifier.Receipt{}, l.corrupted(l.blockAt(at), id.String(), nil, false, "its record entry names block %d, which is not on the ledger", e.Block)
+	}
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
-	rec, err := evidence.ParseRecord(e.Leaf)
-	if err != nil {
-		return verifier.Receipt{}, fmt.Errorf("%w: stored record %s: %v", node.ErrUnavailable, id, err)
+	rec, perr := evidence.ParseRecord(e.Leaf)
+	h := rfc6962.DefaultHasher
+	root, err := proof.RootFromInclusionProof(h, e.Index, e.Size, h.HashLeaf(e.Leaf), e.Path)
+	if err != nil || !bytes.Equal(root, hr.Header.DataHash) || e.Size != uint64(hr.Records) {
+		switch {
+		case err != nil:
+		case e.Size != uint64(hr.Records):
+			err = fmt.Errorf("it counts %d records in the block, the block holds %d", e.Size, hr.Records)
+		default:
+			err = fmt.Errorf("its record and audit path lead to %x, the block's data hash is %x", root, hr.Header.DataHash)
+		}
+		var stored *verifier.Receipt
+		if perr == nil && rec.ID == id {
+			rc := l.receipt(rec, hr, e)
+			stored = &rc
+		}
+		n := l.blockAt(at)
+		if n < 0 {
+			n = int64(e.Block)
+		}
+		return verifier.Receipt{}, l.corrupted(n, id.String(), stored, false, "its record entry does not match the block's data hash (the entry's bytes were changed): %v", err)
 	}
-	return l.receipt(rec, hr, e), nil
+	if perr != nil {
+		// The bytes are those committed (they hash to the data hash):
+		// not damage, a record this version cannot read.
+		return verifier.Receipt{}, fmt.Errorf("%w: stored record %s: %v", node.ErrUnavailable, id, perr)
+	}
+	if rec.ID != id {
+		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), nil, false, "its index entry points at the entry of record %s", rec.ID)
+	}
+	rc := l.receipt(rec, hr, e)
+	if why, bad := l.marks.bad(e.Block); bad {
+		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), &rc, true, "the block's bytes failed their check: %s", why)
+	}
+	return rc, nil
 }
 
-// entry reads the stored entry of a record: ErrNotFound if there is none.
-func (l *Ledger) entry(id evidence.ID) (entry, error) {
+// entry reads the stored entry of a record and where it lies: ErrNotFound
+// if there is none.
+func (l *Ledger) entry(id evidence.ID) (loc, entry, error) {
 	lb, err := l.db.Get(recKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return entry{}, fmt.Errorf("record %s: %w", id, node.ErrNotFound)
+		return loc{}, entry{}, fmt.Errorf("record %s: %w", id, node.ErrNotFound)
 	}
 	if err != nil {
-		return entry{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+		return loc{}, entry{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
 	}
 	at, err := parseLoc(lb)
 	if err != nil {
-		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+		return loc{}, entry{}, l.corrupted(-1, id.String(), nil, false, "its index entry does not parse: %v", err)
 	}
 	b, err := l.segs.read(at)
 	if err != nil {
-		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+		return at, entry{}, l.readFailed(l.blockAt(at), id.String(), "its record entry", err)
 	}
 	e, err := parseEntry(b)
 	if err != nil {
-		return entry{}, fmt.Errorf("%w: record %s: %v", node.ErrUnavailable, id, err)
+		return at, entry{}, l.corrupted(l.blockAt(at), id.String(), nil, false, "its record entry does not parse: %v", err)
 	}
-	return e, nil
+	return at, e, nil
 }
 
 func (l *Ledger) header(n uint64) (headerRec, error) {
@@ -534,6 +594,9 @@ func (l *Ledger) header(n uint64) (headerRec, error) {
 	return hr, err
 }
 
+// readHeader reads the stored header of block n and checks it on its own
+// (its hash is what its seal names); the seal's signature is checked
+// where the block itself is read.
 func (l *Ledger) readHeader(n uint64) (headerRec, error) {
 	b, err := l.db.Get(numKey(prefHdr, n))
 	if errors.Is(err, store.ErrNotFound) {
@@ -542,33 +605,100 @@ func (l *Ledger) readHeader(n uint64) (headerRec, error) {
 	if err != nil {
 		return headerRec{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
 	}
-	var hr headerRec
-	if err := json.Unmarshal(b, &hr); err != nil {
-		return headerRec{}, fmt.Errorf("%w: block %d header: %v", node.ErrUnavailable, n, err)
+	hr, why := parseHeaderRec(b, n, l.cfg.Name)
+	if why != "" {
+		return headerRec{}, l.corrupted(int64(n), "", nil, true, "%s", why)
 	}
 	return hr, nil
 }
 
-// Block implements node.Ledger.
+// Block implements node.Ledger. The block read is checked first: it
+// parses, its records hash to its data hash, its seal verifies against
+// the trust roots, and it is the block the stored header describes; a
+// mismatch is a *node.CorruptedError.
 func (l *Ledger) Block(_ context.Context, n uint64) (node.Block, error) {
+	l.mu.RLock()
+	height := l.height
+	l.mu.RUnlock()
+	if n >= height {
+		return node.Block{}, fmt.Errorf("block %d: %w", n, node.ErrNotFound)
+	}
+	num := int64(n)
 	lb, err := l.db.Get(numKey(prefBlk, n))
 	if errors.Is(err, store.ErrNotFound) {
-		return node.Block{}, fmt.Errorf("block %d: %w", n, node.ErrNotFound)
+		return node.Block{}, l.corrupted(num, "", nil, true, "the index has no location for this block")
 	}
 	if err != nil {
 		return node.Block{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
 	}
 	at, err := parseLoc(lb)
 	if err != nil {
-		return node.Block{}, fmt.Errorf("%w: block %d: %v", node.ErrUnavailable, n, err)
+		return node.Block{}, l.corrupted(num, "", nil, true, "its index location does not parse: %v", err)
+	}
+	hr, err := l.header(n)
+	if errors.Is(err, node.ErrNotFound) {
+		return node.Block{}, l.corrupted(num, "", nil, true, "the index has no stored header for this block")
+	}
+	if err != nil {
+		return node.Block{}, err
 	}
 	raw, err := l.segs.read(at)
 	if err != nil {
-		return node.Block{}, fmt.Errorf("%w: block %d: %v", node.ErrUnavailable, n, err)
+		return node.Block{}, l.readFailed(num, "", "the block", err)
 	}
 	b, err := block.ParseEmbedded(raw)
 	if err != nil {
-		return node.Block{}, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
+		return node.Block{}, l.corrupted(num, "", nil, true, "the block file's bytes do not parse as a block: %v", err)
+	}
+	if why := sameAsStored(b, hr); why != "" || b.Header.Number != n || b.Version != block.EmbeddedVersion {
+		if why == "" {
+			why = fmt.Sprintf("block %d, version %d", b.Header.Number, b.Version)
+		}
+		return node.Block{}, l.corrupted(num, "", nil, true, "the block file and the stored header differ: %s", why)
+	}
+	if got := block.DataHash(b.Records); !bytes.Equal(got, hr.Header.DataHash) {
+		return node.Block{}, l.corrupted(num, "", nil, true, "its records do not hash to its data hash (a record in the block was changed): data hash %x, records hash to %x", hr.Header.DataHash, got)
+	}
+	if err := b.Seal.Verify(b.Header, l.roots); err != nil {
+		return node.Block{}, l.corrupted(num, "", nil, true, "its seal does not verify: %v", err)
 	}
 	return node.Block{Header: b.Header, Kind: block.KindEmbedded, Raw: raw, Records: len(b.Records), Time: b.Seal.Time}, nil
+}
+
+// checkTail checks the last block at Open, as Check checks every block,
+// and that the head record (whose block files end at seg, end) names it.
+// A problem marks the block corrupted: its records are not served, the
+// rest of the ledger is, and new blocks are appended after it.
+func (l *Ledger) checkTail(seg uint32, end int64) error {
+	if l.height == 0 {
+		return nil
+	}
+	n := l.height - 1
+	c := &checker{db: l.db, segs: l.segs, roots: l.roots}
+	prev := []byte{}
+	if n > 0 {
+		hr, p, err := c.header(n - 1)
+		if err != nil {
+			return fmt.Errorf("embedded: checking the last blocks: %w", err)
+		}
+		prev = nil // unknown: not checked
+		if p != nil {
+			l.report(p.ce, p.whole)
+		} else {
+			prev = hr.Header.Hash()
+		}
+	}
+	got, p, err := c.block(n, prev)
+	if err != nil {
+		return fmt.Errorf("embedded: checking the last block: %w", err)
+	}
+	switch {
+	case p != nil:
+		l.report(p.ce, p.whole)
+	case !bytes.Equal(got.hash, l.lastHash):
+		l.report(&node.CorruptedError{Block: int64(n), Reason: fmt.Sprintf("the head record names hash %x, the block hashes to %x", l.lastHash, got.hash)}, true)
+	case got.at.Seg != seg || got.end != end:
+		l.report(&node.CorruptedError{Block: int64(n), Reason: fmt.Sprintf("the head record says the block files end at segment %d offset %d, the block's entries end at segment %d offset %d", seg, end, got.at.Seg, got.end)}, true)
+	}
+	return nil
 }

@@ -28,7 +28,7 @@ func (l ledgerOn) Close() error {
 
 func opener(t *testing.T, cfg embedded.Config) ledgertest.Opener {
 	dir := t.TempDir()
-	key, created, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	key, created, err := node.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
 	if err != nil || !created {
 		t.Fatal(err, created)
 	}
@@ -63,7 +63,7 @@ func TestConformanceSmallBlocksWithWait(t *testing.T) {
 
 func TestKeyFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "k.pem")
-	k1, created, err := embedded.LoadOrCreateKey(p)
+	k1, created, err := node.LoadOrCreateKey(p)
 	if err != nil || !created {
 		t.Fatal(err)
 	}
@@ -71,12 +71,12 @@ func TestKeyFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
-	k2, created, err := embedded.LoadOrCreateKey(p)
+	k2, created, err := node.LoadOrCreateKey(p)
 	if err != nil || created || !k1.Equal(k2) {
 		t.Fatalf("reload: %v %v", err, created)
 	}
 	os.Chmod(p, 0o644)
-	if _, _, err := embedded.LoadOrCreateKey(p); err == nil {
+	if _, _, err := node.LoadOrCreateKey(p); err == nil {
 		t.Fatal("world-readable key accepted")
 	}
 	var _ *ecdsa.PrivateKey = k1
@@ -84,7 +84,7 @@ func TestKeyFile(t *testing.T) {
 
 func TestNameFixedAtCreation(t *testing.T) {
 	dir := t.TempDir()
-	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestNameFixedAtCreation(t *testing.T) {
 // with appends of 100 records from 8 goroutines.
 func BenchmarkAppend(b *testing.B) {
 	dir := b.TempDir()
-	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -143,7 +143,7 @@ func TestConformanceSmallBlockFiles(t *testing.T) {
 // them off and the ledger carries on from the last indexed block.
 func TestTornBlockFileTail(t *testing.T) {
 	dir := t.TempDir()
-	key, _, _ := embedded.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	cfg := embedded.Config{Name: "torn", Key: key, Dir: filepath.Join(dir, "blocks")}
 	open := func() (*embedded.Ledger, *store.DB) {
 		db, err := store.Open(filepath.Join(dir, "db"), store.Options{})

@@ -70,7 +70,7 @@ func openSegments(dir string, maxSize int64, cur uint32, end int64) (*segments, 
 	}
 	if fi.Size() < end {
 		f.Close()
-		return nil, fmt.Errorf("embedded: block file %s has %d bytes, the index says %d: the block files were truncated or replaced", segName(dir, cur), fi.Size(), end)
+		return nil, &truncatedError{path: segName(dir, cur), size: fi.Size(), end: end}
 	}
 	if fi.Size() > end {
 		if err := f.Truncate(end); err != nil {
@@ -93,6 +93,16 @@ func openSegments(dir string, maxSize int64, cur uint32, end int64) (*segments, 
 		}
 	}
 	return s, nil
+}
+
+// truncatedError: the current block file is shorter than the index says.
+type truncatedError struct {
+	path      string
+	size, end int64
+}
+
+func (e *truncatedError) Error() string {
+	return fmt.Sprintf("block file %s has %d bytes, the index says %d: the block files were truncated or replaced", e.path, e.size, e.end)
 }
 
 // file returns the open segment n (opening an older one for reading).

@@ -2,7 +2,6 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // maxAttempts bounds how often one batch is tried (a transaction lost to a
@@ -154,15 +154,10 @@ func distinct(reqs []*node.Request) (map[evidence.ID]*item, []evidence.ID, []*no
 	var ids []evidence.ID
 	var live []*node.Request
 	for _, r := range reqs {
-		var conflict error
-		for i, rec := range r.Records {
-			if it := items[rec.ID]; it != nil && string(it.leaf) != string(r.Leaves[i]) {
-				conflict = fmt.Errorf("%w: %s", node.ErrConflict, rec.ID)
-				break
-			}
-		}
-		if conflict != nil {
-			r.Answer(nil, conflict)
+		if conflicts(r, func(i int, id evidence.ID) bool {
+			it := items[id]
+			return it != nil && string(it.leaf) != string(r.Leaves[i])
+		}) {
 			continue
 		}
 		for i, rec := range r.Records {
@@ -176,6 +171,18 @@ func distinct(reqs []*node.Request) (map[evidence.ID]*item, []evidence.ID, []*no
 	return items, ids, live
 }
 
+// conflicts answers r with node.ErrConflict, naming the first of its
+// records for which differs is true, and reports whether it did.
+func conflicts(r *node.Request, differs func(i int, id evidence.ID) bool) bool {
+	for i, rec := range r.Records {
+		if differs(i, rec.ID) {
+			r.Answer(nil, fmt.Errorf("%w: %s", node.ErrConflict, rec.ID))
+			return true
+		}
+	}
+	return false
+}
+
 // lookup fills each item's ledger entry (chaincode Lookup).
 func (l *Ledger) lookup(ctx context.Context, items map[evidence.ID]*item, ids []evidence.ID) error {
 	ss := make([]string, len(ids))
@@ -187,7 +194,7 @@ func (l *Ledger) lookup(ctx context.Context, items map[evidence.ID]*item, ids []
 		return err
 	}
 	var entries []*fabricblock.Entry
-	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != len(ids) {
+	if err := strict.Decode(out, &entries); err != nil || len(entries) != len(ids) {
 		return fmt.Errorf("lookup of %d IDs: %d answers, %v", len(ids), len(entries), err)
 	}
 	for i, id := range ids {
@@ -204,15 +211,10 @@ func partition(reqs []*node.Request, items map[evidence.ID]*item) ([]*node.Reque
 	var leaves [][]byte
 	added := map[evidence.ID]bool{}
 	for _, r := range reqs {
-		var conflict error
-		for i, rec := range r.Records {
-			if e := items[rec.ID].entry; e != nil && e.Record != string(r.Leaves[i]) {
-				conflict = fmt.Errorf("%w: %s", node.ErrConflict, rec.ID)
-				break
-			}
-		}
-		if conflict != nil {
-			r.Answer(nil, conflict)
+		if conflicts(r, func(i int, id evidence.ID) bool {
+			e := items[id].entry
+			return e != nil && e.Record != string(r.Leaves[i])
+		}) {
 			continue
 		}
 		for i, rec := range r.Records {

@@ -84,28 +84,14 @@ func (i Info) SignaturesIntact() bool {
 	return true
 }
 
-// Inspector inspects submitted PDFs, a bounded number at once: pdfcpu
-// holds the whole document's object graph in memory.
-type Inspector struct {
-	sem chan struct{}
-}
-
-// NewInspector returns an Inspector running at most concurrency
-// inspections at once (0: DefaultConcurrency).
-func NewInspector(concurrency int) *Inspector {
-	if concurrency <= 0 {
-		concurrency = DefaultConcurrency
-	}
-	return &Inspector{sem: make(chan struct{}, concurrency)}
-}
-
-// Inspect reads a document and reports whether it is a PDF, its page
-// count, and its digital signatures with their integrity and trust,
-// without any network access. Bytes that are not a PDF are not an error:
-// Info.PDF is false and Info.Error says why. The error is for reading rs.
-func (in *Inspector) Inspect(rs io.ReadSeeker) (info Info, err error) {
-	in.sem <- struct{}{}
-	defer func() { <-in.sem }()
+// Inspect reads a document in this process and reports whether it is a
+// PDF, its page count, and its digital signatures with their integrity and
+// trust, without any network access. Bytes that are not a PDF, or a PDF
+// that is damaged or cut short, are not an error: Info.PDF is false and
+// Info.Error says why. The error is for reading rs. Memory and time are
+// bounded only by pdfcpu's own limits: the node inspects uploads through
+// an Inspector, whose sandbox bounds both.
+func Inspect(rs io.ReadSeeker) (info Info, err error) {
 	if _, err := rs.Seek(0, io.SeekStart); err != nil {
 		return Info{}, fmt.Errorf("pdf: inspect: %w", err)
 	}
@@ -116,10 +102,14 @@ func (in *Inspector) Inspect(rs io.ReadSeeker) (info Info, err error) {
 			err = nil
 		}
 	}()
+	if reason := damaged(rs); reason != "" {
+		return Info{Error: reason}, nil
+	}
 	state.RLock()
 	defer state.RUnlock()
 	conf := config()
 	conf.Cmd = model.VALIDATESIGNATURES
+	conf.Limits = inspectLimits()
 	ctx, rerr := api.ReadValidateAndOptimize(rs, conf)
 	if rerr != nil {
 		return Info{Error: rerr.Error()}, nil

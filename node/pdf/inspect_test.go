@@ -129,7 +129,7 @@ func TestInspect(t *testing.T) {
 		{desc: "truncated", data: cert[:len(cert)/2]},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			info, err := NewInspector(0).Inspect(bytes.NewReader(tc.data))
+			info, err := Inspect(bytes.NewReader(tc.data))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func FuzzInspect(f *testing.F) {
 		"4 0 obj\n<</Type/Annot/Subtype/Widget/FT/Sig/T(S)/Rect[0 0 0 0]/V<</Type/Sig/SubFilter/adbe.pkcs7.detached/ByteRange[0 10 20 5]/Contents<3080>>>>>\nendobj\n" +
 		"trailer\n<</Size 5/Root 1 0 R>>\n%%EOF\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := NewInspector(0).Inspect(bytes.NewReader(b)); err != nil {
+		if _, err := Inspect(bytes.NewReader(b)); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -403,17 +403,6 @@ func (d signatureDict) write(out []byte, start, end int, s Signer) error {
 	return nil
 }
 
-// Object identifiers of the CMS.
-var (
-	oidSignedData      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidData            = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	oidSHA256          = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidECDSAWithSHA256 = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidContentType     = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
-	oidMessageDigest   = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
-	oidSigningCertV2   = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
-)
-
 // buildCMS encodes the detached CMS SignedData (RFC 5652) of a PAdES
 // B-B signature over content whose SHA-256 is digest: signed attributes
 // content-type, message-digest and signing-certificate-v2 naming every
@@ -429,9 +418,9 @@ func buildCMS(digest []byte, chain []*x509.Certificate, sign func(digest []byte)
 		return b.BytesOrPanic()
 	}
 	attrs := [][]byte{
-		attr(oidContentType, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidData) }),
-		attr(oidMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(digest) }),
-		attr(oidSigningCertV2, func(b *cryptobyte.Builder) {
+		attr(pdfsig.OIDContentType, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(pdfsig.OIDData) }),
+		attr(pdfsig.OIDMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(digest) }),
+		attr(pdfsig.OIDSigningCertV2, func(b *cryptobyte.Builder) {
 			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SigningCertificateV2
 				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // certs
 					for _, c := range chain {
@@ -463,16 +452,16 @@ func buildCMS(digest []byte, chain []*x509.Certificate, sign func(digest []byte)
 	}
 	signer := chain[0]
 	sha256Alg := func(b *cryptobyte.Builder) {
-		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidSHA256) })
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(pdfsig.OIDSHA256) })
 	}
 	var b cryptobyte.Builder
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
-		b.AddASN1ObjectIdentifier(oidSignedData)
+		b.AddASN1ObjectIdentifier(pdfsig.OIDSignedData)
 		b.AddASN1(asn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
 				b.AddASN1Int64(1)
 				b.AddASN1(asn1.SET, sha256Alg)
-				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidData) })
+				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(pdfsig.OIDData) })
 				b.AddASN1(asn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 					for _, c := range chain {
 						b.AddBytes(c.Raw)
@@ -487,7 +476,7 @@ func buildCMS(digest []byte, chain []*x509.Certificate, sign func(digest []byte)
 						})
 						sha256Alg(b)
 						b.AddASN1(asn1.Tag(0).ContextSpecific().Constructed(), addAttrs)
-						b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidECDSAWithSHA256) })
+						b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(pdfsig.OIDECDSAWithSHA256) })
 						b.AddASN1OctetString(sig)
 					})
 				})

@@ -181,7 +181,7 @@ func checkSigned(t *testing.T, doc, signed []byte, s Signer) pdfsig.Result {
 	if err := api.Validate(bytes.NewReader(signed), config()); err != nil {
 		t.Errorf("pdfcpu validate: %v", err)
 	}
-	info, err := NewInspector(0).Inspect(bytes.NewReader(signed))
+	info, err := Inspect(bytes.NewReader(signed))
 	if err != nil || len(info.Signatures) != 1 {
 		t.Fatalf("inspect: %+v, %v", info, err)
 	}

@@ -17,6 +17,7 @@ func TestReceiptJSON(t *testing.T) {
 		Receipt:  verifier.Receipt{Version: 1, ID: "01ABC", Type: evidence.File, Algorithm: evidence.SHA256, DigestHex: d.Hex(), DigestBase64: d.Base64(), Platform: "acme", KeyIDs: []string{"k"}},
 		PDF:      json.RawMessage(`{"pdf":true,"pages":2}`),
 		Metadata: json.RawMessage(`{"order":"A-1"}`),
+		MetaSalt: "5a5a",
 	}
 	b, err := json.Marshal(rc)
 	if err != nil {

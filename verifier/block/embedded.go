@@ -2,18 +2,24 @@ package block
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
-	"crypto/rand"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // EmbeddedVersion is the version of the embedded block encoding.
@@ -36,24 +42,81 @@ type Seal struct {
 }
 
 // SignedBytes is what the seal's signature covers: a domain string followed
-// by the compact JSON of the seal without its signature.
+// by the compact JSON of the seal without its signature,
+//
+//	evidence-node/block-seal/v1\n{"ledger":S,"number":N,"block_hash":S,"time":S,"key_id":S}
+//
+// members in exactly this order, the number in decimal, each string
+// written by appendSealString (the escapes Go's encoding/json.Marshal
+// writes, spelled out there).
 func (s Seal) SignedBytes() []byte {
-	c := s
-	c.Signature = nil
-	b, _ := json.Marshal(struct {
-		Ledger    string `json:"ledger"`
-		Number    uint64 `json:"number"`
-		BlockHash string `json:"block_hash"`
-		Time      string `json:"time"`
-		KeyID     string `json:"key_id"`
-	}{c.Ledger, c.Number, c.BlockHash, c.Time, c.KeyID})
-	return append([]byte(sealDomain), b...)
+	b := make([]byte, 0, len(sealDomain)+len(s.Ledger)+160)
+	b = append(b, sealDomain...)
+	b = append(b, `{"ledger":`...)
+	b = appendSealString(b, s.Ledger)
+	b = append(b, `,"number":`...)
+	b = strconv.AppendUint(b, s.Number, 10)
+	b = append(b, `,"block_hash":`...)
+	b = appendSealString(b, s.BlockHash)
+	b = append(b, `,"time":`...)
+	b = appendSealString(b, s.Time)
+	b = append(b, `,"key_id":`...)
+	b = appendSealString(b, s.KeyID)
+	return append(b, '}')
+}
+
+// appendSealString writes s as a JSON string the way encoding/json.Marshal
+// did when the seal format was fixed (and does): '"' and '\' as \" and \\;
+// U+0008, U+0009, U+000A, U+000C, U+000D as \b, \t, \n, \f, \r; the other
+// characters below U+0020, and '<', '>', '&', U+2028, U+2029, as \u00XX or
+// \u20XX with lower-case hex digits; an invalid UTF-8 byte as \ufffd;
+// every other character as its UTF-8 bytes.
+func appendSealString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\b':
+				b = append(b, `\b`...)
+			case c == '\t':
+				b = append(b, `\t`...)
+			case c == '\n':
+				b = append(b, `\n`...)
+			case c == '\f':
+				b = append(b, `\f`...)
+			case c == '\r':
+				b = append(b, `\r`...)
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
 }
 
 // LedgerTime parses Time.
 func (s Seal) LedgerTime() (time.Time, error) { return time.Parse(evidence.TimeLayout, s.Time) }
 
-// Sign fills KeyID and Signature.
+// Sign fills KeyID and Signature: a deterministic (RFC 6979) ECDSA
+// signature, made low-S (s ≤ n/2), the only form Verify accepts.
 func (s *Seal) Sign(key *ecdsa.PrivateKey) error {
 	id, err := KeyID(&key.PublicKey)
 	if err != nil {
@@ -61,22 +124,86 @@ func (s *Seal) Sign(key *ecdsa.PrivateKey) error {
 	}
 	s.KeyID = id
 	d := sha256.Sum256(s.SignedBytes())
-	sig, err := ecdsa.SignASN1(rand.Reader, key, d[:])
+	sig, err := key.Sign(nil, d[:], crypto.SHA256)
 	if err != nil {
 		return fmt.Errorf("block: sign seal: %w", err)
 	}
-	s.Signature = sig
+	if s.Signature, err = LowS(sig); err != nil {
+		return fmt.Errorf("block: sign seal: %w", err)
+	}
 	return nil
 }
 
-// ErrSignature means a seal's signature does not verify.
-var ErrSignature = errors.New("block signature does not verify")
+// Errors of a seal's signature.
+var (
+	// ErrSignature means a seal's signature does not verify.
+	ErrSignature = errors.New("block signature does not verify")
+	// ErrSignatureEncoding means a signature that is not one DER
+	// ECDSA-Sig-Value with 0 < r, s < n.
+	ErrSignatureEncoding = errors.New("signature is not a DER ECDSA-Sig-Value")
+	// ErrHighS means a signature whose s is above n/2: (r, n−s) is as
+	// valid as (r, s), so only the low form is accepted.
+	ErrHighS = errors.New("signature is not low-S (s > n/2)")
+	// ErrSealTime means a seal time not written as YYYY-MM-DDThh:mm:ss.mmmZ.
+	ErrSealTime = errors.New("seal time is not YYYY-MM-DDThh:mm:ss.mmmZ (UTC)")
+)
+
+type ecdsaSig struct{ R, S *big.Int }
+
+// parseSig decodes an ECDSA-Sig-Value in DER (re-encoding must give the
+// same bytes) with 0 < r, s < n of P-256.
+func parseSig(sig []byte) (ecdsaSig, error) {
+	var v ecdsaSig
+	rest, err := asn1.Unmarshal(sig, &v)
+	n := elliptic.P256().Params().N
+	if err != nil || len(rest) != 0 || v.R == nil || v.S == nil || v.R.Sign() <= 0 || v.S.Sign() <= 0 || v.R.Cmp(n) >= 0 || v.S.Cmp(n) >= 0 {
+		return v, ErrSignatureEncoding
+	}
+	if again, err := asn1.Marshal(v); err != nil || !bytes.Equal(again, sig) {
+		return v, ErrSignatureEncoding
+	}
+	return v, nil
+}
+
+// LowS returns the low-S form of a DER ECDSA P-256 signature: with s > n/2,
+// (r, n−s), re-encoded; else sig unchanged.
+func LowS(sig []byte) ([]byte, error) {
+	v, err := parseSig(sig)
+	if err != nil {
+		return nil, err
+	}
+	n := elliptic.P256().Params().N
+	if v.S.Cmp(new(big.Int).Rsh(n, 1)) <= 0 {
+		return sig, nil
+	}
+	v.S = new(big.Int).Sub(n, v.S)
+	return asn1.Marshal(v)
+}
+
+// checkSig refuses a signature that is not DER or not low-S.
+func checkSig(sig []byte) error {
+	v, err := parseSig(sig)
+	if err != nil {
+		return err
+	}
+	if v.S.Cmp(new(big.Int).Rsh(elliptic.P256().Params().N, 1)) > 0 {
+		return ErrHighS
+	}
+	return nil
+}
 
 // Verify checks the seal against header h and the trust roots: same
-// number, same block hash, a trusted key, a valid signature.
+// number, same block hash, the time in its one form, a trusted key, a
+// DER low-S signature that verifies.
 func (s Seal) Verify(h Header, roots TrustRoots) error {
 	if s.Number != h.Number {
 		return fmt.Errorf("seal is for block %d, not block %d", s.Number, h.Number)
+	}
+	if _, err := strict.Hex(s.BlockHash); err != nil {
+		return fmt.Errorf("seal block_hash: %w", err)
+	}
+	if _, err := strict.Hex(s.KeyID); err != nil {
+		return fmt.Errorf("seal key_id: %w", err)
 	}
 	if want := hex.EncodeToString(h.Hash()); s.BlockHash != want {
 		return fmt.Errorf("seal is for block hash %s, not %s", s.BlockHash, want)
@@ -84,8 +211,8 @@ func (s Seal) Verify(h Header, roots TrustRoots) error {
 	if roots.Ledger != "" && s.Ledger != roots.Ledger {
 		return fmt.Errorf("seal is for ledger %q, the trust roots are for %q", s.Ledger, roots.Ledger)
 	}
-	if _, err := s.LedgerTime(); err != nil {
-		return fmt.Errorf("seal time: %w", err)
+	if t, err := s.LedgerTime(); err != nil || t.UTC().Format(evidence.TimeLayout) != s.Time {
+		return fmt.Errorf("%w: %q", ErrSealTime, s.Time)
 	}
 	k, err := roots.Find(s.KeyID)
 	if err != nil {
@@ -94,6 +221,9 @@ func (s Seal) Verify(h Header, roots TrustRoots) error {
 	pub, err := k.Public()
 	if err != nil {
 		return err
+	}
+	if err := checkSig(s.Signature); err != nil {
+		return fmt.Errorf("%w (key %s)", err, s.KeyID)
 	}
 	d := sha256.Sum256(s.SignedBytes())
 	if !ecdsa.VerifyASN1(pub, d[:], s.Signature) {
@@ -196,12 +326,13 @@ func (b Embedded) Verify(roots TrustRoots) error {
 // Marshal returns the block's JSON encoding.
 func (b Embedded) Marshal() ([]byte, error) { return json.Marshal(b) }
 
-// ParseEmbedded decodes an embedded block (no checks beyond syntax).
+// ParseEmbedded decodes an embedded block strictly (strict.Decode: exact
+// names, no duplicates, no unknown members at any level, canonical base64
+// records, lower-case hex hashes, nothing after the value); it checks
+// nothing else (see Verify).
 func ParseEmbedded(data []byte) (Embedded, error) {
 	var b Embedded
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := strict.Decode(data, &b); err != nil {
 		return Embedded{}, fmt.Errorf("block: decode embedded block: %w", err)
 	}
 	return b, nil

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // Header is a block header: the block's position, the previous block's
@@ -94,19 +96,20 @@ func (h Header) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireHeader{h.Number, hex.EncodeToString(h.PreviousHash), hex.EncodeToString(h.DataHash)})
 }
 
-// UnmarshalJSON reads the form MarshalJSON writes.
+// UnmarshalJSON reads the form MarshalJSON writes, strictly
+// (strict.Decode; the hashes in lower-case hex, "" for an empty hash).
 func (h *Header) UnmarshalJSON(b []byte) error {
 	var w wireHeader
-	if err := json.Unmarshal(b, &w); err != nil {
+	if err := strict.Decode(b, &w); err != nil {
 		return err
 	}
-	prev, err := hex.DecodeString(w.PreviousHash)
+	prev, err := strict.Hex(w.PreviousHash)
 	if err != nil {
-		return fmt.Errorf("previous_hash: %w", err)
+		return &strict.FieldError{Field: "previous_hash", Err: err}
 	}
-	data, err := hex.DecodeString(w.DataHash)
+	data, err := strict.Hex(w.DataHash)
 	if err != nil {
-		return fmt.Errorf("data_hash: %w", err)
+		return &strict.FieldError{Field: "data_hash", Err: err}
 	}
 	*h = NewHeader(w.Number, prev, data)
 	return nil

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
 // KeyAlgorithm names the only seal signature algorithm so far.
@@ -40,6 +42,10 @@ type TrustRoots struct {
 	Keys []Key  `json:"keys"`
 	// Fabric holds the channel's organisations for Kind "fabric".
 	Fabric *Fabric `json:"fabric,omitempty"`
+	// Signers are the keys that sign the node's documents (certificates,
+	// evidence packages): the PDF signature of a package must be made by
+	// one of them. On the embedded ledger the node's key seals blocks too.
+	Signers []Key `json:"signers,omitempty"`
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.
@@ -73,16 +79,18 @@ func NewKey(pub *ecdsa.PublicKey) (Key, error) {
 	return Key{ID: id, Algorithm: KeyAlgorithm, PublicKey: string(p)}, nil
 }
 
-// Public parses the key and checks that its ID matches it.
+// Public parses the key and checks that its ID matches it. The PEM must be
+// exactly one "PUBLIC KEY" block as encoding/pem writes it (64-character
+// lines, LF), with nothing before or after it (strict.PEM).
 func (k Key) Public() (*ecdsa.PublicKey, error) {
 	if k.Algorithm != KeyAlgorithm {
 		return nil, fmt.Errorf("key %s: algorithm %q not supported", k.ID, k.Algorithm)
 	}
-	b, _ := pem.Decode([]byte(k.PublicKey))
-	if b == nil || b.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("key %s: no PEM PUBLIC KEY block", k.ID)
+	der, err := strict.PEM(k.PublicKey, "PUBLIC KEY", true)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: public_key: %w", k.ID, err)
 	}
-	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", k.ID, err)
 	}
@@ -100,6 +108,16 @@ func (k Key) Public() (*ecdsa.PublicKey, error) {
 	return ec, nil
 }
 
+// FindSigner returns the document signer with the given ID.
+func (t TrustRoots) FindSigner(id string) (Key, error) {
+	for _, k := range t.Signers {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return Key{}, fmt.Errorf("%w: %s does not sign this ledger's documents", ErrUntrustedKey, id)
+}
+
 // Find returns the key with the given ID.
 func (t TrustRoots) Find(id string) (Key, error) {
 	for _, k := range t.Keys {
@@ -108,4 +126,67 @@ func (t TrustRoots) Find(id string) (Key, error) {
 		}
 	}
 	return Key{}, fmt.Errorf("%w: %s", ErrUntrustedKey, id)
+}
+
+// ErrTrustRoots is wrapped by every error of ParseTrustRoots.
+var ErrTrustRoots = errors.New("invalid trust roots")
+
+// ParseTrustRoots decodes a trust-roots document strictly (strict.Decode)
+// and checks it: a ledger name; kind embedded or fabric; every key with a lower-case hex
+// key_id of 32 digits, a known algorithm and a PEM public key whose ID is
+// key_id (Key.Public); a fabric part for kind fabric only, with PEM
+// certificates without surrounding text. Errors wrap ErrTrustRoots.
+func ParseTrustRoots(b []byte) (TrustRoots, error) {
+	var t TrustRoots
+	if err := strict.Decode(b, &t); err != nil {
+		return TrustRoots{}, fmt.Errorf("%w: %w", ErrTrustRoots, err)
+	}
+	if err := t.Validate(); err != nil {
+		return TrustRoots{}, err
+	}
+	return t, nil
+}
+
+// Validate checks trust roots as ParseTrustRoots does.
+func (t TrustRoots) Validate() error {
+	if t.Ledger == "" {
+		return fmt.Errorf("%w: no ledger name", ErrTrustRoots)
+	}
+	switch t.Kind {
+	case KindEmbedded:
+		if t.Fabric != nil {
+			return fmt.Errorf("%w: fabric organisations in the roots of an embedded ledger", ErrTrustRoots)
+		}
+	case KindFabric:
+		if t.Fabric == nil {
+			return fmt.Errorf("%w: kind fabric without the channel's organisations", ErrTrustRoots)
+		}
+	default:
+		return fmt.Errorf("%w: kind %q (want embedded or fabric)", ErrTrustRoots, t.Kind)
+	}
+	for i, k := range t.Keys {
+		if len(k.ID) != 32 {
+			return fmt.Errorf("%w: keys.%d.key_id: want 32 lower-case hex digits", ErrTrustRoots, i)
+		}
+		if _, err := strict.Hex(k.ID); err != nil {
+			return fmt.Errorf("%w: keys.%d.key_id: %w", ErrTrustRoots, i, err)
+		}
+		if _, err := k.Public(); err != nil {
+			return fmt.Errorf("%w: keys.%d: %w", ErrTrustRoots, i, err)
+		}
+	}
+	if t.Fabric != nil {
+		for _, orgs := range [][]MSP{t.Fabric.Orderers, t.Fabric.Orgs} {
+			for _, m := range orgs {
+				for _, certs := range [][]string{m.RootCerts, m.IntermediateCerts} {
+					for j, c := range certs {
+						if _, err := strict.PEM(c, "CERTIFICATE", false); err != nil {
+							return fmt.Errorf("%w: %s certificate %d: %w", ErrTrustRoots, m.ID, j, err)
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

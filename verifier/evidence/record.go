@@ -2,17 +2,35 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
-// RecordVersion is the version of the record encoding this package writes.
-const RecordVersion = 1
+// Record encoding versions. The version decides two rules: what
+// the metadata member commits to, and which characters doc_ref may hold.
+//
+//   - Version 1: "meta_digest" is SHA-256(metadata), unsalted (a guessable
+//     metadata value can be found from it); doc_ref refuses only Unicode Cc
+//     and U+2028, U+2029.
+//   - Version 2: "meta_commitment" is MetaCommitment(salt, metadata) with
+//     a random salt kept off-ledger; doc_ref refuses every character of
+//     Refused (ValidateText).
+//
+// Readers accept both; the node writes RecordVersion.
+const (
+	RecordVersion1 = 1
+	RecordVersion2 = 2
+	// RecordVersion is the version the node writes.
+	RecordVersion = RecordVersion2
+)
 
 // TimeLayout is how times are written in records and receipts: RFC 3339,
 // UTC, always three fractional digits.
@@ -25,11 +43,14 @@ const (
 )
 
 // Record is what goes on the ledger for one piece of evidence. It holds no
-// personal data: the platform's private metadata is represented only by its
-// digest, and the content only by its digests.
+// personal data: the platform's private metadata is represented only by a
+// digest (version 1) or a salted commitment (version 2), and the content
+// only by its digests.
 type Record struct {
-	ID   ID
-	Type Type
+	// Version is the record encoding version (RecordVersion1 when zero).
+	Version int
+	ID      ID
+	Type    Type
 	// Digests holds one digest per algorithm, the one the platform asked
 	// for (the primary digest) first. When the node saw the content itself
 	// it records both SHA-256 and SM3.
@@ -38,11 +59,21 @@ type Record struct {
 	Platform string
 	// DocRef is the platform's own reference for the document (optional).
 	DocRef string
-	// MetaDigest is the SHA-256 of the private metadata kept off-ledger by
-	// the submitting node (optional).
+	// MetaDigest stands for the private metadata kept off-ledger by the
+	// submitting node (optional, 32 bytes): in version 1 its SHA-256
+	// ("meta_digest"), in version 2 MetaCommitment(salt, metadata)
+	// ("meta_commitment").
 	MetaDigest []byte
 	// SubmittedAt is when the node accepted the submission (milliseconds).
 	SubmittedAt time.Time
+}
+
+// Ver returns the record's encoding version (1 for the zero Version).
+func (r Record) Ver() int {
+	if r.Version == 0 {
+		return RecordVersion1
+	}
+	return r.Version
 }
 
 // Primary returns the primary digest.
@@ -66,12 +97,49 @@ func (r Record) DigestFor(alg Algorithm) (Digest, bool) {
 // ErrRecord is wrapped by every record validation or decoding error.
 var ErrRecord = errors.New("invalid record")
 
+// Reasons a record is refused, wrapped together with ErrRecord.
+var (
+	// ErrRecordVersion: a version this package does not read.
+	ErrRecordVersion = errors.New("record version not supported")
+	// ErrDocRef: a doc_ref the record's version does not allow.
+	ErrDocRef = errors.New("document reference not allowed")
+	// ErrPlatform: not a valid platform name.
+	ErrPlatform = errors.New("platform name not allowed")
+	// ErrMetaMember: the metadata member of the other version
+	// ("meta_digest" in version 2, "meta_commitment" in version 1).
+	ErrMetaMember = errors.New("metadata member of another record version")
+)
+
+// recordError wraps ErrRecord and, when given, a more precise reason.
+type recordError struct {
+	reason error
+	msg    string
+}
+
+func (e *recordError) Error() string { return ErrRecord.Error() + ": " + e.msg }
+func (e *recordError) Unwrap() []error {
+	if e.reason == nil {
+		return []error{ErrRecord}
+	}
+	return []error{ErrRecord, e.reason}
+}
+
 func recordErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrRecord, fmt.Sprintf(format, args...))
+	return &recordError{msg: fmt.Sprintf(format, args...)}
+}
+
+// recordErrW is recordErr that also wraps the errors among args (%w).
+func recordErrW(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &recordError{reason: err, msg: err.Error()}
 }
 
 // Validate checks every field.
 func (r Record) Validate() error {
+	v := r.Ver()
+	if v != RecordVersion1 && v != RecordVersion2 {
+		return recordErrW("%w: version %d (this verifier reads versions 1 and 2)", ErrRecordVersion, v)
+	}
 	if r.ID.IsZero() {
 		return recordErr("missing ID")
 	}
@@ -92,10 +160,14 @@ func (r Record) Validate() error {
 		seen[d.Algorithm] = true
 	}
 	if err := ValidatePlatform(r.Platform); err != nil {
-		return recordErr("%v", err)
+		return recordErrW("%w", err)
 	}
-	if err := ValidateDocRef(r.DocRef); err != nil {
-		return recordErr("%v", err)
+	docRef := ValidateDocRef
+	if v == RecordVersion1 {
+		docRef = validateDocRefV1
+	}
+	if err := docRef(r.DocRef); err != nil {
+		return recordErrW("%w", err)
 	}
 	if r.MetaDigest != nil && len(r.MetaDigest) != 32 {
 		return recordErr("metadata digest has %d bytes, want 32", len(r.MetaDigest))
@@ -106,34 +178,111 @@ func (r Record) Validate() error {
 	return nil
 }
 
-// ValidatePlatform checks a platform name: 1–64 of a-z, 0-9, '.', '_', '-',
-// starting with a letter or digit.
+// ValidatePlatform checks a platform name, the one rule for it: 1 to 64
+// bytes of a-z, 0-9, '.', '_', '-', the first one a letter or a digit
+// (regular expression ^[a-z0-9][a-z0-9._-]{0,63}$). Errors wrap
+// ErrPlatform.
 func ValidatePlatform(name string) error {
 	if len(name) == 0 || len(name) > MaxPlatformLen {
-		return fmt.Errorf("platform name must have 1 to %d characters", MaxPlatformLen)
+		return fmt.Errorf("%w: a platform name has 1 to %d characters", ErrPlatform, MaxPlatformLen)
 	}
 	for i, c := range []byte(name) {
 		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
 		if !ok {
-			return fmt.Errorf("platform name %q: use lower-case letters, digits, '.', '_', '-'", name)
+			return fmt.Errorf("%w: %q: use lower-case letters, digits, '.', '_', '-', starting with a letter or digit", ErrPlatform, name)
 		}
 	}
 	return nil
 }
 
-// ValidateDocRef checks a document reference: valid UTF-8, at most 256
-// bytes, no control characters.
+// ValidateDocRef checks a document reference as the node accepts it and
+// version 2 records hold it: at most 256 bytes, and plain visible text
+// (ValidateText: valid UTF-8, no Unicode Cc, Cf, Zl or Zp character, so no
+// bidirectional overrides such as U+202E and no invisible characters such
+// as U+200B). Errors wrap ErrDocRef and, for a refused character, ErrText.
 func ValidateDocRef(s string) error {
 	if len(s) > MaxDocRefLen {
-		return fmt.Errorf("document reference longer than %d bytes", MaxDocRefLen)
+		return fmt.Errorf("%w: longer than %d bytes", ErrDocRef, MaxDocRefLen)
+	}
+	if err := ValidateText(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrDocRef, err)
+	}
+	return nil
+}
+
+// validateDocRefV1 is the doc_ref rule of version 1 records: at most 256
+// bytes of UTF-8 without Unicode Cc characters, U+2028 or U+2029.
+func validateDocRefV1(s string) error {
+	if len(s) > MaxDocRefLen {
+		return fmt.Errorf("%w: longer than %d bytes", ErrDocRef, MaxDocRefLen)
 	}
 	if !utf8.ValidString(s) {
-		return errors.New("document reference is not valid UTF-8")
+		return fmt.Errorf("%w: not valid UTF-8", ErrDocRef)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return errors.New("document reference contains a control character")
+			return fmt.Errorf("%w: contains a control character", ErrDocRef)
 		}
+	}
+	return nil
+}
+
+// MetaSaltSize is the length of a metadata salt: 32 random bytes.
+const MetaSaltSize = 32
+
+// metaDomain starts every metadata commitment.
+const metaDomain = "evidence-node/metadata-commitment/v2\n"
+
+// ErrMetaSalt means a salt of the wrong length.
+var ErrMetaSalt = errors.New("metadata salt must be 32 bytes")
+
+// MetaCommitment is the metadata member of a version 2 record:
+//
+//	SHA-256("evidence-node/metadata-commitment/v2\n" ‖ salt ‖ metadata)
+//
+// with salt exactly MetaSaltSize bytes and metadata the exact bytes the
+// node keeps (and returns to the platform). The fixed-length prefix and
+// salt make the encoding unambiguous; without the salt, which stays
+// off-ledger, a guessable metadata value cannot be tested against it.
+func MetaCommitment(salt, metadata []byte) ([]byte, error) {
+	if len(salt) != MetaSaltSize {
+		return nil, ErrMetaSalt
+	}
+	h := sha256.New()
+	h.Write([]byte(metaDomain))
+	h.Write(salt)
+	h.Write(metadata)
+	return h.Sum(nil), nil
+}
+
+// ErrMetaMismatch means metadata (and salt) that the record does not
+// commit to.
+var ErrMetaMismatch = errors.New("the metadata does not match the record")
+
+// CheckMetadata checks that the record commits to metadata: version 1,
+// SHA-256(metadata) (salt must be empty); version 2,
+// MetaCommitment(salt, metadata).
+func (r Record) CheckMetadata(salt, metadata []byte) error {
+	if r.MetaDigest == nil {
+		return fmt.Errorf("%w: the record has no metadata", ErrMetaMismatch)
+	}
+	var want []byte
+	switch r.Ver() {
+	case RecordVersion1:
+		if len(salt) != 0 {
+			return fmt.Errorf("%w: a version 1 record has no salt", ErrMetaMismatch)
+		}
+		s := sha256.Sum256(metadata)
+		want = s[:]
+	default:
+		c, err := MetaCommitment(salt, metadata)
+		if err != nil {
+			return err
+		}
+		want = c
+	}
+	if !bytes.Equal(want, r.MetaDigest) {
+		return ErrMetaMismatch
 	}
 	return nil
 }
@@ -144,88 +293,130 @@ type wireDigest struct {
 	Hex string    `json:"hex"`
 }
 
-// wireRecord fixes the field order of the canonical encoding.
+// wireRecord is what ParseRecord decodes.
 type wireRecord struct {
-	V           int          `json:"v"`
-	ID          string       `json:"id"`
-	Type        Type         `json:"type"`
-	Digests     []wireDigest `json:"digests"`
-	Platform    string       `json:"platform"`
-	DocRef      string       `json:"doc_ref,omitempty"`
-	MetaDigest  string       `json:"meta_digest,omitempty"`
-	SubmittedAt string       `json:"submitted_at"`
+	V              int          `json:"v"`
+	ID             string       `json:"id"`
+	Type           Type         `json:"type"`
+	Digests        []wireDigest `json:"digests"`
+	Platform       string       `json:"platform"`
+	DocRef         string       `json:"doc_ref,omitempty"`
+	MetaDigest     *string      `json:"meta_digest,omitempty"`
+	MetaCommitment *string      `json:"meta_commitment,omitempty"`
+	SubmittedAt    string       `json:"submitted_at"`
 }
 
-// Canonical returns the record's canonical encoding: compact JSON with the
-// keys in the order v, id, type, digests (alg, hex), platform, doc_ref,
-// meta_digest, submitted_at; empty optional fields omitted; hex in lower
-// case; time in TimeLayout, UTC; no HTML escaping. These bytes are the
-// Merkle leaf. It validates the record first.
+// Canonical returns the record's canonical encoding, the Merkle leaf:
+//
+//	{"v":V,"id":"…","type":"…","digests":[{"alg":"…","hex":"…"},…],"platform":"…",
+//	 "doc_ref":"…","meta_digest"|"meta_commitment":"…","submitted_at":"…"}
+//
+// compact (no whitespace), members in exactly this order, doc_ref and the
+// metadata member omitted when empty ("meta_digest" in version 1,
+// "meta_commitment" in version 2); hex in lower case; the time in
+// TimeLayout, UTC; the version and nothing else as a number. In strings
+// exactly two characters are escaped, '"' as \" and '\' as \\; every
+// other character is written as its UTF-8 bytes (Validate leaves no
+// control characters to escape). It validates the record first.
 func (r Record) Canonical() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	w := wireRecord{
-		V:           RecordVersion,
-		ID:          r.ID.String(),
-		Type:        r.Type,
-		Platform:    r.Platform,
-		DocRef:      r.DocRef,
-		SubmittedAt: r.SubmittedAt.UTC().Truncate(time.Millisecond).Format(TimeLayout),
+	b := make([]byte, 0, 320)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(r.Ver()), 10)
+	b = append(b, `,"id":"`...)
+	b = append(b, r.ID.String()...)
+	b = append(b, `","type":`...)
+	b = appendCanonicalString(b, string(r.Type))
+	b = append(b, `,"digests":[`...)
+	for i, d := range r.Digests {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"alg":`...)
+		b = appendCanonicalString(b, string(d.Algorithm))
+		b = append(b, `,"hex":"`...)
+		b = hex.AppendEncode(b, d.Value)
+		b = append(b, `"}`...)
 	}
-	for _, d := range r.Digests {
-		w.Digests = append(w.Digests, wireDigest{Alg: d.Algorithm, Hex: d.Hex()})
+	b = append(b, `],"platform":`...)
+	b = appendCanonicalString(b, r.Platform)
+	if r.DocRef != "" {
+		b = append(b, `,"doc_ref":`...)
+		b = appendCanonicalString(b, r.DocRef)
 	}
 	if r.MetaDigest != nil {
-		w.MetaDigest = hex.EncodeToString(r.MetaDigest)
+		if r.Ver() == RecordVersion1 {
+			b = append(b, `,"meta_digest":"`...)
+		} else {
+			b = append(b, `,"meta_commitment":"`...)
+		}
+		b = hex.AppendEncode(b, r.MetaDigest)
+		b = append(b, '"')
 	}
-	return marshalCanonical(w)
+	b = append(b, `,"submitted_at":"`...)
+	b = r.SubmittedAt.UTC().Truncate(time.Millisecond).AppendFormat(b, TimeLayout)
+	return append(b, `"}`...), nil
 }
 
-func marshalCanonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+// appendCanonicalString writes s as a JSON string with only '"' and '\'
+// escaped.
+func appendCanonicalString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		default:
+			b = append(b, c)
+		}
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return append(b, '"')
 }
 
 // ErrNotCanonical means bytes decoded to a valid record but are not its
-// canonical encoding (extra spaces, other key order, upper-case hex...).
+// canonical encoding (extra spaces, other key order, escapes...).
 var ErrNotCanonical = errors.New("record is not in canonical encoding")
 
-// ParseRecord decodes a canonical record encoding. It rejects unknown
-// fields, unknown versions, invalid records and non-canonical bytes.
+// ParseRecord decodes a canonical record encoding. It reads through
+// strict.Decode (exact names, no duplicates, no unknown members, valid
+// UTF-8, nothing after the value) and refuses unknown versions, invalid
+// records and any bytes that are not the canonical encoding of what they
+// decode to (ErrNotCanonical). Errors wrap ErrRecord.
 func ParseRecord(b []byte) (Record, error) {
 	var w wireRecord
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return Record{}, recordErr("%v", err)
+	if err := strict.Decode(b, &w); err != nil {
+		return Record{}, recordErrW("%w", err)
 	}
-	if dec.More() {
-		return Record{}, recordErr("trailing data")
-	}
-	if w.V != RecordVersion {
-		return Record{}, recordErr("version %d (this verifier reads version %d)", w.V, RecordVersion)
+	if w.V != RecordVersion1 && w.V != RecordVersion2 {
+		return Record{}, recordErrW("%w: version %d (this verifier reads versions 1 and 2)", ErrRecordVersion, w.V)
 	}
 	id, err := ParseID(w.ID)
 	if err != nil {
-		return Record{}, recordErr("%v", err)
+		return Record{}, recordErrW("%w", err)
 	}
-	r := Record{ID: id, Type: w.Type, Platform: w.Platform, DocRef: w.DocRef}
+	r := Record{Version: w.V, ID: id, Type: w.Type, Platform: w.Platform, DocRef: w.DocRef}
 	for _, wd := range w.Digests {
-		d, err := ParseDigest(wd.Alg, wd.Hex)
-		if err != nil {
-			return Record{}, recordErr("%v", err)
+		if !wd.Alg.Valid() {
+			return Record{}, recordErrW("%w: %q", ErrAlgorithm, wd.Alg)
 		}
-		r.Digests = append(r.Digests, d)
+		v, err := strict.Hex(wd.Hex)
+		if err != nil {
+			return Record{}, recordErrW("%s digest: %w", wd.Alg, err)
+		}
+		r.Digests = append(r.Digests, Digest{Algorithm: wd.Alg, Value: v})
 	}
-	if w.MetaDigest != "" {
-		if r.MetaDigest, err = hex.DecodeString(w.MetaDigest); err != nil {
-			return Record{}, recordErr("metadata digest: %v", err)
+	meta, other := w.MetaCommitment, w.MetaDigest
+	if w.V == RecordVersion1 {
+		meta, other = w.MetaDigest, w.MetaCommitment
+	}
+	if other != nil {
+		return Record{}, recordErrW("%w: version %d names its metadata member %s", ErrMetaMember, w.V, map[int]string{1: "meta_digest", 2: "meta_commitment"}[w.V])
+	}
+	if meta != nil {
+		if r.MetaDigest, err = strict.Hex(*meta); err != nil {
+			return Record{}, recordErrW("metadata member: %w", err)
 		}
 	}
 	if r.SubmittedAt, err = time.Parse(TimeLayout, w.SubmittedAt); err != nil {
@@ -237,7 +428,7 @@ func ParseRecord(b []byte) (Record, error) {
 		return Record{}, err
 	}
 	if !bytes.Equal(again, b) {
-		return Record{}, ErrNotCanonical
+		return Record{}, &recordError{reason: ErrNotCanonical, msg: ErrNotCanonical.Error()}
 	}
 	return r, nil
 }

@@ -92,6 +92,9 @@ func FuzzParseRecord(f *testing.F) {
 	b, _ := sampleRecord(f).Canonical()
 	f.Add(b)
 	f.Add([]byte(`{"v":1}`))
+	v2, _, _ := sampleV2(f)
+	b2, _ := v2.Canonical()
+	f.Add(b2)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := ParseRecord(in)
 		if err != nil {

@@ -221,6 +221,8 @@ var (
 	ErrChanged    = errors.New("differs from the manifest: the attachment was changed")
 	ErrManifest   = errors.New("invalid manifest")
 	ErrAttachment = errors.New("invalid attachment")
+	// ErrBlockOnly: kind or number on an entry that is not a block.
+	ErrBlockOnly = errors.New("kind and number belong to block entries only")
 )
 
 // Package is a parsed package whose attachments match its manifest.
@@ -236,12 +238,13 @@ type Package struct {
 	Original *File
 }
 
-// ParseManifest decodes a manifest strictly: known format and version,
-// no unknown fields, no trailing data, well-formed entries.
+// ParseManifest decodes a manifest strictly (strict.Decode: exact names, no
+// duplicates, no unknown members, nothing after the value): known format
+// and version, well-formed entries, kind and number on block entries only.
 func ParseManifest(b []byte) (Manifest, error) {
 	var m Manifest
 	if err := strict.Decode(b, &m); err != nil {
-		return Manifest{}, fmt.Errorf("%w: %v", ErrManifest, err)
+		return Manifest{}, fmt.Errorf("%w: %w", ErrManifest, err)
 	}
 	if m.Format != Format {
 		return Manifest{}, fmt.Errorf("%w: format %q, want %q", ErrManifest, m.Format, Format)
@@ -259,11 +262,17 @@ func ParseManifest(b []byte) (Manifest, error) {
 			return Manifest{}, fmt.Errorf("%w: %s listed twice", ErrManifest, e.Name)
 		case e.Size < 0:
 			return Manifest{}, fmt.Errorf("%w: %s: negative size", ErrManifest, e.Name)
-		case len(e.SHA256) != 64 || strings.ToLower(e.SHA256) != e.SHA256 || !isHex(e.SHA256):
+		case len(e.SHA256) != 64:
 			return Manifest{}, fmt.Errorf("%w: %s: sha256 must be 64 lower-case hex digits", ErrManifest, e.Name)
+		}
+		if _, err := strict.Hex(e.SHA256); err != nil {
+			return Manifest{}, fmt.Errorf("%w: %s: sha256: %w", ErrManifest, e.Name, err)
 		}
 		names[e.Name] = true
 		roles[e.Role]++
+		if e.Role != RoleBlock && (e.Kind != "" || e.Number != nil) {
+			return Manifest{}, fmt.Errorf("%w: %s: %w", ErrManifest, e.Name, ErrBlockOnly)
+		}
 		switch e.Role {
 		case RoleReceipt:
 			if e.Name != ReceiptName {
@@ -319,11 +328,6 @@ func validOriginalName(name string) bool {
 	return true
 }
 
-func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
-
 // Parse checks the attachments against the manifest (every listed file
 // present with its size and SHA-256, nothing unlisted) and decodes them.
 // It checks no signature: see Verify. Errors name the attachment
@@ -363,12 +367,12 @@ func Parse(files map[string][]byte) (*Package, error) {
 		b := files[e.Name]
 		switch e.Role {
 		case RoleReceipt:
-			if err := strict.DecodeOpen(b, &p.Receipt); err != nil {
-				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			if p.Receipt, err = verifier.ParseReceipt(b); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %w", ErrAttachment, err)}
 			}
 		case RoleTrustRoots:
-			if err := strict.DecodeOpen(b, &p.TrustRoots); err != nil {
-				return nil, &FileError{e.Name, fmt.Errorf("%w: %v", ErrAttachment, err)}
+			if p.TrustRoots, err = block.ParseTrustRoots(b); err != nil {
+				return nil, &FileError{e.Name, fmt.Errorf("%w: %w", ErrAttachment, err)}
 			}
 		case RoleBlock:
 			p.Blocks = append(p.Blocks, Block{Kind: e.Kind, Number: *e.Number, Raw: b})
@@ -378,6 +382,9 @@ func Parse(files map[string][]byte) (*Package, error) {
 	}
 	if p.Receipt.ID != m.ID {
 		return nil, &FileError{ReceiptName, fmt.Errorf("%w: receipt of %q in a package of %q", ErrAttachment, p.Receipt.ID, m.ID)}
+	}
+	if p.Receipt.Ledger != m.Ledger || p.Receipt.LedgerKind != m.LedgerKind {
+		return nil, &FileError{ManifestName, fmt.Errorf("%w: ledger %q (%s), but the receipt's is %q (%s)", ErrManifest, m.Ledger, m.LedgerKind, p.Receipt.Ledger, p.Receipt.LedgerKind)}
 	}
 	return p, nil
 }

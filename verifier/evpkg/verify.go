@@ -9,6 +9,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
+	"github.com/evidence-node/evidence-node/verifier/pdfsig"
 )
 
 // Options are what a verifier brings besides the package.
@@ -26,7 +27,15 @@ type Options struct {
 	// package file (it is not a PDF, or a broken one): the package is then
 	// judged not intact.
 	Unreadable error
+	// Document is the package file itself. With it, its PDF signature is
+	// checked first (CheckDocumentSigned): it must cover every byte, with
+	// nothing appended after it, and be made by a document signer of the
+	// trust roots.
+	Document []byte
 }
+
+// CheckDocumentSigned names the check of a package file's PDF signature.
+const CheckDocumentSigned = "document_signed" // 证据包文件签名完好
 
 // Trust root sources.
 const (
@@ -53,6 +62,11 @@ type Result struct {
 	// from them (informative: a pinned set may hold more keys).
 	RootsDiffer bool              `json:"packaged_roots_differ,omitempty"`
 	Receipt     *verifier.Receipt `json:"receipt,omitempty"`
+	// Document is the check of the package file's PDF signature, when
+	// the file was given (Options.Document); a failure fails the verdict.
+	Document *verifier.Check `json:"document,omitempty"`
+	// Signer is the key ID that signed the package file.
+	Signer string `json:"signer,omitempty"`
 }
 
 // Pass reports whether the verdict is pass.
@@ -119,7 +133,51 @@ func Verify(files map[string][]byte, o Options) Result {
 	}
 	v := verifier.Judge(c)
 	res.Verdict, res.Outcome, res.ID, res.Checks, res.Receipt = v.Verdict, v.Outcome, v.ID, v.Checks, v.Receipt
+	if o.Document != nil {
+		roots := o.TrustRoots
+		if roots == nil && p != nil {
+			roots = &p.TrustRoots
+		}
+		d := documentSigned(o.Document, roots)
+		res.Document, res.Signer = &d.Check, d.signer
+		if !d.Pass {
+			res.Verdict, res.Outcome = verifier.VerdictFail, verifier.OutcomeBroken
+		}
+	}
 	return res
+}
+
+type docCheck struct {
+	verifier.Check
+	signer string
+}
+
+// documentSigned checks the package file's PDF signature: it binds every
+// byte of the file and was made by a document signer of roots (nil: the
+// roots are unknown, so the signer cannot be trusted).
+func documentSigned(doc []byte, roots *block.TrustRoots) docCheck {
+	c := docCheck{Check: verifier.Check{Name: CheckDocumentSigned}}
+	sig, err := pdfsig.Verify(doc)
+	if err != nil {
+		c.Reason = "the package file's signature does not bind the file: " + err.Error()
+		c.ReasonZH = "证据包文件签名校验未通过，文件可能已被修改：" + err.Error()
+		return c
+	}
+	c.signer = sig.KeyID
+	if roots == nil {
+		c.Reason = fmt.Sprintf("the file is signed by key %s and unchanged since, but no trust roots say who that is", sig.KeyID)
+		c.ReasonZH = "证据包文件签名完好，但无可用的信任根确认签署者"
+		return c
+	}
+	if _, err := roots.FindSigner(sig.KeyID); err != nil {
+		c.Reason = "the package file is signed, but not by a document signer of the trust roots: " + err.Error()
+		c.ReasonZH = "证据包文件的签署者不在信任根之列"
+		return c
+	}
+	c.Pass = true
+	c.Reason = fmt.Sprintf("the PDF signature covers every byte of the file (nothing changed or appended since) and was made by document signer %s (%s)", sig.KeyID, sig.Certificate.Subject.CommonName)
+	c.ReasonZH = fmt.Sprintf("证据包文件签名完好：签名覆盖文件全部字节，签署后未被修改或追加，签署者 %s", sig.KeyID)
+	return c
 }
 
 // verifyBlocks checks every packaged block on its own, then the chain of

@@ -14,15 +14,19 @@ import (
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Object identifiers of the profile.
+// Object identifiers of the profile (the signer in node/pdf writes the
+// same ones).
 var (
-	oidSignedData       = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidData             = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	oidSHA256           = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidECDSAWithSHA256  = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidContentType      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
-	oidMessageDigest    = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
-	oidSigningCertV2    = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	OIDSignedData      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	OIDData            = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	OIDSHA256          = encasn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	OIDECDSAWithSHA256 = encasn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	OIDContentType     = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	OIDMessageDigest   = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	OIDSigningCertV2   = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+)
+
+var (
 	tagContext0         = asn1.Tag(0).ContextSpecific().Constructed()
 	tagContext1         = asn1.Tag(1).ContextSpecific().Constructed()
 	maxSignedAttributes = 32
@@ -55,7 +59,7 @@ func parseCMS(der []byte) (*cmsSignature, error) {
 		}
 	}
 	var oid encasn1.ObjectIdentifier
-	if !ci.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidSignedData) {
+	if !ci.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(OIDSignedData) {
 		return nil, fmt.Errorf("%w: CMS content type is not signed-data", ErrUnsupported)
 	}
 	if !ci.ReadASN1(&sdWrap, tagContext0) || !ci.Empty() || !sdWrap.ReadASN1(&sd, asn1.SEQUENCE) || !sdWrap.Empty() {
@@ -80,7 +84,7 @@ func parseCMS(der []byte) (*cmsSignature, error) {
 	if !sd.ReadASN1(&eci, asn1.SEQUENCE) || !eci.ReadASN1ObjectIdentifier(&oid) {
 		return nil, malformed("bad encapContentInfo")
 	}
-	if !oid.Equal(oidData) || !eci.Empty() {
+	if !oid.Equal(OIDData) || !eci.Empty() {
 		return nil, fmt.Errorf("%w: the signed content is not detached id-data", ErrUnsupported)
 	}
 	var certSet cryptobyte.String
@@ -142,7 +146,7 @@ func parseCMS(der []byte) (*cmsSignature, error) {
 	if !si.ReadASN1(&sigAlg, asn1.SEQUENCE) || !sigAlg.ReadASN1ObjectIdentifier(&oid) {
 		return nil, malformed("bad signatureAlgorithm")
 	}
-	if !oid.Equal(oidECDSAWithSHA256) || !sigAlg.Empty() {
+	if !oid.Equal(OIDECDSAWithSHA256) || !sigAlg.Empty() {
 		return nil, fmt.Errorf("%w: signature algorithm %v, want ecdsa-with-SHA256", ErrUnsupported, oid)
 	}
 	var signature []byte
@@ -197,7 +201,7 @@ func readSHA256(s *cryptobyte.String) error {
 	if !s.ReadASN1(&alg, asn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&oid) {
 		return malformed("bad digest AlgorithmIdentifier")
 	}
-	if !oid.Equal(oidSHA256) {
+	if !oid.Equal(OIDSHA256) {
 		return fmt.Errorf("%w: digest algorithm %v, want SHA-256", ErrUnsupported, oid)
 	}
 	if alg.PeekASN1Tag(asn1.NULL) {
@@ -233,19 +237,19 @@ func (s *cmsSignature) readAttributes(attrs cryptobyte.String) ([][]byte, error)
 		}
 		seen[oid.String()] = true
 		switch {
-		case oid.Equal(oidContentType):
+		case oid.Equal(OIDContentType):
 			var ct encasn1.ObjectIdentifier
-			if !vals.ReadASN1ObjectIdentifier(&ct) || !vals.Empty() || !ct.Equal(oidData) {
+			if !vals.ReadASN1ObjectIdentifier(&ct) || !vals.Empty() || !ct.Equal(OIDData) {
 				return nil, malformed("content-type attribute is not one id-data")
 			}
 			contentType = true
-		case oid.Equal(oidMessageDigest):
+		case oid.Equal(OIDMessageDigest):
 			var md []byte
 			if !vals.ReadASN1Bytes(&md, asn1.OCTET_STRING) || !vals.Empty() || len(md) != sha256.Size {
 				return nil, malformed("message-digest attribute is not one SHA-256 digest")
 			}
 			s.messageDigest = md
-		case oid.Equal(oidSigningCertV2):
+		case oid.Equal(OIDSigningCertV2):
 			var v, ids cryptobyte.String
 			if !vals.ReadASN1(&v, asn1.SEQUENCE) || !vals.Empty() || !v.ReadASN1(&ids, asn1.SEQUENCE) {
 				return nil, malformed("bad signing-certificate-v2 attribute")

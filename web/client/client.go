@@ -513,17 +513,7 @@ func (c *Client) Block(ctx context.Context, n uint64) (json.RawMessage, error) {
 }
 
 // Usage is a platform's use of its quota (GET /platform/usage).
-type Usage struct {
-	Platform string `json:"platform"`
-	// Quota is the records allowed per period; 0: no cap (Left and the
-	// period are then empty).
-	Quota       int64  `json:"quota"`
-	Used        int64  `json:"used"`
-	Left        *int64 `json:"left,omitempty"`
-	Period      string `json:"period,omitempty"`
-	PeriodStart string `json:"period_start,omitempty"`
-	PeriodEnd   string `json:"period_end,omitempty"`
-}
+type Usage = view.Usage
 
 // Usage returns the quota use of this client's platform.
 func (c *Client) Usage(ctx context.Context) (Usage, error) {

@@ -74,7 +74,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 		closeAll()
 		return nil, nil, err
 	}
-	k, _, err := embedded.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
+	k, _, err := node.LoadOrCreateKey(filepath.Join(dir, "node-key.pem"))
 	if err != nil {
 		return fail(err)
 	}
@@ -104,7 +104,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20})
+	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String()})
 	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second) }()
 	closers = append(closers, func() error {
 		cancel()

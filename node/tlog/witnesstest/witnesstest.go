@@ -17,7 +17,6 @@
 package witnesstest
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -123,7 +122,7 @@ func Start(t testing.TB, origin, logVerifierKey string) *Witness {
 			Env:   toolproc.BaseEnv(dir),
 			Dir:   dir,
 			Log:   filepath.Join(dir, "omniwitness.log"),
-			Ready: w.ready,
+			Ready: toolproc.HTTPReady(http.MethodPost, w.URL+"/add-checkpoint", http.StatusBadRequest), // an empty add-checkpoint
 		})
 		if err == nil {
 			break
@@ -140,23 +139,6 @@ func Start(t testing.TB, origin, logVerifierKey string) *Witness {
 		w.proc.Stop()
 	})
 	return w
-}
-
-// ready: the witness answers an empty add-checkpoint (400) once it serves.
-func (w *Witness) ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL+"/add-checkpoint", strings.NewReader(""))
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		return fmt.Errorf("empty add-checkpoint: %s, want 400", resp.Status)
-	}
-	return nil
 }
 
 // Stop stops the witness (an outage); Restart brings it back.

@@ -20,7 +20,6 @@ package tsatest
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -148,7 +147,7 @@ func Start(t testing.TB, opts Options) *TSA {
 			Env:   append(toolproc.BaseEnv(dir), "TSA_METRICS_ADDR=127.0.0.1:0"),
 			Dir:   dir,
 			Log:   filepath.Join(dir, "timestamp-server.log"),
-			Ready: s.ready,
+			Ready: toolproc.HTTPReady(http.MethodGet, s.BaseURL+"/ping", http.StatusOK),
 		})
 		if err == nil {
 			break
@@ -185,22 +184,6 @@ func serveArgs(dir string, port int, includeChain bool) []string {
 		args = append(args, "--include-chain-in-response")
 	}
 	return args
-}
-
-func (s *TSA) ready(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.BaseURL+"/ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /ping: %s", resp.Status)
-	}
-	return nil
 }
 
 // Stop stops the server (an outage); Restart brings it back.

@@ -735,15 +735,17 @@
     function getNodeInfo() {
       if (!nodeInfo) {
         nodeInfo = api("GET", "/api/v1/ledger").then(function (r) {
-          return r.status === 200 && r.body ? { name: r.body.name, kind: r.body.kind } : { name: "", kind: "" };
-        }, function () { return { name: "", kind: "" }; });
+          return r.status === 200 && r.body ? { name: r.body.name, kind: r.body.kind, url: r.body.public_url || "" } : { name: "", kind: "", url: "" };
+        }, function () { return { name: "", kind: "", url: "" }; });
       }
       return nodeInfo;
     }
-    var node = { name: "", kind: "" }, nodeKnown = false; // once known
+    var node = { name: "", kind: "", url: "" }, nodeKnown = false; // once known
 
+    // nodeLabel names this node by its public URL (--public-url), else by
+    // the page's origin.
     function nodeLabel() {
-      return t("thisNode", { url: location.origin });
+      return t("thisNode", { url: node.url || location.origin });
     }
     function ledgerLabel(name, kind) {
       var k = kind === "fabric" ? t("kindFabric") : kind === "embedded" ? t("kindEmbedded") : "";
@@ -1474,9 +1476,15 @@
     // The QR scanner is a separate script, loaded when first used.
     var scanBtn = $("scan");
     scanBtn.addEventListener("click", function () {
-      loadScript(body.getAttribute("data-qr")).then(function () {
+      Promise.all([loadScript(body.getAttribute("data-qr")), getNodeInfo()]).then(function (r) {
+        var origins = [location.origin];
+        try {
+          if (r[1].url) {
+            origins.push(new URL(r[1].url).origin);
+          }
+        } catch (e) { /* not a URL: the page's origin only */ }
         window.EvidenceScan.open({
-          t: t, jsQR: body.getAttribute("data-jsqr"), loadScript: loadScript,
+          t: t, jsQR: body.getAttribute("data-jsqr"), loadScript: loadScript, origins: origins,
           onID: function (s) {
             idIn.value = s;
             userMode = false;

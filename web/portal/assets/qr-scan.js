@@ -10,9 +10,11 @@
   function $(id) { return document.getElementById(id); }
 
   // interpret says what a decoded text names: {id} for a record of this
-  // node, {elsewhere: origin, href} for a verification link of another
-  // site, {other: text} otherwise.
-  function interpret(text) {
+  // node (a verification link on one of origins: the page's own and the
+  // node's public URL's), {elsewhere: origin, href} for a verification
+  // link of another site, {other: text} otherwise.
+  function interpret(text, origins) {
+    origins = origins || [location.origin];
     var s = String(text).trim();
     var parse = window.EvidencePortal && window.EvidencePortal.parseID;
     if (/^https?:[/][/]/i.test(s)) {
@@ -26,7 +28,7 @@
       if (!id || !/\/verify\/?$/.test(u.pathname)) {
         return { other: s };
       }
-      if (u.origin !== location.origin) {
+      if (origins.indexOf(u.origin) < 0) {
         return { elsewhere: u.origin, href: u.href };
       }
       return { id: id };
@@ -39,7 +41,7 @@
 
   var session = null;
 
-  // open shows the scanner. o: {t, jsQR (URL), loadScript, onID(id)}.
+  // open shows the scanner. o: {t, jsQR (URL), loadScript, origins, onID(id)}.
   function open(o) {
     if (session) {
       return;
@@ -78,7 +80,7 @@
     }
 
     function found(text) {
-      var r = interpret(text);
+      var r = interpret(text, o.origins);
       if (r.id) {
         close();
         o.onID(r.id);

@@ -1,0 +1,112 @@
+package node
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier/block"
+)
+
+// LoadOrCreateKey reads the node's ECDSA P-256 signing key from path (it
+// seals the embedded ledger's blocks and signs certificates and packages)
+// (PKCS #8 PEM), creating it with mode 0600 if the file does not exist. It
+// refuses a key file that others can read.
+func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, false, fmt.Errorf("node: generate key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := store.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, false, fmt.Errorf("node: write key: %w", err)
+		}
+		return k, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("node: read key: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, false, fmt.Errorf("node: key file %s has mode %v; it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, false, fmt.Errorf("node: %s holds no PEM PRIVATE KEY", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, false, fmt.Errorf("node: parse key %s: %w", path, err)
+	}
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, false, fmt.Errorf("node: %s is not an ECDSA P-256 key", path)
+	}
+	return ec, false, nil
+}
+
+// LoadOrCreateCertificate returns the certificate chain of the node's key
+// for document signatures: the PEM chain in path (leaf first; its key must
+// be key), or, when path does not exist and create is true, a self-signed
+// certificate for key written there (mode 0644). The bool says whether it
+// was created.
+func LoadOrCreateCertificate(path string, key *ecdsa.PrivateKey, create bool) ([]*x509.Certificate, bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		id, err := block.KeyID(&key.PublicKey)
+		if err != nil {
+			return nil, false, err
+		}
+		cert, err := pdf.SelfSigned(key, "evidence node "+id, time.Now())
+		if err != nil {
+			return nil, false, fmt.Errorf("node: signing certificate: %w", err)
+		}
+		if err := store.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+			return nil, false, fmt.Errorf("node: write certificate: %w", err)
+		}
+		return []*x509.Certificate{cert}, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("node: signing certificate: %w", err)
+	}
+	var chain []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			if len(bytes.TrimSpace(rest)) > 0 {
+				return nil, false, fmt.Errorf("node: %s: data that is not a PEM certificate", path)
+			}
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return nil, false, fmt.Errorf("node: %s: a PEM %s block; want certificates only", path, blk.Type)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, false, fmt.Errorf("node: %s: %w", path, err)
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) == 0 {
+		return nil, false, fmt.Errorf("node: %s holds no PEM CERTIFICATE", path)
+	}
+	if pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, false, fmt.Errorf("node: %s: the first certificate is not for the node's key (node-key.pem)", path)
+	}
+	return chain, false, nil
+}
