@@ -1107,15 +1107,42 @@ func TestPortalBrowser(t *testing.T) {
 		}
 		// The package: downloaded by the page, its SHA-256 computed there
 		// and shown as the fingerprint, the one the node sent.
-		eval[chromedp.Void](t, e, `(() => { const real = window.fetch; window.__fp = ""; window.fetch = (u, i) => real(u, i).then((r) => { if (String(u).includes("package.pdf")) window.__fp = r.headers.get("X-Evidence-Fingerprint"); return r; }); })()`)
-		e.do(t, chromedp.Click(chromedp.CSS("#package")))
-		if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`!!document.getElementById("package-note").dataset.fingerprint`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
-			t.Fatalf("package: %v (%s)", err, eval[string](t, e, `document.getElementById("package-note").textContent`))
+		eval[chromedp.Void](t, e, `(() => { const real = window.fetch; window.__fp = {}; window.__pdf = {}; window.fetch = (u, i) => real(u, i).then((r) => {
+  const kind = String(u).includes("package.pdf") ? "package" : String(u).includes("report.pdf") ? "report" : "";
+  if (kind) { window.__fp[kind] = r.headers.get("X-Evidence-Fingerprint"); r.clone().arrayBuffer().then((b) => { let s = ""; new Uint8Array(b).forEach((x) => { s += String.fromCharCode(x); }); window.__pdf[kind] = btoa(s); }); }
+  return r; }); })()`)
+		fingerprint := func(button, kind string) string {
+			t.Helper()
+			e.do(t, chromedp.Click(chromedp.CSS(button)))
+			if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`!!document.getElementById("download-note").dataset.fingerprint && !!window.__pdf[`+strconv.Quote(kind)+`]`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+				t.Fatalf("%s: %v (%s)", kind, err, eval[string](t, e, `document.getElementById("download-note").textContent`))
+			}
+			fp := eval[string](t, e, `document.getElementById("download-note").dataset.fingerprint + "|" + window.__fp[`+strconv.Quote(kind)+`] + "|" + document.getElementById("download-note").textContent`)
+			parts := strings.SplitN(fp, "|", 3)
+			if len(parts[0]) != 64 || parts[0] != parts[1] || !strings.Contains(parts[2], parts[0]) {
+				t.Fatalf("%s fingerprint: %q", kind, fp)
+			}
+			return parts[2]
 		}
-		fp := eval[string](t, e, `document.getElementById("package-note").dataset.fingerprint + "|" + window.__fp + "|" + document.getElementById("package-note").textContent`)
-		parts := strings.SplitN(fp, "|", 3)
-		if len(parts[0]) != 64 || parts[0] != parts[1] || !strings.Contains(parts[2], "证据数字指纹") || !strings.Contains(parts[2], parts[0]) {
-			t.Fatalf("package fingerprint: %q", fp)
+		if note := fingerprint("#package", "package"); !strings.Contains(note, "证据数字指纹") {
+			t.Errorf("package note: %q", note)
+		}
+		// The verification report (核验报告), as the page downloads it:
+		// rendered by poppler (not blank), its text found, its QR code
+		// decoded, its signature reported by pdfsig.
+		if note := fingerprint("#report", "report"); !strings.Contains(note, "核验报告") {
+			t.Errorf("report note: %q", note)
+		}
+		rep, err := base64.StdEncoding.DecodeString(eval[string](t, e, `window.__pdf.report`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, e.shots, "report-zh-pass.pdf", rep)
+		text := readReport(t, rep, e.url+"/verify?id="+rc.ID)
+		for _, want := range []string{"核验报告", "核验通过", "contract.pdf", strconv.Itoa(len(pdf)) + " 字节", e.url, rc.BlockHash, "区块哈希"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the report lacks %q", want)
+			}
 		}
 		e.state(t, "zh-package")
 		// Printed: the result alone, on one A4 page, with the verdict, the
@@ -1129,14 +1156,14 @@ func TestPortalBrowser(t *testing.T) {
 		if err != nil || !regexp.MustCompile(`(?m)^Pages:\s+1$`).Match(info) {
 			t.Fatalf("printed result: %v\n%s", err, info)
 		}
-		text, _ := exec.Command(pdfTool(t, "pdftotext"), "-layout", p, "-").Output()
+		printed, _ := exec.Command(pdfTool(t, "pdftotext"), "-layout", p, "-").Output()
 		for _, want := range []string{"核验通过", "比对结果一致", "区块哈希", rc.BlockHash[:32], "核验时间"} {
-			if !bytes.Contains(text, []byte(want)) {
+			if !bytes.Contains(printed, []byte(want)) {
 				t.Errorf("printed result lacks %q", want)
 			}
 		}
 		for _, not := range []string{"查询核验", "选择文件", "English"} {
-			if bytes.Contains(text, []byte(not)) {
+			if bytes.Contains(printed, []byte(not)) {
 				t.Errorf("printed result shows %q (the form or the header)", not)
 			}
 		}

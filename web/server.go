@@ -38,6 +38,7 @@ type Service interface {
 	Verify(ctx context.Context, id evidence.ID, ds ...evidence.Digest) (verifier.Verification, error)
 	VerifyRecord(ctx context.Context, id evidence.ID) (verifier.Verification, error)
 	Lookup(ctx context.Context, d evidence.Digest, limit int, cursor string) (node.Found, error)
+	Report(ctx context.Context, req node.ReportRequest, base string) (node.Document, error)
 	ReadContent(ctx context.Context, r io.Reader, o node.ReadOptions) (node.Content, error)
 	Certificate(ctx context.Context, id evidence.ID, base string) ([]byte, error)
 	Package(ctx context.Context, id evidence.ID, base string, original *node.Original) (node.Document, error)
@@ -176,6 +177,7 @@ func New(cfg Config) *fiber.App {
 		fiber.MethodPost: func(c fiber.Ctx) error { return s.sendPackage(c, true) },
 	})
 	add(v1+"/verify", classPublic, true, map[string]fiber.Handler{fiber.MethodPost: s.verify, fiber.MethodGet: s.verifyRecord})
+	add(v1+"/verify/report.pdf", classRender, true, map[string]fiber.Handler{fiber.MethodPost: s.report})
 	add(v1+"/blocks/:n", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.block})
 	add(v1+"/ledger", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.ledger})
 	add(v1+"/platform/usage", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.usage})

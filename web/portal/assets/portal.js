@@ -183,10 +183,12 @@
       print: "打印",
       certificate: "存证证书（PDF）",
       evpackage: "电子证据包（PDF）",
-      packageLoading: "正在生成电子证据包…",
+      report: "核验报告（PDF）",
+      downloadLoading: "正在生成…",
       packageDone: "已下载电子证据包 {name}。证据数字指纹（整个文件的 SHA-256）：{fp}",
-      packageMismatch: "电子证据包下载不完整：本机算得的 SHA-256 与节点给出的指纹不同，请重新下载。",
-      packageFailed: "电子证据包下载失败：{msg}",
+      reportDone: "已下载核验报告 {name}（本节点签名）。文件的 SHA-256：{fp}",
+      downloadMismatch: "下载不完整：本机算得的 SHA-256 与节点给出的指纹不同，请重新下载。",
+      downloadFailed: "下载失败：{msg}",
       chooseFile: "选择文件进行比对",
       pasteText: "粘贴文本进行比对",
       findByFile: "按此文件查找存证记录",
@@ -359,10 +361,12 @@
       print: "Print",
       certificate: "Evidence certificate (PDF)",
       evpackage: "Evidence package (PDF)",
-      packageLoading: "Making the evidence package…",
+      report: "Verification report (PDF)",
+      downloadLoading: "Making it…",
       packageDone: "Downloaded the evidence package {name}. Its fingerprint (SHA-256 of the whole file): {fp}",
-      packageMismatch: "The evidence package did not download whole: its SHA-256 computed here differs from the node's fingerprint. Download it again.",
-      packageFailed: "The evidence package could not be downloaded: {msg}",
+      reportDone: "Downloaded the verification report {name}, signed by this node. Its SHA-256: {fp}",
+      downloadMismatch: "The download is not whole: its SHA-256 computed here differs from the node's fingerprint. Download it again.",
+      downloadFailed: "The download failed: {msg}",
       chooseFile: "Choose the file to compare",
       pasteText: "Paste the text to compare",
       findByFile: "Find the records of this file",
@@ -924,7 +928,7 @@
         result.appendChild(el("p", { "class": "no-print" }, [find]));
       }
       if (rc) {
-        result.appendChild(actions(rc));
+        result.appendChild(actions(rc, o, ctx));
       }
       result.hidden = false;
       status.textContent = t(titleKey, tvars) + t("colon") + msg;
@@ -979,18 +983,37 @@
       return dl;
     }
 
-    // actions: print, the certificate, the evidence package (with its
+    // actions: print, the verification report (when content was
+    // compared), the certificate, the evidence package (with its
     // fingerprint) and the link to the record.
-    function actions(rc) {
+    function actions(rc, o, ctx) {
       var wrap = el("div", { "class": "no-print" });
       var bar = el("div", { "class": "result-actions" });
+      var out = el("p", { "class": "fingerprint", id: "download-note", "aria-live": "polite" });
       var pr = el("button", { type: "button", id: "print", text: t("print") });
       pr.addEventListener("click", function () { window.print(); });
       bar.appendChild(pr);
+      var digest = ctx.digestHex || ctx.typed;
+      if (digest && (o === "pass" || o === "pass_typed" || o === "mismatch" || o === "proof_invalid")) {
+        var rep = el("button", { type: "button", id: "report", text: t("report") });
+        rep.addEventListener("click", function () {
+          var req = { id: rc.id, algorithm: ctx.alg, digest: digest, content: ctx.typed ? "digest" : ctx.hashed === "text" ? "text" : "file" };
+          if (req.content === "file") {
+            req.file_name = ctx.fileName || "file";
+          }
+          if (req.content !== "digest" && ctx.bytes >= 0) {
+            req.size = ctx.bytes;
+          }
+          download("/api/v1/verify/report.pdf", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req) },
+            "verification-report-" + rc.id + ".pdf", "reportDone", rep, out);
+        });
+        bar.appendChild(rep);
+      }
       bar.appendChild(el("a", { id: "certificate-link", href: "/api/v1/evidence/" + encodeURIComponent(rc.id) + "/certificate.pdf", text: t("certificate") }));
       var pkg = el("button", { type: "button", id: "package", text: t("evpackage") });
-      var out = el("p", { "class": "fingerprint", id: "package-note", "aria-live": "polite" });
-      pkg.addEventListener("click", function () { downloadPackage(rc.id, pkg, out); });
+      pkg.addEventListener("click", function () {
+        download("/api/v1/evidence/" + encodeURIComponent(rc.id) + "/package.pdf", {}, "evidence-package-" + rc.id + ".pdf", "packageDone", pkg, out);
+      });
       bar.appendChild(pkg);
       wrap.appendChild(bar);
       wrap.appendChild(out);
@@ -999,13 +1022,17 @@
       return wrap;
     }
 
-    // downloadPackage fetches the evidence package, checks its SHA-256
-    // against the node's fingerprint header here, and saves it.
-    function downloadPackage(id, button, out) {
+    // download fetches a PDF the node makes (the package, a report),
+    // checks its SHA-256 against the node's fingerprint header here, saves
+    // it and shows the fingerprint.
+    function download(url, init, name, doneKey, button, out) {
       button.disabled = true;
-      out.textContent = t("packageLoading");
-      var name = "evidence-package-" + id + ".pdf";
-      fetch("/api/v1/evidence/" + encodeURIComponent(id) + "/package.pdf", { credentials: "omit", cache: "no-store" }).then(function (r) {
+      out.removeAttribute("data-fingerprint");
+      out.setAttribute("data-file", name);
+      out.textContent = t("downloadLoading");
+      init.credentials = "omit";
+      init.cache = "no-store";
+      fetch(url, init).then(function (r) {
         if (!r.ok) {
           return r.json().then(function (b) { throw new Error((b && b.error && (lang === "en" ? b.error.message : b.error.message_zh)) || "HTTP " + r.status); },
             function () { throw new Error("HTTP " + r.status); });
@@ -1014,19 +1041,19 @@
         return r.blob().then(function (blob) {
           return hashOnce("sha256", blob).then(function (h) {
             if (fp && h.hex !== fp) {
-              out.textContent = t("packageMismatch");
+              out.textContent = t("downloadMismatch");
               return;
             }
             var a = el("a", { href: URL.createObjectURL(blob), download: name, hidden: "" });
             document.body.appendChild(a);
             a.click();
             setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 60000);
-            out.textContent = t("packageDone", { name: name, fp: h.hex });
+            out.textContent = t(doneKey, { name: name, fp: h.hex });
             out.setAttribute("data-fingerprint", h.hex);
           });
         });
       }).catch(function (e) {
-        out.textContent = t("packageFailed", { msg: e && e.message ? e.message : String(e) });
+        out.textContent = t("downloadFailed", { msg: e && e.message ? e.message : String(e) });
       }).then(function () { button.disabled = false; });
     }
 
