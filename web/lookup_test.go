@@ -1,8 +1,10 @@
 package web
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/evidence-node/evidence-node/node"
@@ -94,6 +96,33 @@ func TestLookupByDigest(t *testing.T) {
 	}
 	if code, _ := n.do(t, "DELETE", "/api/v1/evidence", nil, ""); code != 405 {
 		t.Errorf("DELETE /api/v1/evidence: %d", code)
+	}
+	// Callable from other origins' pages: the look-up, not the submission
+	// on the same path.
+	req := httptest.NewRequest("GET", "/api/v1/evidence?digest="+sha.Hex(), nil)
+	req.Header.Set("Origin", "https://court.example")
+	resp, err := n.app.Test(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("GET /api/v1/evidence from another origin: %v", resp.Header)
+	}
+	for m, want := range map[string]string{"GET": "*", "POST": "", "": ""} {
+		req := httptest.NewRequest("OPTIONS", "/api/v1/evidence", nil)
+		req.Header.Set("Origin", "https://court.example")
+		if m != "" {
+			req.Header.Set("Access-Control-Request-Method", m)
+		}
+		resp, err := n.app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != 204 || got != want || want != "" && strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+			t.Errorf("preflight for %q: %d %v", m, resp.StatusCode, resp.Header)
+		}
 	}
 }
 

@@ -224,12 +224,27 @@ func (s *server) register(app *fiber.App, r route) {
 	}
 	app.Options(r.path, func(c fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, allowed)
-		if r.cors || len(r.public) > 0 {
-			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-			c.Set(fiber.HeaderAccessControlAllowMethods, allowed)
-			c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Accept, Authorization")
-			c.Set(fiber.HeaderAccessControlMaxAge, "600")
+		methods := allowed
+		if !r.cors {
+			// A path with public methods beside others (GET /evidence
+			// beside POST): a preflight for a public method only, and
+			// naming those alone.
+			m := c.Get(fiber.HeaderAccessControlRequestMethod)
+			if m == fiber.MethodHead {
+				m = fiber.MethodGet
+			}
+			if !r.public[m] {
+				return c.SendStatus(204)
+			}
+			methods = m
+			if m == fiber.MethodGet {
+				methods = "GET, HEAD"
+			}
 		}
+		c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+		c.Set(fiber.HeaderAccessControlAllowMethods, methods)
+		c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Accept, Authorization")
+		c.Set(fiber.HeaderAccessControlMaxAge, "600")
 		return c.SendStatus(204)
 	})
 	app.All(r.path, func(c fiber.Ctx) error {
