@@ -43,6 +43,8 @@ type Service interface {
 	Block(ctx context.Context, n uint64) (node.Block, error)
 	Authenticate(key string) (platform.Platform, error)
 	Usage(p platform.Platform) (view.Usage, error)
+	Deliveries(p platform.Platform, limit int) ([]node.Delivery, error)
+	Redeliver(p platform.Platform, webhookID string) error
 }
 
 var _ Service = (*node.Service)(nil)
@@ -173,6 +175,8 @@ func New(cfg Config) *fiber.App {
 	add(v1+"/blocks/:n", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.block})
 	add(v1+"/ledger", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.ledger})
 	add(v1+"/platform/usage", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.usage})
+	add(v1+"/platform/webhook/deliveries", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.deliveries})
+	add(v1+"/platform/webhook/deliveries/:wid/redeliver", classPlatform, false, map[string]fiber.Handler{fiber.MethodPost: s.redeliver})
 	for _, r := range routes {
 		s.register(app, r)
 	}
