@@ -80,6 +80,13 @@ bench:
 	$(GO) test -run '^$$' -bench . ./node/embedded/
 
 # Load benchmarks through the HTTP API with the load generator; see docs/benchmarks.md.
+# Ours against Tessera (its POSIX server and hammer), interleaved rounds;
+# ROUNDS and SECONDS set their number and length. See docs/benchmarks.md.
+bench-peers: tools
+	EVIDENCE_BENCH_PEERS=1 EVIDENCE_PEERS_ROUNDS=$(or $(ROUNDS),3) EVIDENCE_PEERS_SECONDS=$(or $(SECONDS),15) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-peers.txt \
+		$(GO) test -count=1 -timeout 60m -run TestBenchPeers -v ./cmd/evidenced/
+	@cat bench-peers.txt
+
 # BASE=REV measures the evidenced of git revision REV in the same run.
 bench-load:
 	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/

@@ -22,6 +22,7 @@ type Metrics struct {
 	corruptBlocks prometheus.Gauge
 	documents     *prometheus.CounterVec
 	inspections   *prometheus.CounterVec
+	webhooks      *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -54,10 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Certificates and packages rendered (not served from the cache) by kind and result (ok, error, abandoned: the client went away)."}, []string{"kind", "result"}),
 		inspections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_pdf_inspections_total",
 			Help: "Submitted PDFs inspected, by result (ok, not_inspected: over a bound or failed)."}, []string{"result"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_webhook_attempts_total",
+			Help: "Webhook delivery attempts by result (delivered, failed)."}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.submissions, m.records, m.submitLatency, m.verifications, m.blocks, m.blockRecords, m.blockLatency, m.height, m.queueDepth,
-			m.corruptReads, m.corruptBlocks, m.documents, m.inspections)
+			m.corruptReads, m.corruptBlocks, m.documents, m.inspections, m.webhooks)
 	}
 	return m
 }

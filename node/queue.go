@@ -252,7 +252,7 @@ func (q *queue) drainOnce() (int, error) {
 				cancel()
 				if errors.Is(err, ErrConflict) {
 					q.log.Printf("queue: submission %d can never be committed, set aside: %v", it.seq, err)
-					q.setAside(it.seq)
+					q.setAside(it.seq, err)
 				} else if err != nil {
 					return len(items) - start, err
 				}
@@ -261,7 +261,7 @@ func (q *queue) drainOnce() (int, error) {
 			// A record of this submission conflicts with the ledger: it can
 			// never be written. Set it aside (S/D/<seq>) and say so loudly.
 			q.log.Printf("queue: submission %d can never be committed, set aside: %v", group[0].seq, err)
-			q.setAside(group[0].seq)
+			q.setAside(group[0].seq, err)
 		default:
 			return len(items) - start, err
 		}
@@ -278,7 +278,10 @@ func (q *queue) drainOnce() (int, error) {
 
 var prefDead = []byte("S/D/")
 
-func (q *queue) setAside(seq uint64) {
+// setAside moves submission seq, which can never be committed, out of
+// the queue: its records are no longer pending, and are marked failed
+// (why) for the webhook events that tell their platforms.
+func (q *queue) setAside(seq uint64, why error) {
 	v, err := q.db.Get(seqKey(seq))
 	if err != nil {
 		return
@@ -286,6 +289,15 @@ func (q *queue) setAside(seq uint64) {
 	var b store.Batch
 	b.Set(binary.BigEndian.AppendUint64(append([]byte(nil), prefDead...), seq), v)
 	b.Delete(seqKey(seq))
+	var qd queued
+	if json.Unmarshal(v, &qd) == nil {
+		for _, raw := range qd.Records {
+			if r, err := evidence.ParseRecord(raw); err == nil {
+				b.Delete(pendingKey(r.ID))
+				b.Set(key(prefFailed, r.ID[:]), []byte(why.Error()))
+			}
+		}
+	}
 	if err := q.db.Write(&b); err != nil {
 		q.log.Printf("queue: setting aside %d: %v", seq, err)
 	}

@@ -97,6 +97,8 @@ type Service struct {
 	commitWait time.Duration
 	inspector  *pdf.Inspector
 	renderer   *renderer
+	hooks      *hooks
+	logger     *log.Logger
 	signer     pdf.Signer
 	signerKey  block.Key
 	originals  chan struct{} // packages with an original being built
@@ -130,6 +132,7 @@ func NewService(c Config) (*Service, error) {
 		renderer:   &renderer{dir: c.PDFDir},
 		originals:  make(chan struct{}, 1),
 		documents:  newDocumentCache(64<<20, c.Metrics.documents),
+		logger:     c.Logger,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
@@ -144,14 +147,17 @@ func NewService(c Config) (*Service, error) {
 		}
 		s.queue = q
 	}
+	s.hooks = newHooks(s)
 	return s, nil
 }
 
-// Close stops the queue drainer (queued records stay queued on disk).
+// Close stops the queue drainer (queued records stay queued on disk) and
+// the webhook deliveries (undelivered events stay in the outbox).
 func (s *Service) Close() {
 	if s.queue != nil {
 		s.queue.close()
 	}
+	s.hooks.close()
 }
 
 // Info describes the service's ledger (Ledger.Info), its trust roots
@@ -345,6 +351,7 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		v, _ := json.Marshal(ie)
 		b.Set(ikey, v)
 	}
+	enqueueHooks(&b, p, recs, "", now)
 	var seq uint64
 	if s.queue != nil {
 		seq = s.queue.add(&b, ie.Records, idsOf(recs))
@@ -357,9 +364,13 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
+	if p.Webhook != nil {
+		defer s.hooks.kick()
+	}
 	if s.queue == nil {
 		rcs, err := s.ledger.Append(ctx, recs)
 		if err != nil {
+			s.hooks.forget(p, recs, now) // the platform is told of the failure itself
 			return nil, err
 		}
 		quota.keep()

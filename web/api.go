@@ -504,3 +504,39 @@ func quote(s string) string {
 	r := []rune(s)
 	return string(r[:200]) + "…"
 }
+
+// deliveries handles GET /platform/webhook/deliveries: the platform's
+// recent webhook delivery attempts, newest first.
+func (s *server) deliveries(c fiber.Ctx) error {
+	p, _, err := s.submitter(c)
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := c.Query("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return badRequest("limit %q: want 1 to 1000", quote(v))
+		}
+	}
+	ds, err := s.svc.Deliveries(p, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"deliveries": ds})
+}
+
+// redeliver handles POST /platform/webhook/deliveries/{webhook-id}/redeliver.
+func (s *server) redeliver(c fiber.Ctx) error {
+	p, _, err := s.submitter(c)
+	if err != nil {
+		return err
+	}
+	id := c.Params("wid")
+	if len(id) > 64 {
+		return badRequest("webhook-id %q is too long", quote(id))
+	}
+	if err := s.svc.Redeliver(p, id); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"webhook_id": id, "status": "queued"})
+}

@@ -46,6 +46,8 @@ type Service interface {
 	Block(ctx context.Context, n uint64) (node.Block, error)
 	Authenticate(key string) (platform.Platform, error)
 	Usage(p platform.Platform) (view.Usage, error)
+	Deliveries(p platform.Platform, limit int) ([]node.Delivery, error)
+	Redeliver(p platform.Platform, webhookID string) error
 }
 
 var _ Service = (*node.Service)(nil)
@@ -155,6 +157,25 @@ func New(cfg Config) *fiber.App {
 	app.Use(hygiene)
 	app.Use(s.observe)
 
+	var metrics fiber.Handler
+	if !cfg.NoMetrics {
+		metrics = adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	}
+	for _, r := range s.routes(metrics) {
+		s.register(app, r)
+	}
+	s.registerPortal(app)
+	app.Use(func(c fiber.Ctx) error {
+		e := apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+quote(c.Path()), "接口不存在")
+		e.Err = fiber.ErrNotFound // fiber's own error path expects it
+		return e
+	})
+	return app
+}
+
+// routes is the API: every path, who may call it, and its methods
+// (metrics nil: /metrics is served elsewhere).
+func (s *server) routes(metrics fiber.Handler) []route {
 	var routes []route
 	add := func(path, class string, cors bool, methods map[string]fiber.Handler) {
 		routes = append(routes, route{path: path, class: class, cors: cors, methods: methods})
@@ -162,8 +183,8 @@ func New(cfg Config) *fiber.App {
 	for _, prefix := range []string{"", "/api/v1"} {
 		add(prefix+"/healthz", classNone, false, map[string]fiber.Handler{fiber.MethodGet: s.healthz})
 		add(prefix+"/readyz", classNone, false, map[string]fiber.Handler{fiber.MethodGet: s.readyz})
-		if !cfg.NoMetrics {
-			add(prefix+"/metrics", classNone, false, map[string]fiber.Handler{fiber.MethodGet: adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))})
+		if metrics != nil {
+			add(prefix+"/metrics", classNone, false, map[string]fiber.Handler{fiber.MethodGet: metrics})
 		}
 	}
 	v1 := "/api/v1"
@@ -181,16 +202,9 @@ func New(cfg Config) *fiber.App {
 	add(v1+"/blocks/:n", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.block})
 	add(v1+"/ledger", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.ledger})
 	add(v1+"/platform/usage", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.usage})
-	for _, r := range routes {
-		s.register(app, r)
-	}
-	s.registerPortal(app)
-	app.Use(func(c fiber.Ctx) error {
-		e := apiErr(404, CodeNotFound, "no such endpoint: "+c.Method()+" "+quote(c.Path()), "接口不存在")
-		e.Err = fiber.ErrNotFound // fiber's own error path expects it
-		return e
-	})
-	return app
+	add(v1+"/platform/webhook/deliveries", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.deliveries})
+	add(v1+"/platform/webhook/deliveries/:wid/redeliver", classPlatform, false, map[string]fiber.Handler{fiber.MethodPost: s.redeliver})
+	return routes
 }
 
 // register serves a route: its methods (HEAD with every GET), OPTIONS

@@ -116,8 +116,80 @@ func cmdPlatform(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "API key (shown once; only its hash is stored; send it as Authorization: Bearer KEY):")
 		fmt.Fprintln(stdout, key)
 		return nil
+	case "webhook":
+		u := fs.String("url", "", "the platform's webhook endpoint (http or https)")
+		remove := fs.Bool("remove", false, "remove the platform's webhook")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || (*u == "") == !*remove {
+			return usagef("platform webhook: want NAME and --url URL (or --remove)")
+		}
+		secret, err := platform.SetWebhook(*data, pos[0], *u, time.Now())
+		if err != nil {
+			return lifecycleError("platform webhook", *data, err)
+		}
+		if *remove {
+			fmt.Fprintf(stdout, "platform %q has no webhook any more (a running node applies this within 1 s)\n", pos[0])
+			return nil
+		}
+		fmt.Fprintf(stdout, "platform %q: events (evidence.committed, evidence.timestamped, evidence.failed) go to %s\n", pos[0], *u)
+		fmt.Fprintln(stdout, "signed as Standard Webhooks do (webhook-id, webhook-timestamp, webhook-signature); de-duplicate by webhook-id")
+		fmt.Fprintln(stdout, "signing secret (shown once; verify deliveries with it, e.g. client.VerifyWebhook):")
+		fmt.Fprintln(stdout, secret)
+		return nil
 	}
-	return usagef("platform: unknown subcommand %q (want add, list, rotate or revoke)", args[0])
+	return usagef("platform: unknown subcommand %q (want add, list, rotate, revoke or webhook)", args[0])
+}
+
+// cmdDeliveries lists the platform's recent webhook deliveries, or
+// redelivers one (platform deliveries | platform redeliver ID).
+func cmdDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("platform "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var nf nodeFlags
+	nf.add(fs)
+	limit := fs.Int("limit", 50, "how many of the newest to list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c := nf.client()
+	if args[0] == "redeliver" {
+		if len(pos) != 1 {
+			return usagef("platform redeliver: want one webhook-id")
+		}
+		if err := c.Redeliver(ctx, pos[0]); err != nil {
+			return wrapNode(err)
+		}
+		fmt.Fprintf(stdout, "%s queued for delivery again\n", pos[0])
+		return nil
+	}
+	if len(pos) != 0 {
+		return usagef("platform deliveries takes no arguments")
+	}
+	ds, err := c.Deliveries(ctx, *limit)
+	if err != nil {
+		return wrapNode(err)
+	}
+	if *asJSON {
+		return printJSON(stdout, ds)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tWEBHOOK-ID\tTYPE\tATTEMPT\tRESULT")
+	for _, d := range ds {
+		res := "delivered"
+		switch {
+		case d.Parked:
+			res = "parked: " + d.Error
+		case !d.Delivered:
+			res = "failed: " + d.Error + " (next " + d.NextAttempt + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", d.At, d.WebhookID, d.Type, d.Attempt, res)
+	}
+	return tw.Flush()
 }
 
 // status describes a platform's keys for platform list.

@@ -50,6 +50,9 @@ commands:
   platform rotate NAME --data DIR [--grace 24h]          a new API key (printed on the last line); the old one works
                                                          until the grace period ends (--grace 0: refused at once)
   platform revoke NAME --data DIR                        refuse the platform's keys from now on (its records stay)
+  platform webhook NAME --url URL --data DIR             send the platform's events to URL; prints the signing secret on the last line
+  platform deliveries [--limit N] --key KEY              the platform's recent webhook deliveries (from the node)
+  platform redeliver WEBHOOK-ID --key KEY                deliver an event again (a parked one too)
   submit FILE [--hash-only] | --digest HEX | --text T    submit evidence; prints the receipt
   get ID                                                 print the receipt of an ID
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
@@ -86,7 +89,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "platform":
-		err = cmdPlatform(args[1:], stdout, stderr)
+		if len(args) > 1 && (args[1] == "deliveries" || args[1] == "redeliver") {
+			err = cmdDeliveries(ctx, args[1:], stdout, stderr)
+		} else {
+			err = cmdPlatform(args[1:], stdout, stderr)
+		}
 	case "submit":
 		err = cmdSubmit(ctx, args[1:], stdout, stderr)
 	case "get":

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -79,6 +81,55 @@ type Platform struct {
 	// Revoked is when the platform was revoked (zero: active). Every key
 	// of a revoked platform is refused.
 	Revoked time.Time `json:"revoked,omitzero"`
+	// Webhook is where the node tells the platform of its records'
+	// outcomes (nil: nowhere).
+	Webhook *Webhook `json:"webhook,omitempty"`
+}
+
+// Webhook is a platform's webhook endpoint and the secret its deliveries
+// are signed with (Standard Webhooks: "whsec_" and the base64 key). The
+// registry file is readable by the node's user alone (0600).
+type Webhook struct {
+	URL    string    `json:"url"`
+	Secret string    `json:"secret"`
+	Set    time.Time `json:"set"`
+}
+
+// ErrWebhookURL is a webhook URL the node will not call.
+var ErrWebhookURL = errors.New("webhook URL must be http(s)://host[:port][/path], without user, query or fragment")
+
+// SetWebhook points the platform's webhook at rawURL with a new secret,
+// returned once (it is stored for signing; a new call replaces both).
+// An empty rawURL removes the webhook. ErrNotPlatform, ErrRevoked,
+// ErrWebhookURL.
+func SetWebhook(dataDir, name, rawURL string, now time.Time) (string, error) {
+	var secret string
+	if rawURL != "" {
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(rawURL) > 2048 {
+			return "", fmt.Errorf("%w: %q", ErrWebhookURL, rawURL)
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		secret = "whsec_" + base64.StdEncoding.EncodeToString(b)
+	}
+	err := update(dataDir, func(f *file) error {
+		p, err := f.find(name)
+		if err != nil {
+			return err
+		}
+		if !p.Revoked.IsZero() {
+			return fmt.Errorf("%w: %q since %s", ErrRevoked, name, p.Revoked.Format(time.RFC3339))
+		}
+		p.Webhook = nil
+		if rawURL != "" {
+			p.Webhook = &Webhook{URL: rawURL, Secret: secret, Set: now.UTC()}
+		}
+		return nil
+	})
+	return secret, err
 }
 
 // RetiredKey is a key replaced by Rotate, accepted until Until.
@@ -480,6 +531,16 @@ func (r *Registry) recheck() bool {
 // were added.
 func (r *Registry) List() []Platform {
 	return slices.Clone(r.snap.Load().platforms)
+}
+
+// Find returns the platform called name as the registry last read it.
+func (r *Registry) Find(name string) (Platform, bool) {
+	for _, p := range r.snap.Load().platforms {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Platform{}, false
 }
 
 // update changes the registry file in dataDir under its lock, atomically.

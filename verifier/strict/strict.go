@@ -124,6 +124,12 @@ func Decode(b []byte, v any) error {
 		}
 		return &SyntaxError{Offset: int64(off), Err: ErrInvalidUTF8}
 	}
+	// The common case, a document that reads, goes through the library's
+	// pooled decoder (which refuses trailing data too); only a refused one
+	// is read again, token by token, to say exactly why.
+	if err := json.Unmarshal(b, v, json.RejectUnknownMembers(true), json.WithUnmarshalers(unmarshalers)); err == nil {
+		return nil
+	}
 	dec := jsontext.NewDecoder(bytes.NewReader(b))
 	err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true), json.WithUnmarshalers(unmarshalers))
 	if err != nil {

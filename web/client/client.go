@@ -554,3 +554,29 @@ func (c *Client) Health(ctx context.Context) error {
 func (c *Client) Ready(ctx context.Context) error {
 	return c.call(ctx, request{method: http.MethodGet, path: "/readyz"}, nil)
 }
+
+// Delivery is one webhook delivery attempt.
+type Delivery = view.Delivery
+
+// Deliveries lists this platform's recent webhook deliveries, newest
+// first.
+func (c *Client) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
+	var out struct {
+		Deliveries []Delivery `json:"deliveries"`
+	}
+	err := c.call(ctx, request{method: http.MethodGet, path: fmt.Sprintf("/api/v1/platform/webhook/deliveries?limit=%d", limit), idempotent: true}, &out)
+	return out.Deliveries, err
+}
+
+// Redeliver queues a webhook event of this platform for delivery again.
+func (c *Client) Redeliver(ctx context.Context, webhookID string) error {
+	return c.call(ctx, request{method: http.MethodPost, path: "/api/v1/platform/webhook/deliveries/" + url.PathEscape(webhookID) + "/redeliver", idempotent: true}, nil)
+}
+
+// VerifyWebhook checks a webhook delivery the node made to this
+// platform: the signature under the secret evidencectl platform webhook
+// printed, and a timestamp within tolerance of now (5 minutes is usual).
+// It returns the webhook-id to de-duplicate deliveries by.
+func VerifyWebhook(secret string, h http.Header, body []byte, tolerance time.Duration) (string, error) {
+	return view.VerifyWebhook(secret, h, body, tolerance, time.Now())
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evidence-node/evidence-node/web/client"
+)
+
+// hookReceiver is a platform's real webhook endpoint on 127.0.0.1: it
+// checks every delivery's signature, refuses some at random, and can be
+// taken down and brought back on the same port.
+type hookReceiver struct {
+	t      *testing.T
+	addr   string
+	secret string
+	fail   float64
+
+	mu       sync.Mutex
+	srv      *http.Server
+	accepted map[string]string // webhook-id → record ID
+	types    map[string]string // webhook-id → event type
+	attempts int
+	bad      int
+}
+
+func newReceiver(t *testing.T, fail float64) *hookReceiver {
+	r := &hookReceiver{t: t, fail: fail, accepted: map[string]string{}, types: map[string]string{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	r.serve(ln)
+	t.Cleanup(r.down)
+	return r
+}
+
+func (r *hookReceiver) serve(ln net.Listener) {
+	srv := &http.Server{Handler: http.HandlerFunc(r.handle)}
+	r.mu.Lock()
+	r.srv = srv
+	r.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+func (r *hookReceiver) handle(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	id, err := client.VerifyWebhook(r.secret, req.Header, body, 5*time.Minute)
+	if err != nil {
+		r.bad++
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	if rand.Float64() < r.fail {
+		http.Error(w, "busy", 503)
+		return
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	json.Unmarshal(body, &ev)
+	r.accepted[id] = ev.Data.ID
+	r.types[id] = ev.Type
+	w.WriteHeader(204)
+}
+
+func (r *hookReceiver) down() {
+	r.mu.Lock()
+	srv := r.srv
+	r.srv = nil
+	r.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+func (r *hookReceiver) up() {
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.t.Fatalf("receiver back on %s: %v", r.addr, err)
+	}
+	r.serve(ln)
+}
+
+// records returns the record IDs accepted, by event type.
+func (r *hookReceiver) records(kind string) map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]bool{}
+	for id, rec := range r.accepted {
+		if r.types[id] == kind {
+			out[rec] = true
+		}
+	}
+	return out
+}
+
+// TestWebhooks: a platform's endpoint that refuses 30 % of deliveries and
+// is down for 10 s, and the node killed with SIGKILL under load: every
+// record acknowledged is told to the platform (evidence.committed) at
+// least once, under one webhook-id each, with a signature that verifies.
+func TestWebhooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	data := t.TempDir()
+	key := addPlatform(t, data, "acme")
+	recv := newReceiver(t, 0.3)
+	out, code := ctl(t, nil, "platform", "webhook", "acme", "--url", "http://"+recv.addr+"/hooks/evidence", "--data", data)
+	if code != 0 {
+		t.Fatalf("platform webhook: %d %s", code, out)
+	}
+	recv.mu.Lock()
+	recv.secret = lastLine(out)
+	recv.mu.Unlock()
+	if !strings.HasPrefix(lastLine(out), "whsec_") {
+		t.Fatalf("no secret on the last line: %s", out)
+	}
+
+	p := startNode(t, data, "127.0.0.1:0")
+	acks := filepath.Join(t.TempDir(), "acks.jsonl")
+	bench := exec.Command(filepath.Join(binDir, "evidencectl"), "bench", "--node", p.url, "--key", key,
+		"--clients", "8", "--duration", "4s", "--record", acks)
+	if err := bench.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	recv.down()
+	downAt := time.Now()
+	time.Sleep(time.Second)
+	p.kill9(t)
+	bench.Wait() // its requests to the dead node fail; the acks it wrote are what counts
+	p = startNode(t, data, p.url[len("http://"):])
+	time.Sleep(time.Until(downAt.Add(10 * time.Second)))
+	recv.up()
+
+	f, err := os.Open(acks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var a ack
+		if json.Unmarshal(sc.Bytes(), &a) == nil && a.ID != "" {
+			want[a.ID] = true
+		}
+	}
+	f.Close()
+	if len(want) < 100 {
+		t.Fatalf("only %d records acknowledged: too few to mean anything", len(want))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		got := recv.records("evidence.committed")
+		missing := 0
+		for id := range want {
+			if !got[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged records never reached the platform", missing, len(want))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	recv.mu.Lock()
+	if recv.bad > 0 {
+		t.Errorf("%d deliveries failed their signature check", recv.bad)
+	}
+	ids := map[string]bool{}
+	for id, rec := range recv.accepted {
+		if ids[rec] && recv.types[id] == "evidence.committed" {
+			t.Errorf("record %s was told under two webhook-ids", rec)
+		}
+		ids[rec] = true
+	}
+	t.Logf("%d records acknowledged across a kill -9; all told to the platform (%d attempts, %d accepted webhook-ids) after 30 %% refusals and a 10 s outage",
+		len(want), recv.attempts, len(recv.accepted))
+	before := recv.attempts
+	recv.mu.Unlock()
+
+	// The node lists and replays deliveries.
+	c := client.New(p.url, client.WithKey(key))
+	ds, err := c.Deliveries(t.Context(), 20)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("deliveries: %d, %v", len(ds), err)
+	}
+	var one string
+	for _, d := range ds {
+		if d.Delivered {
+			one = d.WebhookID
+		}
+	}
+	if err := c.Redeliver(t.Context(), one); err != nil {
+		t.Fatalf("redeliver %s: %v", one, err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		recv.mu.Lock()
+		n := recv.attempts
+		recv.mu.Unlock()
+		if n > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a redelivery never came")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
