@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/evidence-node/evidence-node/node"
@@ -56,7 +55,7 @@ func cmdFsck(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	defer db.Close()
 
-	bar := newProgress(stderr, *quiet)
+	bar := newProgress(stderr, "fsck", "blocks", *quiet)
 	start := time.Now()
 	r, err := embedded.Check(db, blocksDir, bar.update)
 	bar.done()
@@ -141,74 +140,4 @@ func fsckJSON(r *embedded.Report, took time.Duration) fsckReport {
 		out.Problems = append(out.Problems, fsckProblem{Block: p.Block, Record: p.Record, Reason: p.Reason})
 	}
 	return out
-}
-
-// progress draws "[#####.....] done/total blocks, rate, ETA" on w: redrawn
-// in place on a terminal (at most 10 times a second), a line every few
-// seconds otherwise.
-type progress struct {
-	w           io.Writer
-	off, tty    bool
-	start, last time.Time
-	doneN, all  uint64
-}
-
-func newProgress(w io.Writer, off bool) *progress {
-	p := &progress{w: w, off: off, start: time.Now()}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) update(done, total uint64) {
-	p.doneN, p.all = done, total
-	if p.off {
-		return
-	}
-	now := time.Now()
-	every := 100 * time.Millisecond
-	if !p.tty {
-		every = 5 * time.Second
-	}
-	if done < total && now.Sub(p.last) < every {
-		return
-	}
-	p.last = now
-	p.draw(now)
-}
-
-func (p *progress) draw(now time.Time) {
-	const width = 30
-	filled := width
-	if p.all > 0 {
-		filled = int(uint64(width) * p.doneN / p.all)
-	}
-	secs := now.Sub(p.start).Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(p.doneN) / secs
-	}
-	eta := ""
-	if rate > 0 && p.doneN < p.all {
-		eta = fmt.Sprintf(", %s left", time.Duration(float64(p.all-p.doneN)/rate*float64(time.Second)).Round(time.Second))
-	}
-	line := fmt.Sprintf("fsck [%s%s] %d/%d blocks, %.0f blocks/s%s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.doneN, p.all, rate, eta)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%-80s", line)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-// done draws the final state (once the check has ended).
-func (p *progress) done() {
-	if p.off || p.last.IsZero() {
-		return
-	}
-	if p.tty {
-		fmt.Fprintln(p.w)
-	}
 }

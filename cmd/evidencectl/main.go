@@ -55,6 +55,9 @@ commands:
   platform redeliver WEBHOOK-ID --key KEY                deliver an event again (a parked one too)
   submit FILE [--hash-only] | --digest HEX | --text T    submit evidence; prints the receipt
   get ID                                                 print the receipt of an ID
+  lookup FILE | --text T | --digest HEX                  the records holding a digest: was this ever recorded?
+  audit [PATH…] [--list id,path.csv] [--packages DIR]    check many files against the node (IDs optional: found by digest)
+                                                         or offline against packages; writes audit.csv, .html, signed .pdf; exit 1 if any fails
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
   bench [--clients N --duration D --count N --batch N]   load generator
   package ID [-o FILE] [--certificate | --original FILE]  download the evidence package (电子证据包), optionally with the original embedded
@@ -96,6 +99,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "submit":
 		err = cmdSubmit(ctx, args[1:], stdout, stderr)
+	case "lookup":
+		err = cmdLookup(ctx, args[1:], stdout, stderr)
+	case "audit":
+		var pass bool
+		pass, err = cmdAudit(ctx, args[1:], stdout, stderr)
+		if err == nil && !pass {
+			return ExitFailed
+		}
 	case "get":
 		err = cmdGet(ctx, args[1:], stdout, stderr)
 	case "verify":
