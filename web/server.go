@@ -7,6 +7,8 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
@@ -334,10 +337,13 @@ func fingerprint(parts ...[]byte) []byte {
 }
 
 // Serve serves app on ln until ctx is done, then shuts down gracefully,
-// giving requests in flight up to grace to finish.
+// giving requests in flight up to grace to finish. Connections still open
+// when grace is up (a request still running, or a client that connected
+// and never sent one) are closed, so a shutdown never hangs.
 func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Duration) error {
+	tl := &trackedListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
+	go func() { errc <- app.Listener(tl, fiber.ListenConfig{DisableStartupMessage: true}) }()
 	select {
 	case err := <-errc:
 		return err
@@ -345,5 +351,78 @@ func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Dura
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	return app.ShutdownWithContext(sctx)
+	err := app.ShutdownWithContext(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		if n := tl.closeAll(); n > 0 {
+			log.Printf("shutdown: closed %d connections still open after %v", n, grace)
+		}
+		return nil
+	}
+	return err
+}
+
+// trackedListener remembers the connections it accepted until they close.
+type trackedListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[tc] = struct{}{}
+	l.mu.Unlock()
+	if t, ok := c.(tlsConn); ok {
+		// Keep TLS visible to the server (IsTLS, client certificates).
+		return trackedTLSConn{tc, t}, nil
+	}
+	return tc, nil
+}
+
+// tlsConn is what the server asks of a TLS connection.
+type tlsConn interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+type trackedTLSConn struct {
+	*trackedConn
+	t tlsConn
+}
+
+func (c trackedTLSConn) Handshake() error                     { return c.t.Handshake() }
+func (c trackedTLSConn) ConnectionState() tls.ConnectionState { return c.t.ConnectionState() }
+
+// closeAll closes every connection still open and says how many there were.
+func (l *trackedListener) closeAll() int {
+	l.mu.Lock()
+	conns := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return len(conns)
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackedListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, net.Conn(c))
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }

@@ -77,7 +77,7 @@ func TestPlatformLifecycleCommands(t *testing.T) {
 		{[]string{"platform", "rotate", "acme"}, 2, "platform is revoked"},
 		{[]string{"platform", "add", "acme"}, 2, "revoked"},
 		{[]string{"platform", "list"}, 0, "revoked 20"},
-		{[]string{"platform", "retire", "acme"}, 2, "want add, list, rotate or revoke"},
+		{[]string{"platform", "retire", "acme"}, 2, "want add, list, rotate, revoke or webhook"},
 	} {
 		if out, code := run(tc.args...); code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: %d %s; want %d and %q", tc.args, code, out, tc.code, tc.want)
