@@ -244,7 +244,7 @@ type Report struct {
 	Problems []*node.CorruptedError
 	More     int
 	// Notes are findings that are not corruption (e.g. an unindexed tail
-	// left by a crash, which the node cuts off when it starts).
+	// left by a crash, which the node indexes or cuts off when it starts).
 	Notes []string
 }
 
@@ -405,11 +405,12 @@ func Check(db *store.DB, dir string, progress func(done, total uint64)) (*Report
 	return r, nil
 }
 
-// tail notes bytes past the end the head record names: a block written
-// before a crash but never indexed, which Open cuts off.
+// tail notes bytes past the end the head record names: blocks the index
+// had not reached when the machine stopped, or a write cut short, which
+// Open indexes or cuts off.
 func (c *checker) tail(r *Report, seg uint32, end int64) {
 	if fi, err := os.Stat(segName(c.segs.dir, seg)); err == nil && fi.Size() > end {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d unindexed bytes after the last block in %s (a write cut short by a crash; the node cuts them off when it starts)", fi.Size()-end, segName(c.segs.dir, seg)))
+		r.Notes = append(r.Notes, fmt.Sprintf("%d unindexed bytes after the last block in %s (blocks the index had not reached, or a write cut short, when the machine stopped; the node indexes the whole blocks among them and cuts off the rest when it starts)", fi.Size()-end, segName(c.segs.dir, seg)))
 	} else if err == nil && fi.Size() < end {
 		r.add(&node.CorruptedError{Block: -1, Reason: fmt.Sprintf("block file %s has %d bytes, the head record says %d: it was truncated", segName(c.segs.dir, seg), fi.Size(), end)})
 	} else if errors.Is(err, fs.ErrNotExist) && end > 0 {

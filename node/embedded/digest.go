@@ -18,7 +18,7 @@ import (
 //
 //	L/d/<algorithm>/<32 digest bytes><16 ID bytes>   (empty value)
 //
-// written in the same synced batch as the block's other index keys, so a
+// written in the same batch as the block's other index keys, so a
 // record is found by digest as soon as its receipt is served. keyDigests
 // holds the height below which every block is indexed, advanced by each
 // commit; blocks above it (written before the index existed, or by an

@@ -82,6 +82,8 @@ type Ledger struct {
 	// almost always above it and needs no look-up to rule out a duplicate.
 	// Only the writer goroutine uses it.
 	maxID evidence.ID
+	// synced is when the writer last wrote the index synced.
+	synced time.Time
 
 	hmu     sync.Mutex
 	headers map[uint64]headerRec // a bounded cache of decoded, checked block headers
@@ -201,6 +203,9 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		l.lastHash = append([]byte(nil), head[8:40]...)
 		seg = binary.BigEndian.Uint32(head[40:44])
 		end = int64(binary.BigEndian.Uint64(head[44:52]))
+	}
+	if seg, end, err = l.recoverTail(seg, end); err != nil {
+		return nil, err
 	}
 	switch k, err := db.LastKey(prefRec); {
 	case err == nil && len(k) == len(prefRec)+len(evidence.ID{}):
@@ -427,34 +432,24 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	paths := block.AuditPaths(leaves)
 
 	// The block and its records' entries go to the block file in one
-	// synced write; then the index in one synced badger batch. A crash in
-	// between leaves an unindexed tail that Open cuts off.
-	data := append([]byte(nil), raw...)
-	offs := make([]int, len(ids)+1)
-	for i := range ids {
-		offs[i] = len(data)
-		data = append(data, entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]}.marshal()...)
-	}
-	offs[len(ids)] = len(data)
+	// synced write: from then on the block is durable. The index follows
+	// in one batch that is not synced on its own (a crash of the process
+	// keeps it; a crash of the machine may lose it, and Open indexes
+	// again, from the block files, the blocks past the index's end). One
+	// fsync per block, not two; syncIndex bounds how far the index lags.
+	data, offs := blockData(num, raw, leaves, paths)
 	at, err := l.segs.append(data)
 	if err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %v", node.ErrUnavailable, num, err)
 	}
 	var b store.Batch
-	b.Set(numKey(prefBlk, num), loc{Seg: at.Seg, Off: at.Off, Len: uint32(len(raw))}.bytes())
-	b.Set(numKey(prefHdr, num), hrb)
-	for i, id := range ids {
-		b.Set(recKey(id), loc{Seg: at.Seg, Off: at.Off + int64(offs[i]), Len: uint32(offs[i+1] - offs[i])}.bytes())
-		indexDigests(&b, id, digs[i])
-	}
-	head := make([]byte, headLen)
-	binary.BigEndian.PutUint64(head[0:8], num+1)
-	copy(head[8:40], hash)
-	binary.BigEndian.PutUint32(head[40:44], at.Seg)
-	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(len(data)))
-	b.Set(keyHead, head)
+	indexBlock(&b, hr, hrb, hash, at, len(raw), offs, ids, digs)
 	markDigests(&b, num+1)
-	if err := l.db.Write(&b); err != nil {
+	write := l.db.WriteUnsynced
+	if time.Since(l.synced) >= syncIndex {
+		write, l.synced = l.db.Write, time.Now()
+	}
+	if err := write(&b); err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
 	}
 	l.segs.commit(at)
@@ -467,6 +462,44 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	l.height, l.lastHash = num+1, hash
 	l.mu.Unlock()
 	return hr, paths, nil
+}
+
+// syncIndex is how often at most the index is written unsynced before a
+// synced write: after a crash of the machine, Open re-indexes at most
+// this long's worth of blocks.
+const syncIndex = time.Second
+
+// blockData is what a block takes in the block file: the block, then the
+// entry of each of its records, with where each entry starts (and, last,
+// where the data ends).
+func blockData(num uint64, raw []byte, leaves [][]byte, paths [][][]byte) ([]byte, []int) {
+	data := append([]byte(nil), raw...)
+	offs := make([]int, len(leaves)+1)
+	for i := range leaves {
+		offs[i] = len(data)
+		data = append(data, entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]}.marshal()...)
+	}
+	offs[len(leaves)] = len(data)
+	return data, offs
+}
+
+// indexBlock adds to b the index of block hr (hashing to hash), written
+// at at: the block (rawLen bytes), its header, its records' entries
+// (starting at offs within at) and their digests, and the new head.
+func indexBlock(b *store.Batch, hr headerRec, hrb, hash []byte, at loc, rawLen int, offs []int, ids []evidence.ID, digs [][]evidence.Digest) {
+	num := hr.Header.Number
+	b.Set(numKey(prefBlk, num), loc{Seg: at.Seg, Off: at.Off, Len: uint32(rawLen)}.bytes())
+	b.Set(numKey(prefHdr, num), hrb)
+	for i, id := range ids {
+		b.Set(recKey(id), loc{Seg: at.Seg, Off: at.Off + int64(offs[i]), Len: uint32(offs[i+1] - offs[i])}.bytes())
+		indexDigests(b, id, digs[i])
+	}
+	head := make([]byte, headLen)
+	binary.BigEndian.PutUint64(head[0:8], num+1)
+	copy(head[8:40], hash)
+	binary.BigEndian.PutUint32(head[40:44], at.Seg)
+	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(offs[len(ids)]))
+	b.Set(keyHead, head)
 }
 
 func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Receipt {

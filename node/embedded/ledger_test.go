@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/ledgertest"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
@@ -182,5 +184,113 @@ func TestTornBlockFileTail(t *testing.T) {
 	if _, err := l.Append(context.Background(), []evidence.Record{ledgertest.Record(t, "after")}); err != nil {
 		t.Fatal(err)
 	}
+	ledgertest.VerifyChain(t, l)
+}
+
+// copyDir copies the files of dir (flat, as badger's) to a new folder.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+// TestIndexBehindBlockFiles: the index is written unsynced after each
+// block's synced write, so a machine crash can leave it blocks behind the
+// block files (across a new block file too). Open indexes those blocks
+// again from the files: every answered record keeps its receipt, is found
+// by digest, and the chain goes on; a write cut short after them is cut
+// off.
+func TestIndexBehindBlockFiles(t *testing.T) {
+	dir := t.TempDir()
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	cfg := embedded.Config{Name: "behind", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, SegmentSize: 4096}
+	dbDir := filepath.Join(dir, "db")
+	open := func() (*embedded.Ledger, *store.DB) {
+		db, err := store.Open(dbDir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := embedded.Open(db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, db
+	}
+	c := context.Background()
+	append2 := func(l *embedded.Ledger, seed string) []evidence.Record {
+		recs := []evidence.Record{ledgertest.Record(t, seed+"a"), ledgertest.Record(t, seed+"b")}
+		if _, err := l.Append(c, recs); err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	l, db := open()
+	append2(l, "0")
+	l.Close()
+	db.Close()
+	old := copyDir(t, dbDir) // the index as it was after block 0
+
+	l, db = open()
+	var later []evidence.Record
+	want := map[evidence.ID]string{}
+	for i := 1; i <= 12; i++ { // enough to fill more than one 4 KiB block file
+		later = append(later, append2(l, fmt.Sprint(i))...)
+	}
+	for _, r := range later {
+		rc, err := l.Receipt(c, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[r.ID] = rc.BlockHash
+	}
+	l.Close()
+	db.Close()
+	segs, _ := filepath.Glob(filepath.Join(cfg.Dir, "seg-*.dat"))
+	if len(segs) < 2 {
+		t.Fatalf("%d block files: the test wants blocks across files", len(segs))
+	}
+	// The machine lost the index's later writes; a last write was cut short.
+	os.RemoveAll(dbDir)
+	if err := os.Rename(old, dbDir); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte(`{"v":1,"header":{"number":13,"previous_hash":"cut`))
+	f.Close()
+
+	l, db = open()
+	defer db.Close()
+	defer l.Close()
+	info, err := l.Info(c)
+	if err != nil || info.Height != 13 {
+		t.Fatalf("height %d after recovery, want 13: %v", info.Height, err)
+	}
+	for _, r := range later {
+		rc, err := l.Receipt(c, r.ID)
+		if err != nil || rc.BlockHash != want[r.ID] {
+			t.Fatalf("record %s after recovery: %v", r.ID, err)
+		}
+		if _, err := verifier.VerifyReceipt(rc, info.TrustRoots); err != nil {
+			t.Fatalf("receipt of %s: %v", r.ID, err)
+		}
+		ids, err := l.FindDigest(c, r.Digests[0], evidence.ID{}, 10)
+		if err != nil || len(ids) != 1 || ids[0] != r.ID {
+			t.Fatalf("digest of %s found as %v: %v", r.ID, ids, err)
+		}
+	}
+	append2(l, "after")
 	ledgertest.VerifyChain(t, l)
 }

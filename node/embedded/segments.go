@@ -52,8 +52,9 @@ func parseLoc(b []byte) (loc, error) {
 func segName(dir string, n uint32) string { return filepath.Join(dir, fmt.Sprintf("seg-%06d.dat", n)) }
 
 // openSegments opens the store whose committed end is (cur, end), as the
-// index last recorded it. Bytes past that end (a block written before a
-// crash but never indexed) are cut off, and later segments removed.
+// index last recorded it (after recoverTail has indexed the whole blocks
+// past it). Bytes past that end (a write cut short by a crash) are cut
+// off, and later segments removed.
 func openSegments(dir string, maxSize int64, cur uint32, end int64) (*segments, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err

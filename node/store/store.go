@@ -1,7 +1,8 @@
 // Package store is the node's local key-value store on badger. It is the
 // only package that imports badger; the embedded ledger, idempotency keys,
 // private metadata and quota counters all live in one store, one database
-// directory, with every write synced to disk before it returns.
+// directory, with every write synced to disk before it returns (except
+// WriteUnsynced, for data the caller can rebuild).
 package store
 
 import (
@@ -26,6 +27,7 @@ var ErrLocked = errors.New("store: the data directory is in use by another proce
 type DB struct {
 	db   *badger.DB
 	lock *os.File // holds our own lock on the directory; nil in memory
+	sync groupSync
 }
 
 // Options tune the store.
@@ -41,7 +43,9 @@ type Options struct {
 // writes: a write has reached the disk when it returns.
 func Open(dir string, o Options) (*DB, error) {
 	opt := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		// Writes are synced by Write itself (one fsync shared by the
+		// writers waiting at once), so WriteUnsynced can skip it.
+		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
@@ -82,7 +86,9 @@ func Open(dir string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &DB{db: db, lock: lock}, nil
+	d := &DB{db: db, lock: lock}
+	d.sync.fn = db.Sync
+	return d, nil
 }
 
 // lockDir takes an exclusive, non-blocking flock on dir/evidence.lock,
@@ -157,6 +163,23 @@ func (b *Batch) Len() int { return len(b.keys) + len(b.dels) }
 
 // Write applies the batch atomically and durably (all or nothing, synced).
 func (d *DB) Write(b *Batch) error {
+	if err := d.commit(b); err != nil {
+		return err
+	}
+	if err := d.sync.do(); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
+}
+
+// WriteUnsynced applies the batch atomically without waiting for the
+// disk: it survives the process being killed (the write is in the
+// operating system's cache) but not a crash of the machine before the
+// next Write or Sync. Only for data the caller can rebuild from a synced
+// copy of its own.
+func (d *DB) WriteUnsynced(b *Batch) error { return d.commit(b) }
+
+func (d *DB) commit(b *Batch) error {
 	txn := d.db.NewTransaction(true)
 	defer txn.Discard()
 	for i, k := range b.keys {
