@@ -96,8 +96,7 @@ func (p Proof) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"batch_root":`...)
 	b = appendBytes(b, p.BatchRoot)
-	hb, _ := p.Header.MarshalJSON()
-	b = append(append(b, `,"header":`...), hb...)
+	b = p.Header.AppendJSON(append(b, `,"header":`...))
 	if p.Seal != nil {
 		b = append(b, `,"seal":`...)
 		b = appendSeal(b, *p.Seal)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -78,14 +79,18 @@ func (s *server) submit(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rcs, err := s.svc.Submit(c.Context(), p, ikey, submissionFingerprint(sub), []node.Submission{sub})
+	var fp []byte
+	if ikey != "" {
+		fp = submissionFingerprint(sub)
+	}
+	rcs, err := s.svc.Submit(c.Context(), p, ikey, fp, []node.Submission{sub})
 	if pe := (*node.PendingError)(nil); errors.As(err, &pe) {
 		return c.Status(202).JSON(Pending{ID: pe.IDs[0].String(), Status: "pending"})
 	}
 	if err != nil {
 		return err
 	}
-	return sendJSON(c, 201, rcs[0].AppendJSON(make([]byte, 0, 2048)))
+	return sendReceipt(c, 201, &rcs[0])
 }
 
 // Pending is the 202 answer for a submission durably queued in the node
@@ -372,7 +377,7 @@ func (s *server) get(c fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return sendJSON(c, 200, rc.AppendJSON(make([]byte, 0, 4096)))
+	return sendReceipt(c, 200, &rc)
 }
 
 // verify handles POST /verify: JSON {id, digest | text} or multipart with
@@ -467,6 +472,25 @@ func (s *server) ledger(c fiber.Ctx) error {
 }
 
 // sendJSON sends JSON already encoded.
+// receiptBufs holds buffers for encoding receipts: one per answer would
+// be most of a single submission's garbage.
+var receiptBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// sendReceipt answers status with rc as JSON, encoded in a pooled buffer
+// and copied into the response's own (pooled) body.
+func sendReceipt(c fiber.Ctx, status int, rc *node.Receipt) error {
+	bp := receiptBufs.Get().(*[]byte)
+	b := rc.AppendJSON((*bp)[:0])
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Response().SetBody(b)
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		receiptBufs.Put(bp)
+	}
+	return nil
+}
+
 func sendJSON(c fiber.Ctx, status int, b []byte) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)

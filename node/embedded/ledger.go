@@ -273,12 +273,17 @@ type entry struct {
 
 // marshal encodes an entry: block (8) | index (4) | size (4) | path
 // length (1) | path hashes (32 each) | leaf.
-func (e entry) marshal() []byte {
-	b := make([]byte, 17, 17+32*len(e.Path)+len(e.Leaf))
-	binary.BigEndian.PutUint64(b[0:8], e.Block)
-	binary.BigEndian.PutUint32(b[8:12], uint32(e.Index))
-	binary.BigEndian.PutUint32(b[12:16], uint32(e.Size))
-	b[16] = byte(len(e.Path))
+func (e entry) marshal() []byte { return e.appendTo(make([]byte, 0, e.size())) }
+
+// size is the length of the encoded entry.
+func (e entry) size() int { return 17 + 32*len(e.Path) + len(e.Leaf) }
+
+// appendTo appends the encoded entry to b.
+func (e entry) appendTo(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.Block)
+	b = binary.BigEndian.AppendUint32(b, uint32(e.Index))
+	b = binary.BigEndian.AppendUint32(b, uint32(e.Size))
+	b = append(b, byte(len(e.Path)))
 	for _, h := range e.Path {
 		b = append(b, h...)
 	}
@@ -473,11 +478,15 @@ const syncIndex = time.Second
 // entry of each of its records, with where each entry starts (and, last,
 // where the data ends).
 func blockData(num uint64, raw []byte, leaves [][]byte, paths [][][]byte) ([]byte, []int) {
-	data := append([]byte(nil), raw...)
+	n := len(raw)
+	for i := range leaves {
+		n += entry{Path: paths[i], Leaf: leaves[i]}.size()
+	}
+	data := append(make([]byte, 0, n), raw...)
 	offs := make([]int, len(leaves)+1)
 	for i := range leaves {
 		offs[i] = len(data)
-		data = append(data, entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]}.marshal()...)
+		data = entry{Block: num, Index: uint64(i), Size: uint64(len(leaves)), Path: paths[i], Leaf: leaves[i]}.appendTo(data)
 	}
 	offs[len(leaves)] = len(data)
 	return data, offs

@@ -10,8 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/evidence-node/evidence-node/verifier/strict"
 )
@@ -92,8 +92,18 @@ type wireHeader struct {
 }
 
 // MarshalJSON writes {"number", "previous_hash", "data_hash"} with hex.
-func (h Header) MarshalJSON() ([]byte, error) {
-	return json.Marshal(wireHeader{h.Number, hex.EncodeToString(h.PreviousHash), hex.EncodeToString(h.DataHash)})
+func (h Header) MarshalJSON() ([]byte, error) { return h.AppendJSON(make([]byte, 0, 160)), nil }
+
+// AppendJSON appends the header as MarshalJSON writes it (the members of
+// wireHeader in order, as encoding/json would write them) to b.
+func (h Header) AppendJSON(b []byte) []byte {
+	b = append(b, `{"number":`...)
+	b = strconv.AppendUint(b, h.Number, 10)
+	b = append(b, `,"previous_hash":"`...)
+	b = hex.AppendEncode(b, h.PreviousHash)
+	b = append(b, `","data_hash":"`...)
+	b = hex.AppendEncode(b, h.DataHash)
+	return append(b, `"}`...)
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes, strictly

@@ -145,6 +145,14 @@ func TestHeaderJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil || !bytes.Equal(got.Hash(), h.Hash()) {
 		t.Fatalf("round trip %s: %v", b, err)
 	}
+	// The hand-written encoding is what encoding/json writes for the wire
+	// form, for a first block (no previous hash) and the largest number.
+	for _, h := range []Header{h, {Number: 0, DataHash: []byte{0xff}}, {Number: 1<<64 - 1}} {
+		want, _ := json.Marshal(wireHeader{h.Number, hex.EncodeToString(h.PreviousHash), hex.EncodeToString(h.DataHash)})
+		if got, _ := h.MarshalJSON(); !bytes.Equal(got, want) {
+			t.Fatalf("header JSON\n got %s\nwant %s", got, want)
+		}
+	}
 }
 
 // TestHeaderBytesAsASN1 checks the hand-written DER against
