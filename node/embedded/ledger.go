@@ -82,6 +82,7 @@ type Ledger struct {
 	// almost always above it and needs no look-up to rule out a duplicate.
 	// Only the writer goroutine uses it.
 	maxID evidence.ID
+	keyID string // of cfg.Key
 	// synced is when the writer last wrote the index synced.
 	synced time.Time
 
@@ -177,6 +178,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
 	}
+	l.keyID = pub.ID
 	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded}
 	err = db.Scan(prefKeys, nil, func(_, v []byte) (bool, error) {
 		var k block.Key
@@ -424,7 +426,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	hdr := block.Header{Number: num, PreviousHash: prev, DataHash: block.DataHash(leaves)}
 	hash := hdr.Hash()
 	seal := block.Seal{Ledger: l.cfg.Name, Number: num, BlockHash: hex.EncodeToString(hash), Time: verifier.FormatTime(l.cfg.Now())}
-	if err := seal.Sign(l.cfg.Key); err != nil {
+	if err := seal.SignAs(l.cfg.Key, l.keyID); err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: %v", node.ErrUnavailable, err)
 	}
 	blk := block.Embedded{Version: block.EmbeddedVersion, Header: hdr, Records: leaves, Seal: seal}
