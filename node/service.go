@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -68,7 +68,7 @@ type Config struct {
 	// ledger's commit is itself durable.
 	Queue      bool
 	CommitWait time.Duration
-	Logger     *log.Logger
+	Logger     *slog.Logger
 	// PDFDir is where certificates are rendered from (pdfcpu's
 	// configuration and the installed font); empty: DefaultPDFDir().
 	PDFDir string
@@ -116,7 +116,7 @@ func NewService(c Config) (*Service, error) {
 		c.Metrics = NewMetrics(nil)
 	}
 	if c.Logger == nil {
-		c.Logger = log.Default()
+		c.Logger = slog.Default()
 	}
 	if c.CommitWait <= 0 {
 		c.CommitWait = 3 * time.Second

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -34,6 +33,7 @@ import (
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/logging"
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
@@ -78,6 +78,8 @@ type Config struct {
 	RatePlatform    float64
 	TrustedProxy    string
 	MetricsListen   string
+	LogFormat       string
+	LogLevel        string
 	ConfigFile      string
 }
 
@@ -141,6 +143,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--metrics-listen %q: want HOST:PORT: %v", c.MetricsListen, err)
 		}
 	}
+	if c.LogFormat != logging.FormatText && c.LogFormat != logging.FormatJSON {
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
 	return nil
 }
 
@@ -171,6 +179,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Float64Var(&c.RatePlatform, "rate-platform", web.DefaultLimits.Platform, "requests per second per platform key (bursts of 3 s; 0: no limit)")
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of the public listener, e.g. 127.0.0.1:9090")
+	fs.StringVar(&c.LogFormat, "log-format", logging.FormatText, "log lines on stderr as text (key=value) or json (one object a line); each line of a request names its request_id")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "least important log lines written: debug (a line for every request), info, warn or error")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -252,7 +262,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // Run serves until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	logger := log.New(stderr, "evidenced: ", log.LstdFlags|log.Lmsgprefix)
+	level, _ := logging.ParseLevel(cfg.LogLevel) // checked by Validate
+	logger, err := logging.New(stderr, cfg.LogFormat, level)
+	if err != nil {
+		return err
+	}
 	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
@@ -315,7 +329,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer led.Close()
 	info, err := led.Info(ctx)
 	if err != nil {
-		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
+		logger.Warn("ledger not reachable yet (submissions are queued)", "err", err)
 	}
 	metrics.SetHeight(info.Height)
 	plats, err := platform.Open(cfg.Data, platform.WithLogger(logger))
@@ -354,7 +368,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
 			publicURL = "http://" + ln.Addr().String()
 		} else {
-			logger.Printf("no --public-url on a non-loopback listener: certificates and packages are refused until one is set (their links must not come from request headers)")
+			logger.Warn("no --public-url on a non-loopback listener: certificates and packages are refused until one is set (their links must not come from request headers)")
 		}
 	}
 	proxies, _ := web.ParseProxies(cfg.TrustedProxy) // checked by Validate
@@ -378,6 +392,6 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 
 	err = web.Serve(ctx, app, ln, 10*time.Second)
-	logger.Printf("stopped")
+	logger.Info("stopped")
 	return err
 }

@@ -15,7 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -47,8 +47,8 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
-	// Logger (nil: log.Default()).
-	Logger *log.Logger
+	// Logger (nil: slog.Default()).
+	Logger *slog.Logger
 	// Dir is the directory of the block files (required).
 	Dir string
 	// SegmentSize is the size at which a new block file is started
@@ -137,7 +137,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = log.Default()
+		cfg.Logger = slog.Default()
 	}
 	l := &Ledger{db: db, cfg: cfg, headers: map[uint64]headerRec{}}
 
