@@ -6,11 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
@@ -109,4 +111,34 @@ func LoadOrCreateCertificate(path string, key *ecdsa.PrivateKey, create bool) ([
 		return nil, false, fmt.Errorf("node: %s: the first certificate is not for the node's key (node-key.pem)", path)
 	}
 	return chain, false, nil
+}
+
+// LoadOrCreateToken returns the operator's admin token kept in path (one
+// line, mode 0600), creating a random one (32 bytes, hex, after "eva_")
+// if the file does not exist. It refuses a token file that others can
+// read, or one too short to be secret.
+func LoadOrCreateToken(path string) (string, bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var r [32]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", false, err
+		}
+		tok := "eva_" + hex.EncodeToString(r[:])
+		if err := store.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			return "", false, fmt.Errorf("node: write admin token: %w", err)
+		}
+		return tok, true, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("node: read admin token: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", false, fmt.Errorf("node: admin token file %s has mode %v; it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 32 || strings.ContainsAny(tok, " \t\r\n") {
+		return "", false, fmt.Errorf("node: admin token file %s: want one token of at least 32 characters", path)
+	}
+	return tok, false, nil
 }

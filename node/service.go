@@ -82,6 +82,9 @@ type Config struct {
 	// Inspection bounds the inspection of submitted PDFs (a sandboxed
 	// child process per document, fair between platforms).
 	Inspection pdf.InspectorConfig
+	// Space, if set, refuses submissions while the data disk is (nearly)
+	// full (ErrDiskFull), before anything is written.
+	Space *Space
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -105,6 +108,7 @@ type Service struct {
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
 	quotas    map[string]*quotaState
+	space     *Space
 }
 
 // NewService returns a Service; Close stops it.
@@ -130,6 +134,7 @@ func NewService(c Config) (*Service, error) {
 		renderer:   &renderer{dir: c.PDFDir},
 		originals:  make(chan struct{}, 1),
 		documents:  newDocumentCache(64<<20, c.Metrics.documents),
+		space:      c.Space,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
@@ -300,6 +305,11 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
+	}
+	// A full disk refuses new records before anything is written for
+	// them (a retry above finishes on the ledger, which checks too).
+	if err := s.space.Check(); err != nil {
+		return nil, err
 	}
 	quota, err := s.reserveQuota(p, len(subs))
 	if err != nil {

@@ -56,6 +56,10 @@ type Config struct {
 	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
+	// CheckSpace, if set, is asked before each block is written; an error
+	// (node.Space.Check: the disk is nearly full) fails the block's
+	// appends with it, nothing written.
+	CheckSpace func() error
 	// OnCorrupted, if set, is called each time stored data is found not
 	// to match its hashes (and so is not served): block is the block it
 	// belongs to (-1 if not known); first is true the first time a
@@ -401,6 +405,11 @@ func (l *Ledger) write(batch []*node.Request) {
 
 // commit writes one block holding leaves, atomically and synced.
 func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]byte, error) {
+	if l.cfg.CheckSpace != nil {
+		if err := l.cfg.CheckSpace(); err != nil {
+			return headerRec{}, nil, err
+		}
+	}
 	l.mu.RLock()
 	num, prev := l.height, l.lastHash
 	l.mu.RUnlock()
@@ -431,7 +440,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	offs[len(ids)] = len(data)
 	at, err := l.segs.append(data)
 	if err != nil {
-		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %v", node.ErrUnavailable, num, err)
+		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %w", node.ErrUnavailable, num, err)
 	}
 	var b store.Batch
 	b.Set(numKey(prefBlk, num), loc{Seg: at.Seg, Off: at.Off, Len: uint32(len(raw))}.bytes())
@@ -446,7 +455,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(len(data)))
 	b.Set(keyHead, head)
 	if err := l.db.Write(&b); err != nil {
-		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
+		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %w", node.ErrUnavailable, num, err)
 	}
 	l.segs.commit(at)
 	for _, id := range ids {

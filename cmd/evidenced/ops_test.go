@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evidence-node/evidence-node/node/store/storetest"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+)
+
+// readAcks reads the acknowledgements the load generator recorded
+// (ackLine: fabric_test.go).
+func readAcks(t *testing.T, path string) []ackLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []ackLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var a ackLine
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("ack line %d: %v", len(out)+1, err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// ledgerRoots reads the node's trust roots.
+func ledgerRoots(t *testing.T, nodeURL string) block.TrustRoots {
+	t.Helper()
+	var lv struct {
+		TrustRoots block.TrustRoots `json:"trust_roots"`
+	}
+	if code := getJSON(t, nodeURL+"/api/v1/ledger", &lv); code != 200 {
+		t.Fatalf("GET /ledger: %d", code)
+	}
+	return lv.TrustRoots
+}
+
+// checkAcked checks that every acknowledgement in acks is on the node:
+// its receipt is served with the block acknowledged, the receipt verifies
+// against the ledger's trust roots, and (for a sample) the node's own
+// verification of the digest passes.
+func checkAcked(t *testing.T, nodeURL string, acks []ackLine) {
+	t.Helper()
+	roots := ledgerRoots(t, nodeURL)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for i, a := range acks {
+		resp, err := hc.Get(nodeURL + "/api/v1/evidence/" + a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("acknowledged %s (block %d): %d %s", a.ID, a.BlockNumber, resp.StatusCode, b)
+		}
+		rc, err := verifier.ParseReceipt(b)
+		if err != nil {
+			t.Fatalf("receipt of %s: %v", a.ID, err)
+		}
+		// A 202 acknowledgement (queued) names no block yet.
+		if a.BlockHash != "" && (rc.BlockHash != a.BlockHash || rc.BlockNumber != a.BlockNumber || rc.DigestHex != a.DigestHex) {
+			t.Fatalf("acknowledged %s in block %d %s, served in block %d %s", a.ID, a.BlockNumber, a.BlockHash, rc.BlockNumber, rc.BlockHash)
+		}
+		if _, err := verifier.VerifyReceipt(rc, roots); err != nil {
+			t.Fatalf("receipt of %s does not verify: %v", a.ID, err)
+		}
+		if i%100 == 0 {
+			body := fmt.Sprintf(`{"id":%q,"algorithm":"sha256","digest":%q}`, a.ID, rc.DigestHex)
+			resp, err := hc.Post(nodeURL+"/api/v1/verify", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v verifier.Verification
+			json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if v.Verdict != "pass" {
+				t.Fatalf("verify %s: %d %+v", a.ID, resp.StatusCode, v)
+			}
+		}
+	}
+}
+
+// stop ends the node with SIGTERM (a graceful shutdown) and waits.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("evidenced did not stop on SIGTERM: %s", p.logs.String())
+	}
+}
+
+// TestDiskFull: the node's data directory on a 96 MiB file system, filled
+// while 8 clients submit. Below --min-free-space the node answers 503
+// ledger_unavailable, keeps serving reads and says so in its metrics;
+// once space is freed, submissions succeed again by themselves. Every
+// record acknowledged is there and verifies, and fsck finds the ledger
+// intact.
+//
+// With --queue (every submission durable in the node's store before the
+// ledger, as on Fabric) the same holds: the store is written first, so the
+// floor keeps badger from ever meeting the full disk (it writes through
+// memory maps: a full disk there kills the process with SIGBUS).
+func TestDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	t.Run("embedded", func(t *testing.T) { testDiskFull(t) })
+	t.Run("queue", func(t *testing.T) { testDiskFull(t, "--queue") })
+}
+
+func testDiskFull(t *testing.T, extra ...string) {
+	// 96 MiB: the load's own records (about 1.2 KiB each on disk) stay
+	// well below it; a filler file fills it.
+	fsDir := storetest.Tmpfs(t, 96<<20)
+	data := filepath.Join(fsDir, "data")
+	key := addPlatform(t, data, "full")
+	const floor = 8 << 20
+	p := startNode(t, data, "127.0.0.1:0", append([]string{"--min-free-space", fmt.Sprint(floor), "--log-format", "json"}, extra...)...)
+	acks := filepath.Join(t.TempDir(), "acks.jsonl")
+	const load = 15 * time.Second
+	bench := startBench(t, p.url, key, 8, load, acks)
+	for deadline := time.Now().Add(20 * time.Second); bench.acked(t) < 500; {
+		if time.Now().After(deadline) {
+			t.Fatalf("load too slow: %d acknowledged", bench.acked(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Fill the disk to below the floor, under load.
+	filler := filepath.Join(fsDir, "filler")
+	storetest.Fill(t, filler, floor/2)
+	t.Logf("disk filled: %d bytes free", storetest.Free(t, fsDir))
+	var code int
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		code, body = submitDigest(t, p.url, key)
+		if code == http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != http.StatusServiceUnavailable || errCode([]byte(body)) != "ledger_unavailable" {
+		t.Fatalf("submission on a full disk: %d %s", code, body)
+	}
+	fullAt := bench.acked(t)
+	time.Sleep(2 * time.Second) // the load goes on against the full disk
+	if n := bench.acked(t); n != fullAt {
+		t.Fatalf("%d records acknowledged while the disk was full", n-fullAt)
+	}
+	if v := metric(t, p.url, "evidence_disk_full"); v != 1 {
+		t.Fatalf("evidence_disk_full %v on a full disk", v)
+	}
+	// Reads go on.
+	first := readAcks(t, acks)[:20]
+	checkAcked(t, p.url, first)
+	if code := getJSON(t, p.url+"/readyz", nil); code != 200 {
+		t.Fatalf("/readyz on a full disk: %d", code)
+	}
+
+	// Free the space: submissions resume by themselves.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		code, body = submitDigest(t, p.url, key)
+		if code == http.StatusCreated || code == http.StatusAccepted {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("submissions did not resume within 10 s of space being freed: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("submissions resumed %v after space was freed", time.Since(start).Round(time.Millisecond))
+	res := bench.wait(t)
+	if res.Errors["ledger_unavailable"] == 0 {
+		t.Fatalf("the load met no 503 ledger_unavailable: %v", res.Errors)
+	}
+	for code, n := range res.Errors {
+		if code != "ledger_unavailable" {
+			t.Fatalf("errors other than ledger_unavailable under load: %d %s (all: %v)", n, code, res.Errors)
+		}
+	}
+	all := readAcks(t, acks)
+	if len(all) <= fullAt {
+		t.Fatalf("no record acknowledged after space was freed (%d before the disk was full, %d in all)", fullAt, len(all))
+	}
+	// Records queued (202) reach the ledger once it can write.
+	for deadline := time.Now().Add(30 * time.Second); metric(t, p.url, "evidence_queue_pending_submissions") > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue did not drain: %v pending", metric(t, p.url, "evidence_queue_pending_submissions"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	checkAcked(t, p.url, all)
+	t.Logf("%d records acknowledged (%d before the disk filled), %d answers 503 ledger_unavailable; all acknowledged records there and verified", len(all), fullAt, res.Errors["ledger_unavailable"])
+
+	// The node's lines are JSON, and the refusals were logged, bounded.
+	p.stop(t)
+	logs := p.logs.Bytes()
+	lines := bytes.Split(bytes.TrimSpace(logs), []byte("\n"))
+	unavailable := 0
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("a log line is not JSON: %v: %s", err, l)
+		}
+		if m["code"] == "ledger_unavailable" {
+			unavailable++
+			if m["request_id"] == nil || m["level"] != "WARN" {
+				t.Fatalf("a refusal's line has no request ID or is not a warning: %s", l)
+			}
+		}
+	}
+	// At most 10 lines a second (bursts of 20) for failed requests.
+	if unavailable == 0 || unavailable > int(10*load.Seconds())+20 {
+		t.Fatalf("%d lines logged for %d refusals (want some, bounded)", unavailable, res.Errors["ledger_unavailable"])
+	}
+	if out, code := ctl(t, nil, "fsck", "--data", data, "-q"); code != 0 {
+		t.Fatalf("fsck after the disk was full: %d %s", code, out)
+	}
+}
