@@ -256,10 +256,7 @@ func TestEveryChangedByteIsRefused(t *testing.T) {
 	bad := filepath.Join(out, "bad.tar")
 	refused := func(what string, b []byte) {
 		t.Helper()
-		if err := os.WriteFile(bad, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := backup.Verify(bad); !errors.Is(err, backup.ErrDamaged) {
+		if _, err := backup.VerifyBytes(b); !errors.Is(err, backup.ErrDamaged) {
 			t.Fatalf("%s: not refused: %v", what, err)
 		}
 	}
@@ -273,6 +270,12 @@ func TestEveryChangedByteIsRefused(t *testing.T) {
 	refused("a block added", append(bytes.Clone(good), make([]byte, 512)...))
 	refused("empty", nil)
 	b[len(b)/2] ^= 0x80
+	if err := os.WriteFile(bad, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Verify(bad); !errors.Is(err, backup.ErrDamaged) {
+		t.Fatalf("a changed byte in a file: not refused: %v", err)
+	}
 	dst := filepath.Join(t.TempDir(), "restored")
 	if _, err := backup.Restore(dst, []string{bad}); !errors.Is(err, backup.ErrDamaged) {
 		t.Fatalf("restore of a damaged backup: %v", err)

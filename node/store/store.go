@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -288,6 +289,10 @@ type BackupResult struct {
 	Keys int
 }
 
+// backupMarker is the key Backup sets when it starts (below every key
+// the node uses).
+var backupMarker = []byte("\x00store/backup")
+
 // Backup streams a consistent snapshot of the store to w in badger's own
 // backup format (badger's Stream.Backup; what Load reads), while the store
 // is in use: every key as of one moment. See BackupOptions.
@@ -307,6 +312,15 @@ func (d *DB) Backup(w io.Writer, o BackupOptions) (BackupResult, error) {
 	var once sync.Once
 	unblock := func() { once.Do(d.wmu.Unlock) }
 	defer unblock()
+	// The marker is the first key of the store, changed by every backup:
+	// the stream offers it at once, so writes wait only while the stream
+	// starts, not while it skips what an incremental backup leaves out.
+	err := d.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(backupMarker, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+	if err != nil {
+		return res, fmt.Errorf("store: backup: %w", err)
+	}
 	var list *badger.Txn
 	if len(o.Track) > 0 {
 		list = d.db.NewTransaction(false)
