@@ -102,6 +102,7 @@ type Service struct {
 	renderer   *renderer
 	signer     pdf.Signer
 	signerKey  block.Key
+	signers    []block.Key // every document signing key used, oldest first
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
 
@@ -142,6 +143,10 @@ func NewService(c Config) (*Service, error) {
 	if err := s.setSigner(c.SigningKey, c.SigningChain); err != nil {
 		return nil, err
 	}
+	// A key made for this process alone (no SigningKey) is not recorded.
+	if err := s.loadSigners(c.SigningKey != nil); err != nil {
+		return nil, err
+	}
 	if c.Queue {
 		q, err := openQueue(c.DB, c.Ledger, c.Logger, func(n int) { c.Metrics.queueDepth.Set(float64(n)) })
 		if err != nil {
@@ -160,13 +165,14 @@ func (s *Service) Close() {
 }
 
 // Info describes the service's ledger (Ledger.Info), its trust roots
-// naming the node's document signing key.
+// naming the node's document signing keys: every one it has used, the
+// current one last.
 func (s *Service) Info(ctx context.Context) (Info, error) {
 	info, err := s.ledger.Info(ctx)
 	if err != nil {
 		return info, err
 	}
-	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signerKey)
+	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signers...)
 	return info, nil
 }
 

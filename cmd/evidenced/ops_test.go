@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -379,3 +380,95 @@ func TestBackupUnderLoad(t *testing.T) {
 }
 
 func mibs(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// TestKeyRotation: a package made before `evidencectl key rotate` and one
+// made after both verify offline, against their own trust roots and
+// against the ledger's after the rotation, which list both keys with the
+// blocks each sealed and both as document signers. The retired key cannot
+// start the node again.
+func TestKeyRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	data, work := t.TempDir(), t.TempDir()
+	key := addPlatform(t, data, "acme")
+	p := startNode(t, data, "127.0.0.1:0")
+	pkgOf := func(nodeURL, text, name string) (verifier.Receipt, string) {
+		t.Helper()
+		env := []string{"EVIDENCE_NODE=" + nodeURL, "EVIDENCE_API_KEY=" + key}
+		out, code := ctl(t, env, "submit", "--text", text)
+		if code != 0 {
+			t.Fatalf("submit: %d %s", code, out)
+		}
+		var rc verifier.Receipt
+		if err := json.Unmarshal([]byte(out), &rc); err != nil {
+			t.Fatalf("submit: %v %s", err, out)
+		}
+		pkg := filepath.Join(work, name)
+		if out, code := ctl(t, env, "package", rc.ID, "-o", pkg); code != 0 {
+			t.Fatalf("package: %d %s", code, out)
+		}
+		return rc, pkg
+	}
+	rc1, pkg1 := pkgOf(p.url, "合同：轮换之前", "before.pdf")
+	ledgerRoots(t, p.url)
+	p.stop(t)
+
+	out, code := ctl(t, nil, "key", "rotate", "--data", data)
+	if code != 0 || !strings.Contains(out, "retired") || !strings.Contains(out, "sealed blocks 0 to 0") || !strings.Contains(out, "seals blocks 1 on") {
+		t.Fatalf("key rotate: %d %s", code, out)
+	}
+	t.Logf("key rotate:\n%s", out)
+	if out, code := ctl(t, nil, "key", "list", "--data", data); code != 0 || strings.Count(out, "\n  ") != 4 {
+		t.Fatalf("key list: %d %s", code, out)
+	}
+
+	p = startNode(t, data, "127.0.0.1:0")
+	rc2, pkg2 := pkgOf(p.url, "合同：轮换之后", "after.pdf")
+	if rc2.KeyIDs[0] == rc1.KeyIDs[0] || rc2.BlockNumber != 1 {
+		t.Fatalf("after the rotation block %d is sealed by %v (before: %v)", rc2.BlockNumber, rc2.KeyIDs, rc1.KeyIDs)
+	}
+	resp, err := http.Get(p.url + "/api/v1/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var lv struct {
+		TrustRoots block.TrustRoots `json:"trust_roots"`
+	}
+	json.Unmarshal(lb, &lv)
+	k := lv.TrustRoots.Keys
+	if len(k) != 2 || k[0].ID != rc1.KeyIDs[0] || k[1].ID != rc2.KeyIDs[0] || k[0].Sealed.String() != "blocks 0 to 0" || k[1].Sealed.String() != "blocks 1 on" ||
+		len(lv.TrustRoots.Signers) != 2 || lv.TrustRoots.Signers[1].ID != k[1].ID {
+		t.Fatalf("GET /ledger after the rotation: %s", lb)
+	}
+	roots := filepath.Join(work, "ledger.json")
+	os.WriteFile(roots, lb, 0o600)
+	for _, c := range []struct {
+		pkg, text string
+	}{{pkg1, "合同：轮换之前"}, {pkg2, "合同：轮换之后"}} {
+		if out, code := ctl(t, nil, "verify-package", c.pkg, "--text", c.text); code != 0 {
+			t.Fatalf("verify-package %s against its own trust roots: %d %s", c.pkg, code, out)
+		}
+		if out, code := ctl(t, nil, "verify-package", c.pkg, "--text", c.text, "--trust", roots); code != 0 {
+			t.Fatalf("verify-package %s against the ledger's trust roots after the rotation: %d %s", c.pkg, code, out)
+		}
+	}
+	p.stop(t)
+
+	// The retired key does not start the node.
+	retired, err := os.ReadFile(filepath.Join(data, "retired-keys", "node-key-"+rc1.KeyIDs[0]+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(data, "node-key.pem"), retired, 0o600)
+	cmd := exec.Command(filepath.Join(binDir, "evidenced"), "--data", data, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration")
+	if b, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(b), "retired") {
+		t.Fatalf("evidenced with the retired key: %v %s", err, b)
+	}
+	if out, code := ctl(t, nil, "fsck", "--data", data, "-q"); code != 0 {
+		t.Fatalf("fsck after the rotation: %d %s", code, out)
+	}
+}

@@ -162,34 +162,10 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 			return nil, fmt.Errorf("embedded: this data directory holds ledger %q, not %q", mm.Name, cfg.Name)
 		}
 	}
-	// Every key that ever signed stays a trust root, so old receipts verify
-	// after a key rotation.
-	pub, err := block.NewKey(&cfg.Key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := db.Has(append(append([]byte(nil), prefKeys...), pub.ID...)); err != nil {
-		return nil, err
-	} else if !ok {
-		kb, _ := json.Marshal(pub)
-		b.Set(append(append([]byte(nil), prefKeys...), pub.ID...), kb)
-	}
 	if b.Len() > 0 {
 		if err := db.Write(&b); err != nil {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
-	}
-	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded}
-	err = db.Scan(prefKeys, nil, func(_, v []byte) (bool, error) {
-		var k block.Key
-		if err := json.Unmarshal(v, &k); err != nil {
-			return false, err
-		}
-		l.roots.Keys = append(l.roots.Keys, k)
-		return true, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded: trust roots: %w", err)
 	}
 	head, err := db.Get(keyHead)
 	var seg uint32
@@ -206,6 +182,17 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		seg = binary.BigEndian.Uint32(head[40:44])
 		end = int64(binary.BigEndian.Uint64(head[44:52]))
 	}
+	// Every key that ever sealed stays a trust root, with the blocks it
+	// sealed, so old receipts verify after a key rotation; this key seals
+	// from the next block on.
+	kc, err := registerKey(db, &cfg.Key.PublicKey, l.height)
+	if err != nil {
+		return nil, err
+	}
+	if kc.Retired != nil && kc.Retired.Sealed != nil {
+		cfg.Logger.Info(fmt.Sprintf("node key rotated: key %s sealed %s; key %s seals from block %d on", kc.Retired.ID, kc.Retired.Sealed, kc.Keys[len(kc.Keys)-1].ID, l.height), "component", "ledger")
+	}
+	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded, Keys: kc.Keys}
 	switch k, err := db.LastKey(prefRec); {
 	case err == nil && len(k) == len(prefRec)+len(evidence.ID{}):
 		copy(l.maxID[:], k[len(prefRec):])
