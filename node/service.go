@@ -102,7 +102,7 @@ type Service struct {
 	renderer   *renderer
 	signer     pdf.Signer
 	signerKey  block.Key
-	signers    []block.Key // every document signing key used, oldest first
+	signers    []block.Key   // every document signing key used, oldest first
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
 
