@@ -297,7 +297,6 @@ func TestLogsAndRequestIDs(t *testing.T) {
 	}
 }
 
-
 // writeTLSCert writes a self-signed certificate for 127.0.0.1 and its key
 // (PEM) to certFile and keyFile, and returns the certificate.
 func writeTLSCert(t *testing.T, certFile, keyFile, name string) *x509.Certificate {
