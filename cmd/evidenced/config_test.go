@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +100,39 @@ func TestParseFlagsErrors(t *testing.T) {
 		if c.Validate() == nil {
 			t.Errorf("%s: invalid config accepted", name)
 		}
+	}
+}
+
+// TestFlagsInReadme: every flag of evidenced is in the README's
+// configuration table.
+func TestFlagsInReadme(t *testing.T) {
+	var usage strings.Builder
+	ParseFlags([]string{"-h"}, func(string) string { return "" }, &usage)
+	readme, err := os.ReadFile(filepath.Join(repoDir(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The flags named in the first cell of a table row.
+	inTable := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 2 && strings.HasPrefix(line, "| `--") {
+			for _, m := range regexp.MustCompile("`--([a-z-]+)`").FindAllStringSubmatch(cells[1], -1) {
+				inTable[m[1]] = true
+			}
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(usage.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "-") {
+			continue
+		}
+		n++
+		if name := strings.TrimPrefix(f[0], "-"); !inTable[name] {
+			t.Errorf("flag --%s is not in the README's configuration table", name)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("read %d flags from the usage:\n%s", n, usage.String())
 	}
 }
