@@ -240,7 +240,7 @@ func cmdRestore(args []string, stdout, stderr io.Writer) (bool, error) {
 		fmt.Fprintf(stdout, ", %d deleted keys dropped", res.Pruned)
 	}
 	fmt.Fprintln(stdout)
-	db, err := store.Open(filepath.Join(*data, backup.StoreDir), store.Options{})
+	db, err := openForCheck(filepath.Join(*data, backup.StoreDir), stderr)
 	if err != nil {
 		return false, err
 	}

@@ -66,7 +66,12 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(storeDir); err != nil {
 		return usagef("key: %s holds no node data (no %s)", *data, storeDir)
 	}
-	db, err := store.Open(storeDir, store.Options{})
+	var db *store.DB
+	if args[0] == "list" {
+		db, err = openForCheck(storeDir, stderr)
+	} else {
+		db, err = store.Open(storeDir, store.Options{})
+	}
 	if errors.Is(err, store.ErrLocked) {
 		return usagef("key: the node is running on %s (its store is locked): stop evidenced first; the key is rotated with the node stopped", *data)
 	}

@@ -276,7 +276,7 @@ func TestLogsAndRequestIDs(t *testing.T) {
 	if code != 400 || hdr.Get("X-Request-ID") != "err-1" {
 		t.Fatalf("an error answer: %d, X-Request-ID %q", code, hdr.Get("X-Request-ID"))
 	}
-	p.stop(t)
+	stopProc(p)
 	seen := map[string]bool{}
 	for i, l := range bytes.Split(bytes.TrimSpace(p.logs.Bytes()), []byte("\n")) {
 		var m map[string]any

@@ -25,6 +25,10 @@ import (
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("store: key not found")
 
+// ErrUnclean means a store opened ReadOnly was not closed cleanly: its
+// log must be replayed, which writes; open it for writing to recover.
+var ErrUnclean = errors.New("store: the store was not closed cleanly (its log must be replayed)")
+
 // ErrLocked means another process has the database open.
 var ErrLocked = errors.New("store: the data directory is in use by another process (is evidenced running?)")
 
@@ -43,6 +47,10 @@ type Options struct {
 	InMemory bool
 	// Logger receives badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// ReadOnly opens the store for reading only: badger writes nothing
+	// (no compaction, no log), so a check can run on a full disk. A store
+	// not closed cleanly cannot be opened so (ErrUnclean).
+	ReadOnly bool
 }
 
 // Open opens or creates the store in dir. The settings favour a small
@@ -70,6 +78,16 @@ func Open(dir string, o Options) (*DB, error) {
 	// Tables stay small at every level, so compaction's table builders
 	// (which allocate twice the table size each) stay small too.
 	opt.TableSizeMultiplier = 1
+	if o.ReadOnly {
+		// Badger keeps its memtable's log in *.mem files while it runs
+		// and removes them when it closes cleanly; one left means a log to
+		// replay, which read-only badger refuses (its error keeps no cause
+		// to test).
+		if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) > 0 {
+			return nil, fmt.Errorf("%w: %s", ErrUnclean, dir)
+		}
+		opt = opt.WithReadOnly(true)
+	}
 	var lock *os.File
 	if o.InMemory {
 		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
