@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps fabric tools unit integration fuzz bench bench-load lint build
+.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -16,7 +16,7 @@ build:
 # stop their own network from the binaries `fabric` built, and those that
 # start the TSA and witness servers `tools` built), a check of the build
 # cache's lock, and a short run of every fuzz target.
-test: deps lint fabric tools
+test: deps lint ops fabric tools
 	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
 		$(GO) test -race -count=1 -timeout 25m ./...
 	network/test-build-lock
@@ -34,6 +34,21 @@ fabric:
 # network/tool-versions and cached beside the Fabric binaries.
 tools:
 	network/build-tools
+
+# The operator's files: the Prometheus alert rules and their unit tests,
+# the example Prometheus configuration, the systemd unit (when systemd is
+# there to check it). The dashboard is checked against a real node's
+# metrics by cmd/evidenced's TestOpsDashboardAndAlerts.
+ops:
+	promtool check rules docs/ops/alerts.yml
+	promtool test rules docs/ops/alerts_test.yml
+	promtool check config docs/ops/prometheus.yml
+	@if command -v systemd-analyze >/dev/null; then \
+		d=$$(mktemp -d) && sed 's|/usr/local/bin/evidenced|/bin/true|' docs/ops/evidenced.service > $$d/evidenced.service && \
+		out=$$(systemd-analyze verify --man=no $$d/evidenced.service 2>&1); rm -rf $$d; \
+		if [ -n "$$out" ]; then echo "systemd-analyze verify docs/ops/evidenced.service:"; echo "$$out"; exit 1; fi; \
+		echo "systemd-analyze verify docs/ops/evidenced.service: ok"; \
+	else echo "systemd-analyze not found: docs/ops/evidenced.service not checked"; fi
 
 # Debian packages the tests use (installed only when missing).
 deps:

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -39,6 +39,18 @@ var (
 	prefPending = []byte("S/P/")
 )
 
+// DeletedPrefixes are the store key prefixes under which the node deletes
+// keys: a queued submission and its pending marks go once they are
+// committed; a webhook event once delivered, parked or redelivered, and
+// old delivery attempts. Everything else in the store is only added or overwritten.
+// A restore from incremental backups prunes these prefixes to the live
+// keys the last backup lists (backup.Options.Track), since badger may have
+// dropped a deletion's tombstone before the backup that should carry it.
+// Code that deletes store keys under another prefix adds it here.
+func DeletedPrefixes() [][]byte {
+	return [][]byte{prefQueue, prefPending, prefHookDue, prefHookParked, prefHookLog}
+}
+
 // drainBatch is the most records the drainer appends at once (the
 // ledgers' largest single request).
 const drainBatch = 1000
@@ -53,7 +65,7 @@ type queued struct {
 type queue struct {
 	db     *store.DB
 	ledger Ledger
-	log    *log.Logger
+	log    *slog.Logger
 
 	mu       sync.Mutex
 	next     uint64
@@ -64,7 +76,7 @@ type queue struct {
 	depth    func(int)
 }
 
-func openQueue(db *store.DB, l Ledger, logger *log.Logger, depth func(int)) (*queue, error) {
+func openQueue(db *store.DB, l Ledger, logger *slog.Logger, depth func(int)) (*queue, error) {
 	q := &queue{db: db, ledger: l, log: logger, inflight: map[uint64]bool{}, depth: depth,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	switch k, err := db.LastKey(prefQueue); {
@@ -125,7 +137,7 @@ func (q *queue) forget(seqs []uint64, recs []evidence.Record) {
 		b.Delete(pendingKey(r.ID))
 	}
 	if err := q.db.Write(&b); err != nil {
-		q.log.Printf("queue: removing committed submissions %v: %v (they will be appended again, harmlessly)", seqs, err)
+		q.log.Warn("queue: removing committed submissions failed (they will be appended again, harmlessly)", "component", "queue", "seqs", seqs, "err", err)
 	}
 }
 
@@ -212,7 +224,7 @@ func (q *queue) drainOnce() (int, error) {
 		return len(items) < 256, nil
 	})
 	if err != nil {
-		q.log.Printf("%v", err)
+		q.log.Error("queue: reading the queue", "component", "queue", "err", err)
 		return 0, err
 	}
 	// Consecutive submissions go to the ledger together, up to
@@ -251,7 +263,7 @@ func (q *queue) drainOnce() (int, error) {
 				_, err := q.commit(ctx, it.seq, it.recs)
 				cancel()
 				if errors.Is(err, ErrConflict) {
-					q.log.Printf("queue: submission %d can never be committed, set aside: %v", it.seq, err)
+					q.log.Error("queue: a submission can never be committed, set aside", "component", "queue", "seq", it.seq, "err", err)
 					q.setAside(it.seq, err)
 				} else if err != nil {
 					return len(items) - start, err
@@ -260,7 +272,7 @@ func (q *queue) drainOnce() (int, error) {
 		case errors.Is(err, ErrConflict):
 			// A record of this submission conflicts with the ledger: it can
 			// never be written. Set it aside (S/D/<seq>) and say so loudly.
-			q.log.Printf("queue: submission %d can never be committed, set aside: %v", group[0].seq, err)
+			q.log.Error("queue: a submission can never be committed, set aside", "component", "queue", "seq", group[0].seq, "err", err)
 			q.setAside(group[0].seq, err)
 		default:
 			return len(items) - start, err
@@ -299,7 +311,7 @@ func (q *queue) setAside(seq uint64, why error) {
 		}
 	}
 	if err := q.db.Write(&b); err != nil {
-		q.log.Printf("queue: setting aside %d: %v", seq, err)
+		q.log.Error("queue: setting a submission aside failed", "component", "queue", "seq", seq, "err", err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -68,7 +68,7 @@ type Config struct {
 	// ledger's commit is itself durable.
 	Queue      bool
 	CommitWait time.Duration
-	Logger     *log.Logger
+	Logger     *slog.Logger
 	// PDFDir is where certificates are rendered from (pdfcpu's
 	// configuration and the installed font); empty: DefaultPDFDir().
 	PDFDir string
@@ -82,6 +82,9 @@ type Config struct {
 	// Inspection bounds the inspection of submitted PDFs (a sandboxed
 	// child process per document, fair between platforms).
 	Inspection pdf.InspectorConfig
+	// Space, if set, refuses submissions while the data disk is (nearly)
+	// full (ErrDiskFull), before anything is written.
+	Space *Space
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -98,15 +101,17 @@ type Service struct {
 	inspector  *pdf.Inspector
 	renderer   *renderer
 	hooks      *hooks
-	logger     *log.Logger
+	logger     *slog.Logger
 	signer     pdf.Signer
 	signerKey  block.Key
+	signers    []block.Key   // every document signing key used, oldest first
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
 	quotas    map[string]*quotaState
+	space     *Space
 }
 
 // NewService returns a Service; Close stops it.
@@ -118,7 +123,7 @@ func NewService(c Config) (*Service, error) {
 		c.Metrics = NewMetrics(nil)
 	}
 	if c.Logger == nil {
-		c.Logger = log.Default()
+		c.Logger = slog.Default()
 	}
 	if c.CommitWait <= 0 {
 		c.CommitWait = 3 * time.Second
@@ -133,11 +138,16 @@ func NewService(c Config) (*Service, error) {
 		originals:  make(chan struct{}, 1),
 		documents:  newDocumentCache(64<<20, c.Metrics.documents),
 		logger:     c.Logger,
+		space:      c.Space,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
 	}
 	if err := s.setSigner(c.SigningKey, c.SigningChain); err != nil {
+		return nil, err
+	}
+	// A key made for this process alone (no SigningKey) is not recorded.
+	if err := s.loadSigners(c.SigningKey != nil); err != nil {
 		return nil, err
 	}
 	if c.Queue {
@@ -161,13 +171,14 @@ func (s *Service) Close() {
 }
 
 // Info describes the service's ledger (Ledger.Info), its trust roots
-// naming the node's document signing key.
+// naming the node's document signing keys: every one it has used, the
+// current one last.
 func (s *Service) Info(ctx context.Context) (Info, error) {
 	info, err := s.ledger.Info(ctx)
 	if err != nil {
 		return info, err
 	}
-	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signerKey)
+	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signers...)
 	return info, nil
 }
 
@@ -306,6 +317,11 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
+	}
+	// A full disk refuses new records before anything is written for
+	// them (a retry above finishes on the ledger, which checks too).
+	if err := s.space.Check(); err != nil {
+		return nil, err
 	}
 	quota, err := s.reserveQuota(p, len(subs))
 	if err != nil {

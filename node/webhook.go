@@ -98,7 +98,7 @@ func (h *hooks) forget(p platform.Platform, recs []evidence.Record, now time.Tim
 		b.Delete(dueKey(now, hookID(r.ID.String(), "")))
 	}
 	if err := h.s.db.Write(&b); err != nil {
-		h.s.logger.Printf("webhooks: forgetting events of a failed submission: %v", err)
+		h.s.logger.Error("webhooks: forgetting the events of a failed submission failed", "component", "webhooks", "err", err)
 	}
 }
 
@@ -167,7 +167,7 @@ func (h *hooks) run() {
 			return len(due) < 256, nil
 		})
 		if err != nil {
-			h.s.logger.Printf("webhooks: reading the outbox: %v", err)
+			h.s.logger.Error("webhooks: reading the outbox failed", "component", "webhooks", "err", err)
 			continue
 		}
 		for _, e := range due {
@@ -225,7 +225,7 @@ func (h *hooks) deliver(key []byte, e hookEntry) {
 		b.Delete(key)
 		b.Set(h.logKey(e.Platform, now, e.ID), mustJSON(d))
 		if werr := h.s.db.Write(&b); werr != nil {
-			h.s.logger.Printf("webhooks: recording delivery %s: %v", e.ID, werr)
+			h.s.logger.Error("webhooks: recording a delivery failed", "component", "webhooks", "webhook_id", e.ID, "err", werr)
 		}
 		h.s.metrics.webhooks.WithLabelValues("delivered").Inc()
 		h.mu.Lock()
@@ -329,7 +329,7 @@ func (h *hooks) reschedule(key []byte, e hookEntry, due time.Time, park bool, la
 		b.Set(dueKey(due, e.ID), mustJSON(e))
 	}
 	if err := h.s.db.Write(&b); err != nil {
-		h.s.logger.Printf("webhooks: rescheduling %s: %v", e.ID, err)
+		h.s.logger.Error("webhooks: rescheduling an event failed", "component", "webhooks", "webhook_id", e.ID, "err", err)
 	}
 }
 
@@ -355,7 +355,7 @@ func (h *hooks) pullIn(platformName string, now time.Time) {
 	}
 	if b.Len() > 0 {
 		if err := h.s.db.Write(&b); err != nil {
-			h.s.logger.Printf("webhooks: bringing %d events of %s forward: %v", len(ms), platformName, err)
+			h.s.logger.Error("webhooks: bringing events forward failed", "component", "webhooks", "events", len(ms), "platform", platformName, "err", err)
 		}
 		h.kick()
 	}
@@ -365,7 +365,7 @@ func (h *hooks) drop(key []byte) {
 	var b store.Batch
 	b.Delete(key)
 	if err := h.s.db.Write(&b); err != nil {
-		h.s.logger.Printf("webhooks: dropping an event: %v", err)
+		h.s.logger.Error("webhooks: dropping an event failed", "component", "webhooks", "err", err)
 	}
 }
 

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"unicode/utf8"
 
@@ -126,26 +125,25 @@ func toAPI(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Err: err, Message: "internal error", MessageZH: "内部错误"}
 }
 
-// errorHandler writes every error as ErrorBody; unknown errors are logged
-// in full and shown only as "internal error".
-func errorHandler(logger *log.Logger) fiber.ErrorHandler {
-	return func(c fiber.Ctx, err error) error {
-		ae := toAPI(err)
-		if ae.Code == CodeInternal {
-			logger.Printf("internal error on %s %s: %v", c.Method(), quote(c.Path()), err)
-		}
-		var b ErrorBody
-		// Messages may quote input: never more than a few hundred
-		// characters of it.
-		b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, clip(ae.Message), clip(ae.MessageZH)
-		if ae.Status == http.StatusUnauthorized {
-			c.Set("WWW-Authenticate", `Bearer realm="evidence-node"`)
-		}
-		if ae.Status == http.StatusRequestEntityTooLarge {
-			c.Set("Connection", "close")
-		}
-		return c.Status(ae.Status).JSON(b)
+// errorHandler writes every error as ErrorBody; unknown errors are shown
+// only as "internal error" (observe logs them in full, with the request's
+// ID, which the answer carries in X-Request-ID).
+func errorHandler(c fiber.Ctx, err error) error {
+	ae := toAPI(err)
+	if c.GetRespHeader(fiber.HeaderXRequestID) == "" {
+		c.Set(fiber.HeaderXRequestID, newRequestID()) // an error before the middleware ran
 	}
+	var b ErrorBody
+	// Messages may quote input: never more than a few hundred
+	// characters of it.
+	b.Error.Code, b.Error.Message, b.Error.MessageZH = ae.Code, clip(ae.Message), clip(ae.MessageZH)
+	if ae.Status == http.StatusUnauthorized {
+		c.Set("WWW-Authenticate", `Bearer realm="evidence-node"`)
+	}
+	if ae.Status == http.StatusRequestEntityTooLarge {
+		c.Set("Connection", "close")
+	}
+	return c.Status(ae.Status).JSON(b)
 }
 
 // maxMessage bounds an error message, in characters.

@@ -159,7 +159,7 @@ func (s *server) registerPortal(app *fiber.App) {
 	site, err := loadPortal()
 	if err != nil {
 		// The files are compiled in: this is a build defect, not a runtime condition.
-		s.log.Printf("portal disabled: %v", err)
+		s.log.Error("portal disabled", "component", "web", "err", err)
 		return
 	}
 	for route := range portalPages {

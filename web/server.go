@@ -6,17 +6,21 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
@@ -24,8 +28,10 @@ import (
 	"github.com/gofiber/fiber/v3/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/logging"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
@@ -77,7 +83,10 @@ type Config struct {
 	// at /metrics.
 	Registry  *prometheus.Registry
 	NoMetrics bool
-	Logger    *log.Logger
+	// Logger gets a line for every failed request (5xx, at most
+	// errorLinesPerSecond a second) and, at debug level, for every
+	// request; each names the request's ID (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // Default upload limits.
@@ -92,7 +101,9 @@ type server struct {
 	maxPublicUpload int64
 	publicURL       string
 	pub             *public
-	log             *log.Logger
+	log             *slog.Logger
+	errLines        *rate.Limiter // bounds the 5xx lines logged
+	suppressed      atomic.Int64  // 5xx lines not logged since the last one
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -118,14 +129,13 @@ func New(cfg Config) *fiber.App {
 	if cfg.MaxPublicUpload <= 0 {
 		cfg.MaxPublicUpload = DefaultMaxPublicUpload
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = log.Default()
-	}
+	cfg.Logger = logging.Or(cfg.Logger)
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &server{
 		svc: cfg.Service, maxUpload: cfg.MaxUpload, maxPublicUpload: cfg.MaxPublicUpload, log: cfg.Logger,
+		errLines:  rate.NewLimiter(errorLinesPerSecond, 2*errorLinesPerSecond),
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		pub:       newPublic(cfg.Limits, cfg.TrustedProxies),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_http_requests_total",
@@ -139,7 +149,7 @@ func New(cfg Config) *fiber.App {
 
 	app := fiber.New(fiber.Config{
 		AppName:      "evidence-node",
-		ErrorHandler: errorHandler(cfg.Logger),
+		ErrorHandler: errorHandler,
 		// Bodies are read by the handlers through their own limits: uploads
 		// stream through the hash, never whole in memory.
 		StreamRequestBody:            true,
@@ -156,9 +166,13 @@ func New(cfg Config) *fiber.App {
 	// the server's: not logged (fasthttp's own messages are dropped; the
 	// handlers' errors reach errorHandler).
 	app.Server().Logger = quietLogger{}
+	// The request ID first, so that every answer carries it; observe
+	// before recover, so that a handler's panic is counted and logged as
+	// the 500 it becomes.
+	app.Use(requestID)
+	app.Use(s.observe)
 	app.Use(recover.New())
 	app.Use(hygiene)
-	app.Use(s.observe)
 
 	var metrics fiber.Handler
 	if !cfg.NoMetrics {
@@ -283,21 +297,97 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...any) {}
 
-// observe records request metrics.
+// errorLinesPerSecond bounds the lines logged for failed requests: a
+// ledger that is down under load fails thousands a second, and one line
+// says it (the next line counts those left out).
+const errorLinesPerSecond = 10
+
+// observe records request metrics and logs the request: failures (5xx)
+// at warn level, internal errors at error level, everything at debug.
 func (s *server) observe(c fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
 	status := c.Response().StatusCode()
+	var ae *Error
 	if err != nil {
-		status = toAPI(err).Status
+		ae = toAPI(err)
+		status = ae.Status
 	}
 	route := "unmatched"
 	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
 		route = r.Path
 	}
+	took := time.Since(start)
 	s.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
-	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	s.latency.WithLabelValues(route).Observe(took.Seconds())
+
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
+		if ae != nil && ae.Code == CodeInternal {
+			level = slog.LevelError
+		}
+	}
+	ctx := c.Context()
+	if !s.log.Enabled(ctx, level) {
+		return err
+	}
+	if level > slog.LevelDebug && !s.errLines.Allow() {
+		s.suppressed.Add(1)
+		return err
+	}
+	attrs := []slog.Attr{slog.String("component", "web"), slog.String("method", c.Method()), slog.String("path", quote(c.Path())),
+		slog.String("route", route), slog.Int("status", status), slog.Duration("took", took)}
+	if ae != nil {
+		attrs = append(attrs, slog.String("code", ae.Code))
+		if ae.Err != nil {
+			attrs = append(attrs, slog.String("err", clip(ae.Err.Error())))
+		}
+	}
+	if level > slog.LevelDebug {
+		if n := s.suppressed.Swap(0); n > 0 {
+			attrs = append(attrs, slog.Int64("failures_not_logged", n))
+		}
+	}
+	s.log.LogAttrs(ctx, level, "request", attrs...)
 	return err
+}
+
+// maxRequestID is the longest X-Request-ID taken from a request.
+const maxRequestID = 64
+
+// requestID gives every request an ID: the client's X-Request-ID when it
+// is sane (1 to 64 letters, digits and "-_.:"), else 16 random bytes in
+// hex. It is sent back in X-Request-ID and carried in the request's
+// context, so every line logged for the request names it. (Fiber's
+// requestid middleware takes any printable header of any length.)
+func requestID(c fiber.Ctx) error {
+	id := c.Get(fiber.HeaderXRequestID)
+	if !saneRequestID(id) {
+		id = newRequestID()
+	}
+	c.Set(fiber.HeaderXRequestID, id)
+	c.SetContext(logging.WithRequestID(c.Context(), id))
+	return c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // body reads a JSON request body of at most limit bytes.

@@ -414,6 +414,18 @@ func genSeals(f *fixture) File[SealCase] {
 		panic(err)
 	}
 	cases = append(cases, okc(`a ledger name with <, &, >, ", \ and U+2028 (escaped in the signed text as \u003c, \u0026, \u003e, \", \\, \u2028)`, hdr, s2, mustIndent(oddRoots)))
+	// Key rotation: trust roots that name the blocks each key sealed.
+	one, two := uint64(1), uint64(0)
+	rotated := func(first uint64, last *uint64, other block.Key) string {
+		r := f.roots
+		k := r.Keys[0]
+		k.Sealed = &block.BlockRange{First: first, Last: last}
+		r.Keys = []block.Key{other, k}
+		return mustIndent(r)
+	}
+	newer := mustKey(fixedKey("key 2"))
+	newer.Sealed = &block.BlockRange{First: 2}
+	cases = append(cases, okc("a key rotated away after block 1, whose sealed range holds block 1 (the newer key seals blocks 2 on)", hdr, b.Seal, rotated(0, &one, newer)))
 	bad := func(desc, hdr, seal, roots, reason string) SealCase {
 		return SealCase{Desc: desc, Header: hdr, Seal: seal, TrustRoots: roots, Reason: reason}
 	}
@@ -440,6 +452,10 @@ func genSeals(f *fixture) File[SealCase] {
 		bad("trust roots key with text before the PEM", hdr, seal, swap(f.rootsJSON, `"-----BEGIN PUBLIC KEY`, `"node key\n-----BEGIN PUBLIC KEY`), "pem"),
 		bad("trust roots key in a non-canonical PEM (CRLF)", hdr, seal, strings.ReplaceAll(f.rootsJSON, `\n`, `\r\n`), "pem"),
 		bad("trust roots of an unknown kind", hdr, seal, swap(f.rootsJSON, `"kind": "embedded"`, `"kind": "embedded-v2"`), "trust_roots"),
+		bad("a key rotated away after block 0: it seals no block 1", hdr, seal, rotated(0, &two, newer), "key_range"),
+		bad("a key that seals blocks 2 on only", hdr, seal, rotated(2, nil, newer), "key_range"),
+		bad("a sealed range whose last block is before its first", hdr, seal, swap(rotated(0, &one, newer), `"first": 0,`, `"first": 3,`), "trust_roots"),
+		bad("an unknown member in a sealed range", hdr, seal, swap(rotated(0, &one, newer), `"first": 0,`, `"first": 0, "retired": true,`), "unknown_name"),
 	)
 	return File[SealCase]{Kind: "seal", Version: 1, Note: "block.Seal.Verify against the header and trust roots; want.signed is the exact text whose SHA-256 is signed (docs/verification.md)", Cases: cases}
 }

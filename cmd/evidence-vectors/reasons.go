@@ -41,6 +41,7 @@ var reasons = []reason{
 	{"signature", block.ErrSignature},
 	{"seal_time", block.ErrSealTime},
 	{"untrusted_key", block.ErrUntrustedKey},
+	{"key_range", block.ErrKeyRange},
 	{"time_source", verifier.ErrTimeSource},
 	{"ledger_kind", verifier.ErrLedgerKind},
 	{"timestamps", verifier.ErrTimestamps},

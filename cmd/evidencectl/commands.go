@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/logging"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web/client"
@@ -56,7 +56,7 @@ func cmdPlatform(args []string, stdout, stderr io.Writer) error {
 		if len(pos) != 0 {
 			return usagef("platform list takes no arguments")
 		}
-		r, err := platform.Open(*data, platform.WithLogger(log.New(io.Discard, "", 0)))
+		r, err := platform.Open(*data, platform.WithLogger(logging.Discard()))
 		if err != nil {
 			return err
 		}

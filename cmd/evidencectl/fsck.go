@@ -46,7 +46,7 @@ func cmdFsck(args []string, stdout, stderr io.Writer) (bool, error) {
 		}
 		return false, usagef("fsck: %v", err)
 	}
-	db, err := store.Open(storeDir, store.Options{})
+	db, err := openForCheck(storeDir, stderr)
 	if errors.Is(err, store.ErrLocked) {
 		return false, usagef("fsck: the node is running on %s (its store is locked): stop evidenced first; fsck checks a stopped node", *data)
 	}
@@ -140,4 +140,18 @@ func fsckJSON(r *embedded.Report, took time.Duration) fsckReport {
 		out.Problems = append(out.Problems, fsckProblem{Block: p.Block, Record: p.Record, Reason: p.Reason})
 	}
 	return out
+}
+
+// openForCheck opens a stopped node's store read-only, so that a check
+// writes nothing (and runs on a full disk: badger writes through memory
+// maps, and a full disk there is a crash); a store not closed cleanly
+// (the node was killed) has its log replayed first, read-write, as the
+// node's next start would.
+func openForCheck(dir string, stderr io.Writer) (*store.DB, error) {
+	db, err := store.Open(dir, store.Options{ReadOnly: true})
+	if errors.Is(err, store.ErrUnclean) {
+		fmt.Fprintf(stderr, "note: the store was not closed cleanly (the node stopped without shutting down): replaying its log first\n")
+		db, err = store.Open(dir, store.Options{})
+	}
+	return db, err
 }

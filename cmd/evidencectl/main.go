@@ -65,6 +65,13 @@ commands:
                                                          check a package offline (no network); exit 0 pass, 1 fail
   fsck --data DIR [--json] [-q]                          check a stopped node's whole embedded ledger offline;
                                                          exit 0 intact, 1 corrupted (names the first bad block)
+  backup -o FILE (--node ADMIN-URL --token-file F | --data DIR) [--incremental EARLIER.tar]
+                                                         back up a running node (its --admin-listen) or a stopped one
+  key rotate --data DIR [--key NEW.pem] [--signing-cert CHAIN.pem]
+                                                         replace a stopped node's key; the old one stays in the trust roots
+                                                         with the blocks it sealed (key list --data DIR: the history)
+  restore FULL.tar [INCREMENTAL.tar …] --data NEWDIR      restore backups into a new data directory, then check it as fsck does;
+                                                         refuses a damaged backup (exit 2), exit 1 if the check fails
 
 node commands take --node URL (EVIDENCE_NODE, default http://127.0.0.1:8080)
 and --key KEY (EVIDENCE_API_KEY). Run "evidencectl COMMAND -h" for a command's flags.
@@ -122,6 +129,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "fsck":
 		var ok bool
 		ok, err = cmdFsck(args[1:], stdout, stderr)
+		if err == nil && !ok {
+			return ExitFailed
+		}
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
+	case "key":
+		err = cmdKey(args[1:], stdout, stderr)
+	case "restore":
+		var ok bool
+		ok, err = cmdRestore(args[1:], stdout, stderr)
 		if err == nil && !ok {
 			return ExitFailed
 		}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,29 @@ func TestParseFlagsPrecedence(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
 		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, CommitWait: 3 * time.Second, ConfigFile: file,
-		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000}
+		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000, LogFormat: "text", LogLevel: "info", MinFreeSpace: 128 << 20}
 	if c != want {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExampleConfig: the example configuration (docs/ops/evidenced.json,
+// the systemd unit's --config) reads and validates, every key a flag.
+func TestExampleConfig(t *testing.T) {
+	file := filepath.Join(repoDir(t), "docs", "ops", "evidenced.json")
+	env := map[string]string{"EVIDENCE_DATA": "/var/lib/evidence-node"}
+	c, err := ParseFlags([]string{"--config", file}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.TLSCert == "" || c.AdminListen != "127.0.0.1:9091" || c.LogFormat != "json" || c.MinFreeSpace != 1<<30 || c.Data != "/var/lib/evidence-node" {
+		t.Fatalf("example config read as %+v", c)
 	}
 }
 
@@ -52,25 +70,69 @@ func TestParseFlagsErrors(t *testing.T) {
 			t.Errorf("%v %v: err = %v, want %q", tt.args, tt.env, err, tt.want)
 		}
 	}
-	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, MaxPublicUpload: 1, CommitWait: time.Second}
+	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, MaxPublicUpload: 1, CommitWait: time.Second,
+		LogFormat: "text", LogLevel: "info"}
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
 	for name, mutate := range map[string]func(*Config){
-		"listen":        func(c *Config) { c.Listen = "8080" },
-		"ledger":        func(c *Config) { c.Ledger = "fabric" },
-		"records":       func(c *Config) { c.BlockMaxRecords = 0 },
-		"wait":          func(c *Config) { c.BlockMaxWait = time.Hour },
-		"upload":        func(c *Config) { c.MaxUpload = 0 },
-		"public upload": func(c *Config) { c.MaxPublicUpload = 0 },
-		"public url":    func(c *Config) { c.PublicURL = "ftp://x" },
-		"url userinfo":  func(c *Config) { c.PublicURL = "https://a@b.example" },
-		"rate":          func(c *Config) { c.RatePublic = -1 },
-		"proxy":         func(c *Config) { c.TrustedProxy = "10.0.0.0/33" },
-		"metrics":       func(c *Config) { c.MetricsListen = "9090" },
-		"name":          func(c *Config) { c.LedgerName = "" },
+		"log format":     func(c *Config) { c.LogFormat = "xml" },
+		"log level":      func(c *Config) { c.LogLevel = "loud" },
+		"tls half":       func(c *Config) { c.TLSCert = "c.pem" },
+		"admin in clear": func(c *Config) { c.AdminListen = "0.0.0.0:9091" },
+		"admin address":  func(c *Config) { c.AdminListen = "9091" },
+		"negative floor": func(c *Config) { c.MinFreeSpace = -1 },
+		"listen":         func(c *Config) { c.Listen = "8080" },
+		"ledger":         func(c *Config) { c.Ledger = "fabric" },
+		"records":        func(c *Config) { c.BlockMaxRecords = 0 },
+		"wait":           func(c *Config) { c.BlockMaxWait = time.Hour },
+		"upload":         func(c *Config) { c.MaxUpload = 0 },
+		"public upload":  func(c *Config) { c.MaxPublicUpload = 0 },
+		"public url":     func(c *Config) { c.PublicURL = "ftp://x" },
+		"url userinfo":   func(c *Config) { c.PublicURL = "https://a@b.example" },
+		"rate":           func(c *Config) { c.RatePublic = -1 },
+		"proxy":          func(c *Config) { c.TrustedProxy = "10.0.0.0/33" },
+		"metrics":        func(c *Config) { c.MetricsListen = "9090" },
+		"name":           func(c *Config) { c.LedgerName = "" },
 	} {
 		c := valid
 		mutate(&c)
 		if c.Validate() == nil {
 			t.Errorf("%s: invalid config accepted", name)
 		}
+	}
+}
+
+// TestFlagsInReadme: every flag of evidenced is in the README's
+// configuration table.
+func TestFlagsInReadme(t *testing.T) {
+	var usage strings.Builder
+	ParseFlags([]string{"-h"}, func(string) string { return "" }, &usage)
+	readme, err := os.ReadFile(filepath.Join(repoDir(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The flags named in the first cell of a table row.
+	inTable := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if cells := strings.Split(line, "|"); len(cells) > 2 && strings.HasPrefix(line, "| `--") {
+			for _, m := range regexp.MustCompile("`--([a-z-]+)`").FindAllStringSubmatch(cells[1], -1) {
+				inTable[m[1]] = true
+			}
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(usage.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "-") {
+			continue
+		}
+		n++
+		if name := strings.TrimPrefix(f[0], "-"); !inTable[name] {
+			t.Errorf("flag --%s is not in the README's configuration table", name)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("read %d flags from the usage:\n%s", n, usage.String())
 	}
 }

@@ -521,12 +521,13 @@ type benchResult struct {
 }
 
 // startBench runs the load generator against nodeURL, recording every
-// acknowledgement (201: the receipt; 202: the ID) to record.
-func startBench(t *testing.T, nodeURL, key string, clients int, d time.Duration, record string) *benchRun {
+// acknowledgement (201: the receipt; 202: the ID) to record; extra are
+// more flags of evidencectl bench.
+func startBench(t *testing.T, nodeURL, key string, clients int, d time.Duration, record string, extra ...string) *benchRun {
 	t.Helper()
 	b := &benchRun{record: record, start: time.Now()}
-	b.cmd = exec.Command(filepath.Join(binDir, "evidencectl"), "bench", "--node", nodeURL, "--key", key,
-		"--clients", strconv.Itoa(clients), "--duration", d.String(), "--record", record, "--json")
+	b.cmd = exec.Command(filepath.Join(binDir, "evidencectl"), append([]string{"bench", "--node", nodeURL, "--key", key,
+		"--clients", strconv.Itoa(clients), "--duration", d.String(), "--record", record, "--json"}, extra...)...)
 	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +47,31 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
+	logs *syncBuffer
+}
+
+// syncBuffer is the node's stderr as it writes it, safe to read meanwhile.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
 
 // startNode starts evidenced on addr (127.0.0.1:0 for any port) and waits
@@ -65,7 +90,7 @@ func startNodeFrom(t *testing.T, bin, data, addr string, extra ...string) *proc 
 	// rate limits are off unless a test's flags set them (the abuse test).
 	cmd.Env = append(os.Environ(), "EVIDENCE_LEDGER_NAME=integration", "EVIDENCE_RATE_PUBLIC=0", "EVIDENCE_RATE_RENDER=0")
 	stdout, _ := cmd.StdoutPipe()
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

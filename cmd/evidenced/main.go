@@ -9,12 +9,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -32,8 +32,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/backup"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/fabric"
+	"github.com/evidence-node/evidence-node/node/logging"
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
@@ -78,6 +80,12 @@ type Config struct {
 	RatePlatform    float64
 	TrustedProxy    string
 	MetricsListen   string
+	LogFormat       string
+	LogLevel        string
+	AdminListen     string
+	TLSCert         string
+	TLSKey          string
+	MinFreeSpace    int64
 	ConfigFile      string
 }
 
@@ -141,6 +149,27 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--metrics-listen %q: want HOST:PORT: %v", c.MetricsListen, err)
 		}
 	}
+	if c.LogFormat != logging.FormatText && c.LogFormat != logging.FormatJSON {
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.AdminListen != "" {
+		host, _, err := net.SplitHostPort(c.AdminListen)
+		if err != nil {
+			return fmt.Errorf("--admin-listen %q: want HOST:PORT: %v", c.AdminListen, err)
+		}
+		if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && c.TLSCert == "" {
+			return fmt.Errorf("--admin-listen %q is not a loopback address: the admin token would cross the network in clear; use 127.0.0.1, or give --tls-cert/--tls-key", c.AdminListen)
+		}
+	}
+	if c.MinFreeSpace < 0 {
+		return fmt.Errorf("--min-free-space %d: must not be negative (0: no floor)", c.MinFreeSpace)
+	}
 	return nil
 }
 
@@ -171,6 +200,12 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Float64Var(&c.RatePlatform, "rate-platform", web.DefaultLimits.Platform, "requests per second per platform key (bursts of 3 s; 0: no limit)")
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of the public listener, e.g. 127.0.0.1:9090")
+	fs.StringVar(&c.LogFormat, "log-format", logging.FormatText, "log lines on stderr as text (key=value) or json (one object a line); each line of a request names its request_id")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "least important log lines written: debug (a line for every request), info, warn or error")
+	fs.StringVar(&c.AdminListen, "admin-listen", "", "serve the operator's endpoints (online backup) on this address, e.g. 127.0.0.1:9091; each request needs the token in DATA/admin-token (off if empty)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key); read again on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key of --tls-cert; read again on SIGHUP")
+	fs.Int64Var(&c.MinFreeSpace, "min-free-space", 128<<20, "refuse submissions (503 ledger_unavailable) while the data disk has fewer free bytes than this; they resume by themselves when space is freed (0: no floor)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -252,7 +287,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // Run serves until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	logger := log.New(stderr, "evidenced: ", log.LstdFlags|log.Lmsgprefix)
+	level, _ := logging.ParseLevel(cfg.LogLevel) // checked by Validate
+	logger, err := logging.New(stderr, cfg.LogFormat, level)
+	if err != nil {
+		return err
+	}
 	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
@@ -267,6 +306,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := node.NewMetrics(reg)
+	// Submissions stop while the data disk is nearly full, before badger
+	// could meet a full disk (see node.Space).
+	space := node.NewSpace(cfg.MinFreeSpace, reg, filepath.Join(cfg.Data, "store"), filepath.Join(cfg.Data, "blocks"))
+	defer space.Close()
 	// The node's key seals embedded blocks and signs every certificate and
 	// package; its certificate is --signing-cert, or a self-signed one kept
 	// next to the key.
@@ -305,7 +348,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	default:
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted,
+			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted, CheckSpace: space.Check,
 		})
 		if err != nil {
 			return err
@@ -315,7 +358,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer led.Close()
 	info, err := led.Info(ctx)
 	if err != nil {
-		logger.Printf("ledger not reachable yet: %v (submissions are queued)", err)
+		logger.Warn("ledger not reachable yet (submissions are queued)", "err", err)
 	}
 	metrics.SetHeight(info.Height)
 	plats, err := platform.Open(cfg.Data, platform.WithLogger(logger))
@@ -330,7 +373,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		inspection.Command = []string{exe, "inspect-pdf"}
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
-		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection})
+		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection,
+		Space: space})
 	if err != nil {
 		return err
 	}
@@ -345,16 +389,73 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		go http.Serve(dl, http.DefaultServeMux) // net/http/pprof registers on the default mux
 		fmt.Fprintf(stdout, "profiling on http://%s/debug/pprof/\n", dl.Addr())
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// TLS, if configured: the certificate is read again on SIGHUP (a
+	// renewal needs no restart); HTTP/1.1 only (fasthttp has no HTTP/2).
+	scheme := "http"
+	var tlsCert *web.Certificate
+	if cfg.TLSCert != "" {
+		if tlsCert, err = web.LoadCertificate(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert: %w", err)
+		}
+		scheme = "https"
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if tlsCert == nil {
+					logger.Info("SIGHUP: nothing to reload (no --tls-cert)")
+				} else if err := tlsCert.Reload(); err != nil {
+					logger.Error("SIGHUP: the TLS certificate could not be read again; still serving the one read before", "err", err)
+				} else {
+					logger.Info("SIGHUP: TLS certificate reloaded", "subject", tlsCert.Subject(), "not_after", tlsCert.NotAfter())
+				}
+			}
+		}
+	}()
+	listen := func(addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
+		if err != nil || tlsCert == nil {
+			return l, err
+		}
+		return tls.NewListener(l, tlsCert.TLSConfig()), nil
+	}
+	if cfg.AdminListen != "" {
+		tok, created, err := node.LoadOrCreateToken(filepath.Join(cfg.Data, "admin-token"))
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(stdout, "created the admin token %s\n", filepath.Join(cfg.Data, "admin-token"))
+		}
+		al, err := listen(cfg.AdminListen)
+		if err != nil {
+			return fmt.Errorf("--admin-listen: %w", err)
+		}
+		adm := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: logging.Std(logger), Handler: web.NewAdmin(web.AdminConfig{
+			Token: tok, Registry: reg, Logger: logger,
+			Backup: func(_ context.Context, w io.Writer, base *backup.Info) (backup.Info, error) {
+				return backup.Write(w, backup.Options{DB: db, DataDir: cfg.Data, Base: base, Track: node.DeletedPrefixes()})
+			}})}
+		go adm.Serve(al)
+		defer adm.Close()
+		fmt.Fprintf(stdout, "admin on %s://%s\n", scheme, al.Addr())
+	}
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
-			publicURL = "http://" + ln.Addr().String()
+			publicURL = scheme + "://" + ln.Addr().String()
 		} else {
-			logger.Printf("no --public-url on a non-loopback listener: certificates and packages are refused until one is set (their links must not come from request headers)")
+			logger.Warn("no --public-url on a non-loopback listener: certificates and packages are refused until one is set (their links must not come from request headers)")
 		}
 	}
 	proxies, _ := web.ParseProxies(cfg.TrustedProxy) // checked by Validate
@@ -375,9 +476,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "no platforms yet: create an API key with\n  evidencectl platform add NAME --data %s\n", cfg.Data)
 	}
 	fmt.Fprintf(stdout, "public URL %s\n", cmp.Or(publicURL, "(none: certificates refused)"))
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 
 	err = web.Serve(ctx, app, ln, 10*time.Second)
-	logger.Printf("stopped")
+	logger.Info("stopped")
 	return err
 }

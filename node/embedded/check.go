@@ -294,16 +294,19 @@ func Check(db *store.DB, dir string, progress func(done, total uint64)) (*Report
 	c := &checker{db: db, segs: &segments{dir: dir, files: map[uint32]*os.File{}}, roots: block.TrustRoots{Ledger: r.Ledger, Kind: block.KindEmbedded}}
 	defer c.segs.close()
 	err = db.Scan(prefKeys, nil, func(k, v []byte) (bool, error) {
-		var key block.Key
+		var key keyRec
 		if err := json.Unmarshal(v, &key); err != nil {
 			r.add(&node.CorruptedError{Block: -1, Reason: fmt.Sprintf("trust root %x does not parse: %v", k[len(prefKeys):], err)})
+			return true, nil
+		}
+		if key.Unused {
 			return true, nil
 		}
 		if _, err := key.Public(); err != nil {
 			r.add(&node.CorruptedError{Block: -1, Reason: fmt.Sprintf("trust root: %v", err)})
 			return true, nil
 		}
-		c.roots.Keys = append(c.roots.Keys, key)
+		c.roots.Keys = append(c.roots.Keys, key.Key)
 		return true, nil
 	})
 	if err != nil {

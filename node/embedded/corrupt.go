@@ -87,8 +87,9 @@ func (l *Ledger) corrupted(n int64, id string, stored *verifier.Receipt, whole b
 func (l *Ledger) report(ce *node.CorruptedError, whole bool) {
 	first := l.marks.note(ce, whole, time.Now())
 	if first {
-		l.cfg.Logger.Printf("CORRUPTED: %v; this data is not served (answered 500 ledger_corrupted). "+
-			"Stop the node and run `evidencectl fsck --data DIR` to check the whole ledger, then restore the block files from a backup.", ce)
+		l.cfg.Logger.Error(fmt.Sprintf("CORRUPTED: %v; this data is not served (answered 500 ledger_corrupted). "+
+			"Stop the node and run `evidencectl fsck --data DIR` to check the whole ledger, then restore the block files from a backup.", ce),
+			"component", "ledger", "block", ce.Block, "record", ce.Record)
 	}
 	if l.cfg.OnCorrupted != nil {
 		l.cfg.OnCorrupted(ce.Block, first)

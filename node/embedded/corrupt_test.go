@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +58,7 @@ func newFixture(t *testing.T, blocks, perBlock int) *fixture {
 	}
 	f := &fixture{t: t, dir: dir, logs: &lockedBuffer{}}
 	f.cfg = Config{Name: "damaged", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: perBlock,
-		Logger: log.New(f.logs, "", 0),
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		OnCorrupted: func(b int64, first bool) {
 			f.mu.Lock()
 			f.events = append(f.events, fmt.Sprint(b, first))
@@ -494,7 +494,7 @@ func TestCheckManySegments(t *testing.T) {
 	dir := t.TempDir()
 	f := &fixture{t: t, dir: dir, logs: &lockedBuffer{}}
 	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
-	f.cfg = Config{Name: "segments", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 3, SegmentSize: 4096, Logger: log.New(f.logs, "", 0)}
+	f.cfg = Config{Name: "segments", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 3, SegmentSize: 4096, Logger: slog.New(slog.NewTextHandler(f.logs, nil))}
 	l, done := f.open()
 	for b := 0; b < 12; b++ {
 		recs := []evidence.Record{ledgertest.Record(t, "a"), ledgertest.Record(t, "b"), ledgertest.Record(t, "c")}

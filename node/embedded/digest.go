@@ -96,7 +96,7 @@ func (l *Ledger) backfillDigests() error {
 			// Reported (logged, counted, served as 500) by Block itself; its
 			// records are not found by digest until the block is restored
 			// and the index rebuilt (delete L/dix).
-			l.cfg.Logger.Printf("embedded: digest index: block %d not indexed: %v", n, err)
+			l.cfg.Logger.Warn("digest index: a block is not indexed", "component", "ledger", "block", n, "err", err)
 			skipped++
 			continue
 		}
@@ -127,7 +127,7 @@ func (l *Ledger) backfillDigests() error {
 	if err := l.db.Write(&b); err != nil {
 		return fmt.Errorf("embedded: digest index: %w", err)
 	}
-	l.cfg.Logger.Printf("embedded: digest index: back-filled %d records of blocks %d–%d in %v (%d blocks not readable)", records, from, l.height-1, time.Since(start).Round(time.Millisecond), skipped)
+	l.cfg.Logger.Info(fmt.Sprintf("digest index: back-filled %d records of blocks %d–%d in %v (%d blocks not readable)", records, from, l.height-1, time.Since(start).Round(time.Millisecond), skipped), "component", "ledger")
 	return nil
 }
 

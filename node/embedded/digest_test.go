@@ -3,7 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"log"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,7 +22,7 @@ func TestDigestBackfill(t *testing.T) {
 	dir := t.TempDir()
 	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	var logs bytes.Buffer
-	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: log.New(&logs, "", 0)}
+	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	open := func() (*Ledger, *store.DB) {
 		t.Helper()
 		db, err := store.Open(filepath.Join(dir, "db"), store.Options{})

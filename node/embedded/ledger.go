@@ -15,7 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -47,8 +47,8 @@ type Config struct {
 	MaxWait time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
-	// Logger (nil: log.Default()).
-	Logger *log.Logger
+	// Logger (nil: slog.Default()).
+	Logger *slog.Logger
 	// Dir is the directory of the block files (required).
 	Dir string
 	// SegmentSize is the size at which a new block file is started
@@ -56,6 +56,10 @@ type Config struct {
 	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
+	// CheckSpace, if set, is asked before each block is written; an error
+	// (node.Space.Check: the disk is nearly full) fails the block's
+	// appends with it, nothing written.
+	CheckSpace func() error
 	// OnCorrupted, if set, is called each time stored data is found not
 	// to match its hashes (and so is not served): block is the block it
 	// belongs to (-1 if not known); first is true the first time a
@@ -140,7 +144,7 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = log.Default()
+		cfg.Logger = slog.Default()
 	}
 	l := &Ledger{db: db, cfg: cfg, headers: map[uint64]headerRec{}}
 
@@ -161,35 +165,10 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 			return nil, fmt.Errorf("embedded: this data directory holds ledger %q, not %q", mm.Name, cfg.Name)
 		}
 	}
-	// Every key that ever signed stays a trust root, so old receipts verify
-	// after a key rotation.
-	pub, err := block.NewKey(&cfg.Key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := db.Has(append(append([]byte(nil), prefKeys...), pub.ID...)); err != nil {
-		return nil, err
-	} else if !ok {
-		kb, _ := json.Marshal(pub)
-		b.Set(append(append([]byte(nil), prefKeys...), pub.ID...), kb)
-	}
 	if b.Len() > 0 {
 		if err := db.Write(&b); err != nil {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
-	}
-	l.keyID = pub.ID
-	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded}
-	err = db.Scan(prefKeys, nil, func(_, v []byte) (bool, error) {
-		var k block.Key
-		if err := json.Unmarshal(v, &k); err != nil {
-			return false, err
-		}
-		l.roots.Keys = append(l.roots.Keys, k)
-		return true, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded: trust roots: %w", err)
 	}
 	head, err := db.Get(keyHead)
 	var seg uint32
@@ -206,9 +185,41 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 		seg = binary.BigEndian.Uint32(head[40:44])
 		end = int64(binary.BigEndian.Uint64(head[44:52]))
 	}
+	// Every key that ever sealed stays a trust root, with the blocks it
+	// sealed. Whole blocks past the index's end (a machine crash) are
+	// indexed first, checked against every key the ledger has had: they
+	// were sealed, and answered, before the crash.
+	recs, err := loadKeys(db)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: trust roots: %w", err)
+	}
+	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded}
+	for _, r := range recs {
+		k := r.Key
+		k.Sealed = nil
+		l.roots.Keys = append(l.roots.Keys, k)
+	}
+	nk, err := block.NewKey(&cfg.Key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if recs[nk.ID] == nil {
+		l.roots.Keys = append(l.roots.Keys, nk)
+	}
 	if seg, end, err = l.recoverTail(seg, end); err != nil {
 		return nil, err
 	}
+	// This key seals from the next block on, so old receipts verify
+	// after a key rotation.
+	kc, err := registerKey(db, &cfg.Key.PublicKey, l.height)
+	if err != nil {
+		return nil, err
+	}
+	if kc.Retired != nil && kc.Retired.Sealed != nil {
+		cfg.Logger.Info(fmt.Sprintf("node key rotated: key %s sealed %s; key %s seals from block %d on", kc.Retired.ID, kc.Retired.Sealed, kc.Keys[len(kc.Keys)-1].ID, l.height), "component", "ledger")
+	}
+	l.keyID = nk.ID
+	l.roots = block.TrustRoots{Ledger: cfg.Name, Kind: block.KindEmbedded, Keys: kc.Keys}
 	switch k, err := db.LastKey(prefRec); {
 	case err == nil && len(k) == len(prefRec)+len(evidence.ID{}):
 		copy(l.maxID[:], k[len(prefRec):])
@@ -418,8 +429,13 @@ func (l *Ledger) write(batch []*node.Request) {
 }
 
 // commit writes one block holding leaves (the records ids, with digests
-// digs), atomically and synced.
+// digs): the block synced, its index after it (see below).
 func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Digest) (headerRec, [][][]byte, error) {
+	if l.cfg.CheckSpace != nil {
+		if err := l.cfg.CheckSpace(); err != nil {
+			return headerRec{}, nil, err
+		}
+	}
 	l.mu.RLock()
 	num, prev := l.height, l.lastHash
 	l.mu.RUnlock()
@@ -447,7 +463,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	data, offs := blockData(num, raw, leaves, paths)
 	at, err := l.segs.append(data)
 	if err != nil {
-		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %v", node.ErrUnavailable, num, err)
+		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %w", node.ErrUnavailable, num, err)
 	}
 	var b store.Batch
 	indexBlock(&b, hr, hrb, hash, at, len(raw), offs, ids, digs)
@@ -457,7 +473,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 		write, l.synced = l.db.Write, time.Now()
 	}
 	if err := write(&b); err != nil {
-		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
+		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %w", node.ErrUnavailable, num, err)
 	}
 	l.segs.commit(at)
 	for _, id := range ids {

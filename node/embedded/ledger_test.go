@@ -270,6 +270,21 @@ func TestIndexBehindBlockFiles(t *testing.T) {
 	f, _ := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
 	f.Write([]byte(`{"v":1,"header":{"number":13,"previous_hash":"cut`))
 	f.Close()
+	unindexed := func() int64 {
+		db, err := store.Open(dbDir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		n, err := embedded.Unindexed(db, cfg.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := unindexed(); n == 0 {
+		t.Fatal("Unindexed sees nothing past the index's end")
+	}
 
 	l, db = open()
 	defer db.Close()
@@ -293,4 +308,9 @@ func TestIndexBehindBlockFiles(t *testing.T) {
 	}
 	append2(l, "after")
 	ledgertest.VerifyChain(t, l)
+	l.Close()
+	db.Close()
+	if n := unindexed(); n != 0 {
+		t.Fatalf("%d bytes past the index's end after a start", n)
+	}
 }

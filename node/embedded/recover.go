@@ -60,7 +60,7 @@ func (l *Ledger) recoverTail(seg uint32, end int64) (uint32, int64, error) {
 		seg, end = seg+1, 0
 	}
 	if blocks > 0 {
-		l.cfg.Logger.Printf("embedded: indexed %d blocks found in the block files after the index's end (the machine stopped before the index reached the disk), now at height %d, in %v", blocks, l.height, time.Since(start).Round(time.Millisecond))
+		l.cfg.Logger.Warn(fmt.Sprintf("indexed %d blocks found in the block files after the index's end (the machine stopped before the index reached the disk), now at height %d, in %v", blocks, l.height, time.Since(start).Round(time.Millisecond)), "component", "ledger")
 	}
 	return seg, end, nil
 }

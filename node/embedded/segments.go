@@ -49,7 +49,7 @@ func parseLoc(b []byte) (loc, error) {
 	return loc{Seg: binary.BigEndian.Uint32(b[0:4]), Off: int64(binary.BigEndian.Uint64(b[4:12])), Len: binary.BigEndian.Uint32(b[12:16])}, nil
 }
 
-func segName(dir string, n uint32) string { return filepath.Join(dir, fmt.Sprintf("seg-%06d.dat", n)) }
+func segName(dir string, n uint32) string { return filepath.Join(dir, SegmentFile(n)) }
 
 // openSegments opens the store whose committed end is (cur, end), as the
 // index last recorded it (after recoverTail has indexed the whole blocks
@@ -149,9 +149,14 @@ func (s *segments) append(data []byte) (loc, error) {
 	f := s.files[cur]
 	s.mu.Unlock()
 	if _, err := f.WriteAt(data, end); err != nil {
+		// A write cut short (the disk is full) leaves bytes past the
+		// committed end: give their space back. The next block is written
+		// at end again; a restart would cut them off too.
+		f.Truncate(end)
 		return loc{}, err
 	}
 	if err := f.Sync(); err != nil {
+		f.Truncate(end)
 		return loc{}, err
 	}
 	return loc{Seg: cur, Off: end, Len: uint32(len(data))}, nil

@@ -106,7 +106,7 @@ func (l *Ledger) commit(batch []*node.Request) {
 			}
 			return
 		}
-		l.cfg.Logger.Printf("fabric: attempt %d of a batch of %d requests: %v; retrying", attempt, len(pending), err)
+		l.cfg.Logger.Warn("fabric: a batch failed; retrying", "component", "ledger", "attempt", attempt, "requests", len(pending), "err", err)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():

@@ -18,7 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"strconv"
 	"sync"
@@ -75,8 +75,8 @@ type Config struct {
 	// batch's whole life including retries (default 2m).
 	CallTimeout  time.Duration
 	BatchTimeout time.Duration
-	// Logger (nil: log.Default()).
-	Logger *log.Logger
+	// Logger (nil: slog.Default()).
+	Logger *slog.Logger
 	// OnBatch, if set, is called after each transaction commits.
 	OnBatch func(block uint64, records int, took time.Duration)
 }
@@ -104,7 +104,7 @@ func (c *Config) defaults() {
 		c.BatchTimeout = 2 * time.Minute
 	}
 	if c.Logger == nil {
-		c.Logger = log.Default()
+		c.Logger = slog.Default()
 	}
 }
 
@@ -186,7 +186,7 @@ func Open(cfg Config) (*Ledger, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.CallTimeout)
 	defer cancel()
 	if _, err := l.trustRoots(ctx); err != nil {
-		cfg.Logger.Printf("fabric: trust roots not read yet (will retry): %v", err)
+		cfg.Logger.Warn("fabric: trust roots not read yet (will retry)", "component", "ledger", "err", err)
 	}
 	// An idle ledger submits at once; while other transactions are in
 	// flight a batch lingers up to MaxWait to fill.
@@ -304,7 +304,7 @@ func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
 		return block.TrustRoots{}, unavailable("channel config", err)
 	}
 	l.roots = &block.TrustRoots{Ledger: l.name, Kind: block.KindFabric, Fabric: &f}
-	l.cfg.Logger.Printf("fabric: trust roots: %s", fabricblock.Describe(f))
+	l.cfg.Logger.Info("fabric: trust roots: "+fabricblock.Describe(f), "component", "ledger")
 	return *l.roots, nil
 }
 

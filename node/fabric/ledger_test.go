@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func needNetwork(t testing.TB) *fabrictest.Network {
 
 func config(t testing.TB, org string) fabric.Config {
 	n := needNetwork(t)
-	return fabric.Config{Profile: n.Profile, Org: org, Chaincode: n.Chaincode, Logger: log.New(testWriter{t}, "", 0)}
+	return fabric.Config{Profile: n.Profile, Org: org, Chaincode: n.Chaincode, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 }
 
 type testWriter struct{ t testing.TB }

@@ -2,8 +2,7 @@ package platform
 
 import (
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -35,7 +34,7 @@ func benchRegistryRetired(b *testing.B) (*Registry, string, string) {
 	if _, _, err := Rotate(dir, "p043", time.Hour, time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	r, err := Open(dir, WithLogger(log.New(io.Discard, "", 0)))
+	r, err := Open(dir, WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +49,7 @@ func (s *syncBuffer) String() string {
 
 func open(t *testing.T, dir string, opts ...Option) *Registry {
 	t.Helper()
-	r, err := Open(dir, append([]Option{WithLogger(log.New(&syncBuffer{}, "", 0))}, opts...)...)
+	r, err := Open(dir, append([]Option{WithLogger(slog.New(slog.NewTextHandler(&syncBuffer{}, nil)))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestBrokenWhileRunning(t *testing.T) {
 	path := filepath.Join(dir, FileName)
 	good, _ := os.ReadFile(path)
 	var logs syncBuffer
-	r := open(t, dir, WithLogger(log.New(&logs, "", 0)))
+	r := open(t, dir, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	for _, bad := range []string{
 		"{not json",
 		strings.Replace(string(good), `"acme"`, `"Acme"`, 1),

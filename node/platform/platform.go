@@ -22,7 +22,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -354,7 +354,7 @@ func (s stamp) same(t stamp) bool {
 type Registry struct {
 	path   string
 	now    func() time.Time
-	logger *log.Logger
+	logger *slog.Logger
 
 	snap atomic.Pointer[snapshot]
 
@@ -374,8 +374,8 @@ type Registry struct {
 type Option func(*Registry)
 
 // WithLogger sets where a Registry reports changes to its file and files
-// it cannot use (log.Default() if unset).
-func WithLogger(l *log.Logger) Option { return func(r *Registry) { r.logger = l } }
+// it cannot use (slog.Default() if unset).
+func WithLogger(l *slog.Logger) Option { return func(r *Registry) { r.logger = l } }
 
 // WithClock sets the clock that ends grace periods (time.Now if unset).
 func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now = now } }
@@ -387,7 +387,7 @@ func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now =
 // later, the last good registry stays in effect and the error is logged
 // and returned by Err.
 func Open(dataDir string, opts ...Option) (*Registry, error) {
-	r := &Registry{path: filepath.Join(dataDir, FileName), now: time.Now, logger: log.Default(), opened: time.Now(),
+	r := &Registry{path: filepath.Join(dataDir, FileName), now: time.Now, logger: slog.Default(), opened: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(r)
@@ -445,7 +445,7 @@ func (r *Registry) Check() error {
 		r.stamp = st
 		r.snap.Store(newSnapshot(file{}))
 		r.err = nil
-		r.logger.Printf("platform registry %s was removed: no platform is accepted", r.path)
+		r.logger.Warn(fmt.Sprintf("platform registry %s was removed: no platform is accepted", r.path), "component", "platforms")
 		return nil
 	}
 	// Read after stat: a change after the stat makes a new stamp, read
@@ -468,7 +468,7 @@ func (r *Registry) Check() error {
 			active++
 		}
 	}
-	r.logger.Printf("platform registry %s reloaded: %d platforms, %d active", r.path, len(f.Platforms), active)
+	r.logger.Info(fmt.Sprintf("platform registry %s reloaded: %d platforms, %d active", r.path, len(f.Platforms), active), "component", "platforms")
 	return nil
 }
 
@@ -476,8 +476,8 @@ func (r *Registry) Check() error {
 // file or the registry was fine until now.
 func (r *Registry) fail(err error, newFile bool) {
 	if newFile || r.err == nil {
-		r.logger.Printf("platform registry: %v; keeping the last good registry (%d platforms) until the file is fixed",
-			err, len(r.snap.Load().platforms))
+		r.logger.Error(fmt.Sprintf("platform registry: %v; keeping the last good registry (%d platforms) until the file is fixed",
+			err, len(r.snap.Load().platforms)), "component", "platforms")
 	}
 	r.err = err
 }

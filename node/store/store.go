@@ -6,12 +6,18 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"log"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -19,6 +25,10 @@ import (
 
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("store: key not found")
+
+// ErrUnclean means a store opened ReadOnly was not closed cleanly: its
+// log must be replayed, which writes; open it for writing to recover.
+var ErrUnclean = errors.New("store: the store was not closed cleanly (its log must be replayed)")
 
 // ErrLocked means another process has the database open.
 var ErrLocked = errors.New("store: the data directory is in use by another process (is evidenced running?)")
@@ -28,6 +38,9 @@ type DB struct {
 	db   *badger.DB
 	lock *os.File // holds our own lock on the directory; nil in memory
 	sync groupSync
+	// wmu is read-held by every write; Backup holds it a moment to take a
+	// snapshot of its own in step with badger's stream.
+	wmu sync.RWMutex
 }
 
 // Options tune the store.
@@ -35,7 +48,11 @@ type Options struct {
 	// InMemory keeps everything in memory (tests only).
 	InMemory bool
 	// Logger receives badger's warnings and errors; nil discards them.
-	Logger *log.Logger
+	Logger *slog.Logger
+	// ReadOnly opens the store for reading only: badger writes nothing
+	// (no compaction, no log), so a check can run on a full disk. A store
+	// not closed cleanly cannot be opened so (ErrUnclean).
+	ReadOnly bool
 }
 
 // Open opens or creates the store in dir. The settings favour a small
@@ -65,6 +82,16 @@ func Open(dir string, o Options) (*DB, error) {
 	// Tables stay small at every level, so compaction's table builders
 	// (which allocate twice the table size each) stay small too.
 	opt.TableSizeMultiplier = 1
+	if o.ReadOnly {
+		// Badger keeps its memtable's log in *.mem files while it runs
+		// and removes them when it closes cleanly; one left means a log to
+		// replay, which read-only badger refuses (its error keeps no cause
+		// to test).
+		if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) > 0 {
+			return nil, fmt.Errorf("%w: %s", ErrUnclean, dir)
+		}
+		opt = opt.WithReadOnly(true)
+	}
 	var lock *os.File
 	if o.InMemory {
 		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
@@ -180,6 +207,8 @@ func (d *DB) Write(b *Batch) error {
 func (d *DB) WriteUnsynced(b *Batch) error { return d.commit(b) }
 
 func (d *DB) commit(b *Batch) error {
+	d.wmu.RLock()
+	defer d.wmu.RUnlock()
 	txn := d.db.NewTransaction(true)
 	defer txn.Discard()
 	for i, k := range b.keys {
@@ -234,16 +263,16 @@ func (d *DB) Scan(prefix, start []byte, fn func(key, val []byte) (bool, error)) 
 	})
 }
 
-type badgerLogger struct{ l *log.Logger }
+type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) Errorf(f string, a ...any) {
 	if b.l != nil {
-		b.l.Printf("badger error: "+f, a...)
+		b.l.Error("badger: "+strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "store")
 	}
 }
 func (b badgerLogger) Warningf(f string, a ...any) {
 	if b.l != nil {
-		b.l.Printf("badger warning: "+f, a...)
+		b.l.Warn("badger: "+strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "store")
 	}
 }
 func (badgerLogger) Infof(string, ...any)  {}
@@ -268,4 +297,156 @@ func (d *DB) LastKey(prefix []byte) ([]byte, error) {
 		return nil
 	})
 	return k, err
+}
+
+// BackupOptions say what Backup streams.
+type BackupOptions struct {
+	// Since, if not zero, streams only what changed after that version:
+	// the Version of an earlier backup of this store (an incremental
+	// backup).
+	Since uint64
+	// Watch names keys whose values Backup returns as they are in the
+	// snapshot it streams (a key not in it, or not changed since Since, is
+	// absent from the result).
+	Watch [][]byte
+	// Track names key prefixes whose live keys Backup lists as they are in
+	// the snapshot, changed since Since or not: the keys the store's users
+	// delete. Deletions reach an incremental backup only while badger
+	// still holds their tombstones; Prune with this list makes a restore
+	// exact.
+	Track [][]byte
+}
+
+// BackupResult is what Backup learnt of the snapshot it streamed.
+type BackupResult struct {
+	// Version is the store's version at the snapshot: pass it as Since to
+	// stream what changes after it.
+	Version uint64
+	// Watched holds the values of the watched keys found.
+	Watched map[string][]byte
+	// Live lists the live keys under the tracked prefixes, in key order.
+	Live [][]byte
+	// Keys is the number of keys streamed.
+	Keys int
+}
+
+// backupMarker is the key Backup sets when it starts (below every key
+// the node uses).
+var backupMarker = []byte("\x00store/backup")
+
+// Backup streams a consistent snapshot of the store to w in badger's own
+// backup format (badger's Stream.Backup; what Load reads), while the store
+// is in use: every key as of one moment. See BackupOptions.
+func (d *DB) Backup(w io.Writer, o BackupOptions) (BackupResult, error) {
+	res := BackupResult{Watched: map[string][]byte{}}
+	// Badger's stream reads with one transaction per goroutine, each taken
+	// when its goroutine starts: with one goroutine the stream is one
+	// snapshot. The tracked prefixes are listed with a transaction of our
+	// own, which must see the same snapshot: store writes wait from just
+	// before it is taken until the stream has taken its own (it has when
+	// it offers its first key, or when it ends), a few milliseconds.
+	st := d.db.NewStream()
+	st.NumGo = 1
+	st.SinceTs = o.Since
+	st.LogPrefix = "store.Backup"
+	d.wmu.Lock()
+	var once sync.Once
+	unblock := func() { once.Do(d.wmu.Unlock) }
+	defer unblock()
+	// The marker is the first key of the store, changed by every backup:
+	// the stream offers it at once, so writes wait only while the stream
+	// starts, not while it skips what an incremental backup leaves out.
+	err := d.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(backupMarker, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+	if err != nil {
+		return res, fmt.Errorf("store: backup: %w", err)
+	}
+	var list *badger.Txn
+	if len(o.Track) > 0 {
+		list = d.db.NewTransaction(false)
+		defer list.Discard()
+	}
+	st.ChooseKey = func(item *badger.Item) bool {
+		unblock()
+		for _, wk := range o.Watch {
+			if bytes.Equal(item.Key(), wk) && !item.IsDeletedOrExpired() {
+				if v, err := item.ValueCopy(nil); err == nil {
+					res.Watched[string(wk)] = v // one goroutine: no lock needed
+				}
+			}
+		}
+		res.Keys++
+		return true
+	}
+	bw := &countingWriter{w: w}
+	v, err := st.Backup(bw, o.Since)
+	unblock()
+	if err == nil {
+		err = bw.err
+	}
+	if err != nil {
+		return res, fmt.Errorf("store: backup: %w", err)
+	}
+	res.Version = max(v, o.Since)
+	for _, p := range o.Track {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = p
+		opt.PrefetchValues = false
+		it := list.NewIterator(opt)
+		for it.Rewind(); it.Valid(); it.Next() {
+			res.Live = append(res.Live, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+	}
+	slices.SortFunc(res.Live, bytes.Compare)
+	return res, nil
+}
+
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// Load applies a stream written by Backup to the store: a full backup to
+// an empty store, then each incremental one in order. Nothing else may
+// write to the store meanwhile.
+func (d *DB) Load(r io.Reader) error {
+	if err := d.db.Load(r, 16); err != nil {
+		return fmt.Errorf("store: load: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes every key under the prefixes that is not in live (sorted,
+// as BackupResult.Live): after an incremental restore, it removes what
+// was deleted from the store after the base backup but whose deletion
+// badger had already compacted away.
+func (d *DB) Prune(prefixes [][]byte, live [][]byte) (int, error) {
+	var b Batch
+	for _, p := range prefixes {
+		err := d.Scan(p, nil, func(k, _ []byte) (bool, error) {
+			if _, found := slices.BinarySearchFunc(live, k, bytes.Compare); !found {
+				b.Delete(bytes.Clone(k))
+			}
+			return true, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	return b.Len(), d.Write(&b)
 }

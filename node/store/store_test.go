@@ -142,3 +142,43 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", es)
 	}
 }
+
+// TestReadOnly: a cleanly closed store opens read-only, reads, refuses
+// writes and changes no file; one with a memtable log left (not closed
+// cleanly) is ErrUnclean.
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	if err := db.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before := map[string]int64{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		fi, _ := e.Info()
+		before[e.Name()] = fi.ModTime().UnixNano()
+	}
+	ro, err := Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ro.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("read-only Get: %q %v", v, err)
+	}
+	if err := ro.Set([]byte("k"), []byte("w")); err == nil {
+		t.Fatal("a write to a read-only store succeeded")
+	}
+	ro.Close()
+	ents, _ = os.ReadDir(dir)
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if m, ok := before[e.Name()]; !ok || m != fi.ModTime().UnixNano() {
+			t.Errorf("a read-only open changed or made %s", e.Name())
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "00009.mem"), nil, 0o600)
+	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, ErrUnclean) {
+		t.Fatalf("a store with a memtable log left: %v", err)
+	}
+}

@@ -199,8 +199,9 @@ func checkSig(sig []byte) error {
 }
 
 // Verify checks the seal against header h and the trust roots: same
-// number, same block hash, the time in its one form, a trusted key, a
-// DER low-S signature that verifies.
+// number, same block hash, the time in its one form, a trusted key whose
+// sealed range (if the roots give one) holds the block, a DER low-S
+// signature that verifies.
 func (s Seal) Verify(h Header, roots TrustRoots) error {
 	if s.Number != h.Number {
 		return fmt.Errorf("seal is for block %d, not block %d", s.Number, h.Number)
@@ -223,6 +224,9 @@ func (s Seal) Verify(h Header, roots TrustRoots) error {
 	k, err := roots.Find(s.KeyID)
 	if err != nil {
 		return err
+	}
+	if k.Sealed != nil && !k.Sealed.Contains(s.Number) {
+		return fmt.Errorf("%w: key %s seals %s, not block %d", ErrKeyRange, s.KeyID, k.Sealed, s.Number)
 	}
 	pub, err := k.Public()
 	if err != nil {

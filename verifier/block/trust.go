@@ -25,6 +25,29 @@ type Key struct {
 	Algorithm string `json:"algorithm"`
 	// PublicKey is the PEM "PUBLIC KEY" (PKIX) block.
 	PublicKey string `json:"public_key"`
+	// Sealed is the range of blocks the key seals on the embedded ledger:
+	// a seal by it of a block outside the range is refused (ErrKeyRange).
+	// A key rotated away has both ends; the key sealing new blocks has no
+	// last. Absent: no range is recorded (trust roots from before key
+	// rotation), any block.
+	Sealed *BlockRange `json:"sealed,omitempty"`
+}
+
+// BlockRange is a range of block numbers, First to Last inclusive; with
+// no Last, every block from First on.
+type BlockRange struct {
+	First uint64  `json:"first"`
+	Last  *uint64 `json:"last,omitempty"`
+}
+
+// Contains reports whether block n is in the range.
+func (r BlockRange) Contains(n uint64) bool { return n >= r.First && (r.Last == nil || n <= *r.Last) }
+
+func (r BlockRange) String() string {
+	if r.Last == nil {
+		return fmt.Sprintf("blocks %d on", r.First)
+	}
+	return fmt.Sprintf("blocks %d to %d", r.First, *r.Last)
 }
 
 // Ledger kinds: which ledger a block, a receipt or trust roots belong to,
@@ -50,6 +73,11 @@ type TrustRoots struct {
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.
 var ErrUntrustedKey = errors.New("signing key is not among the trust roots")
+
+// ErrKeyRange is returned when a seal is by a trusted key, for a block
+// outside the range of blocks the trust roots say the key sealed (a key
+// rotated away seals nothing after its range).
+var ErrKeyRange = errors.New("the key does not seal this block")
 
 // KeyID returns the key ID of a public key: the first 16 bytes of the
 // SHA-256 of its PKIX DER encoding, in hex.
@@ -173,6 +201,9 @@ func (t TrustRoots) Validate() error {
 		}
 		if _, err := k.Public(); err != nil {
 			return fmt.Errorf("%w: keys.%d: %w", ErrTrustRoots, i, err)
+		}
+		if r := k.Sealed; r != nil && r.Last != nil && *r.Last < r.First {
+			return fmt.Errorf("%w: keys.%d.sealed: last %d before first %d", ErrTrustRoots, i, *r.Last, r.First)
 		}
 	}
 	if t.Fabric != nil {

@@ -255,13 +255,13 @@ func blockAt(p *Package, n uint64) (Block, bool) {
 	return Block{}, false
 }
 
-// sameRoots compares trust roots by ledger, kind, key IDs and Fabric MSPs.
+// sameRoots compares trust roots by ledger, kind, keys and Fabric MSPs.
 func sameRoots(a, b block.TrustRoots) bool {
 	if a.Ledger != b.Ledger || a.Kind != b.Kind || len(a.Keys) != len(b.Keys) {
 		return false
 	}
 	for i := range a.Keys {
-		if a.Keys[i] != b.Keys[i] {
+		if !sameKey(a.Keys[i], b.Keys[i]) {
 			return false
 		}
 	}
@@ -272,6 +272,18 @@ func sameRoots(a, b block.TrustRoots) bool {
 		return fabricEqual(*a.Fabric, *b.Fabric)
 	}
 	return true
+}
+
+// sameKey compares keys by value (their sealed ranges too).
+func sameKey(a, b block.Key) bool {
+	if a.ID != b.ID || a.Algorithm != b.Algorithm || a.PublicKey != b.PublicKey || (a.Sealed == nil) != (b.Sealed == nil) {
+		return false
+	}
+	if a.Sealed == nil {
+		return true
+	}
+	x, y := *a.Sealed, *b.Sealed
+	return x.First == y.First && (x.Last == nil) == (y.Last == nil) && (x.Last == nil || *x.Last == *y.Last)
 }
 
 func fabricEqual(a, b block.Fabric) bool {
