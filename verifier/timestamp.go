@@ -1,0 +1,562 @@
+package verifier
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
+
+	"github.com/evidence-node/evidence-node/verifier/block"
+)
+
+// TimestampRFC3161 is the kind of a trusted timestamp that is an RFC 3161
+// time-stamp token (the only kind).
+const TimestampRFC3161 = "rfc3161"
+
+// Bounds on trusted timestamps.
+const (
+	// TimestampSkew is how much earlier than the receipt's ledger time a
+	// token's gen_time may be: the ledger time is the node's (or the
+	// Fabric client's) clock, the gen_time the TSA's, and the two clocks
+	// may differ. A token stamped before the block it stamps could exist,
+	// by more than this, is refused (ErrTimestampTime). 15 minutes is
+	// Fabric's default peer time window.
+	TimestampSkew = 15 * time.Minute
+	// MaxTimestamps is the most timestamps a receipt may list.
+	MaxTimestamps = 8
+	// MaxTokenSize is the largest token read (DER bytes).
+	MaxTokenSize = 64 << 10
+)
+
+// Timestamp is a trusted timestamp over what a receipt's block committed:
+// an RFC 3161 token from a time-stamping authority (TSA) whose message
+// imprint is the hash of StampMessage. TSA and GenTime repeat what the
+// token says, for readers; VerifyReceipt checks that they do.
+type Timestamp struct {
+	// Kind is TimestampRFC3161.
+	Kind string `json:"kind"`
+	// TSA is the name of the authority: the common name of the token's
+	// signing certificate (its whole subject, RFC 2253 as Go writes it,
+	// when it has none).
+	TSA string `json:"tsa"`
+	// GenTime is the token's genTime, truncated to the millisecond, in
+	// the receipts' time layout (FormatTime).
+	GenTime string `json:"gen_time"`
+	// Token is the DER TimeStampToken (RFC 3161 §2.4.2: a CMS ContentInfo
+	// of SignedData over a TSTInfo), carrying its signing certificate.
+	Token []byte `json:"token"`
+}
+
+// The time_source texts of a receipt, by proof kind and trusted time:
+// TimeSourceNode and TimeSourceFabric when no trusted timestamp is
+// requested for the block (a node without TSAs, or records written
+// before it had them); the Pending texts while the node waits for the
+// first token; the Stamped texts once timestamps lists one or more.
+const (
+	TimeSourceNodePending   = TimeSourceNode + "; trusted timestamps (RFC 3161) over the block are requested and pending"
+	TimeSourceFabricPending = TimeSourceFabric + "; trusted timestamps (RFC 3161) over the transaction are requested and pending"
+	TimeSourceNodeStamped   = "trusted: the gen_time of each RFC 3161 timestamp in timestamps, signed by a time-stamping authority over the block hash; ledger_time is asserted by the node's clock and signed in the block seal"
+	TimeSourceFabricStamped = "trusted: the gen_time of each RFC 3161 timestamp in timestamps, signed by a time-stamping authority over the transaction ID and batch root; ledger_time is the transaction timestamp asserted by the submitting client"
+)
+
+// Trusted-time states of a receipt (TrustedTime).
+const (
+	TrustedNone    = "none"    // no trusted timestamp is requested
+	TrustedPending = "pending" // requested; none has arrived yet
+	TrustedStamped = "stamped" // timestamps lists at least one
+)
+
+// TimeSources returns the three time_source texts of a proof kind: no
+// trusted time, pending, stamped; ok is false for an unknown kind.
+func TimeSources(proofKind string) (none, pending, stamped string, ok bool) {
+	switch proofKind {
+	case ProofEmbedded:
+		return TimeSourceNode, TimeSourceNodePending, TimeSourceNodeStamped, true
+	case ProofFabric:
+		return TimeSourceFabric, TimeSourceFabricPending, TimeSourceFabricStamped, true
+	}
+	return "", "", "", false
+}
+
+// TrustedTime says whether the receipt has trusted time: TrustedStamped
+// when it lists timestamps, TrustedPending when its time_source says they
+// are pending, else TrustedNone. It reads the receipt as it is; only
+// VerifyReceipt says whether it holds.
+func (rc Receipt) TrustedTime() string {
+	_, pending, _, _ := TimeSources(rc.Proof.Kind)
+	switch {
+	case len(rc.Timestamps) > 0:
+		return TrustedStamped
+	case rc.TimeSource == pending:
+		return TrustedPending
+	}
+	return TrustedNone
+}
+
+// WithTimestamps returns the receipt with its timestamps and time_source
+// set for the trusted time a node holds: ts (pending is ignored when ts is
+// not empty), or pending, or none.
+func (rc Receipt) WithTimestamps(ts []Timestamp, pending bool) Receipt {
+	none, pend, stamped, ok := TimeSources(rc.Proof.Kind)
+	if !ok {
+		return rc
+	}
+	rc.Timestamps = ts
+	switch {
+	case len(ts) > 0:
+		rc.TimeSource = stamped
+	case pending:
+		rc.TimeSource = pend
+	default:
+		rc.TimeSource = none
+	}
+	return rc
+}
+
+// stampDomain starts every stamped message.
+const stampDomain = "evidence-node/timestamp/v1\n"
+
+// EmbeddedStampMessage is what a TSA stamps for an embedded block: the
+// ASCII text
+//
+//	"evidence-node/timestamp/v1\nembedded\n" ‖ hex(block hash) ‖ "\n"
+//
+// (lower-case hex of the 32-byte block hash). The token's message imprint
+// is the hash of these bytes (SHA-256, or SM3 for an SM2 TSA).
+func EmbeddedStampMessage(blockHash []byte) []byte {
+	return []byte(stampDomain + "embedded\n" + hex.EncodeToString(blockHash) + "\n")
+}
+
+// FabricStampMessage is what a TSA stamps for a Fabric batch
+// transaction: the ASCII text
+//
+//	"evidence-node/timestamp/v1\nfabric\n" ‖ tx ID ‖ "\n" ‖ hex(batch root) ‖ "\n"
+//
+// (the transaction ID as Fabric writes it, the lower-case hex of the
+// 32-byte RFC 6962 batch root the transaction wrote).
+func FabricStampMessage(txID string, batchRoot []byte) []byte {
+	return []byte(stampDomain + "fabric\n" + txID + "\n" + hex.EncodeToString(batchRoot) + "\n")
+}
+
+// StampMessage returns what a TSA stamps for the receipt's block
+// (embedded: its block_hash) or transaction (Fabric: tx_id and
+// proof.batch_root). It reads the receipt as it is: VerifyReceipt checks
+// those fields against the proof before it checks the tokens.
+func StampMessage(rc Receipt) ([]byte, error) {
+	switch rc.Proof.Kind {
+	case ProofEmbedded:
+		h, err := hex.DecodeString(rc.BlockHash)
+		if err != nil || len(h) != sha256.Size {
+			return nil, fmt.Errorf("block_hash %q is not 32 bytes of hex", rc.BlockHash)
+		}
+		return EmbeddedStampMessage(h), nil
+	case ProofFabric:
+		if len(rc.Proof.BatchRoot) != sha256.Size {
+			return nil, fmt.Errorf("batch root of %d bytes", len(rc.Proof.BatchRoot))
+		}
+		return FabricStampMessage(rc.TxID, rc.Proof.BatchRoot), nil
+	}
+	return nil, fmt.Errorf("proof kind %q not supported", rc.Proof.Kind)
+}
+
+// Reasons a trusted timestamp is refused (wrapped in a *ReceiptError
+// naming the member, e.g. timestamps.0.token).
+var (
+	// ErrTimestamps: the timestamps list itself is not valid: more than
+	// MaxTimestamps, one token twice, or timestamps under a time_source
+	// that says the receipt holds none.
+	ErrTimestamps = errors.New("the timestamps list is not valid")
+	// ErrTimestampKind: a kind other than rfc3161.
+	ErrTimestampKind = errors.New("timestamp kind not supported (want rfc3161)")
+	// ErrTimestampToken: the token does not parse as an RFC 3161
+	// TimeStampToken, carries no signing certificate, or its CMS signature
+	// does not verify with that certificate.
+	ErrTimestampToken = errors.New("not a valid RFC 3161 token signed by the certificate it carries")
+	// ErrTimestampImprint: the token's message imprint is not the hash of
+	// what is stamped for this receipt (StampMessage): a token over
+	// something else.
+	ErrTimestampImprint = errors.New("the token's message imprint is not the hash of what is stamped for this receipt")
+	// ErrTimestampUntrusted: the token's signing certificate does not
+	// chain to any of the trust roots' TSA roots: an unknown TSA.
+	ErrTimestampUntrusted = errors.New("the time-stamping authority is not among the trust roots' TSA roots")
+	// ErrTimestampChain: the signing certificate names a TSA root (or a
+	// certificate leading to one) as its issuer, but the chain does not
+	// verify at gen_time: a signature that does not match, a certificate
+	// missing, expired or not yet valid, or not allowed to issue it.
+	ErrTimestampChain = errors.New("the time-stamping authority's certificate chain does not verify")
+	// ErrTimestampEKU: the signing certificate's extended key usage is not
+	// the one critical id-kp-timeStamping RFC 3161 §2.3 requires.
+	ErrTimestampEKU = errors.New("the signing certificate is not a TSA certificate (critical id-kp-timeStamping extended key usage)")
+	// ErrTimestampTime: gen_time is earlier than the ledger time by more
+	// than TimestampSkew.
+	ErrTimestampTime = errors.New("gen_time is earlier than the ledger time by more than the allowed skew")
+)
+
+// Token is an RFC 3161 time-stamp token whose CMS signature verified with
+// the signing certificate it carries (ParseToken). Whether that
+// certificate is a trusted TSA is CheckToken's question.
+type Token struct {
+	GenTime time.Time
+	// Hash is the imprint's hash algorithm (SHA-256, SHA-384, SHA-512).
+	Hash    crypto.Hash
+	Imprint []byte
+	Nonce   *big.Int
+	Serial  *big.Int
+	// Signer is the signing certificate; Certificates all those the token
+	// carries (Signer among them).
+	Signer       *x509.Certificate
+	Certificates []*x509.Certificate
+}
+
+// TSA returns the authority's name as receipts give it: the signing
+// certificate's common name, or its whole subject when it has none.
+func (t *Token) TSA() string {
+	if t.Signer.Subject.CommonName != "" {
+		return t.Signer.Subject.CommonName
+	}
+	return t.Signer.Subject.String()
+}
+
+var (
+	oidContentType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidTSTInfo       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	oidSigningCert   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	oidSigningCertV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	oidExtKeyUsage   = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidTimeStamping  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+)
+
+// ParseToken reads a DER TimeStampToken (at most MaxTokenSize bytes) with
+// github.com/digitorus/timestamp and checks what a token holds by itself:
+// exactly one signer, whose certificate the token carries; the CMS
+// signature over the signed attributes verifies with it and the
+// message-digest attribute is the digest of the TSTInfo; the signed
+// content-type attribute is id-ct-TSTInfo; the ESS signing-certificate
+// attribute (v2 or v1, RFC 5816/2634) names that certificate. Errors wrap
+// ErrTimestampToken. It does not check who the signer is (CheckToken).
+func ParseToken(der []byte) (*Token, error) {
+	fail := func(format string, args ...any) (*Token, error) {
+		return nil, fmt.Errorf("%w: %s", ErrTimestampToken, fmt.Sprintf(format, args...))
+	}
+	if len(der) == 0 || len(der) > MaxTokenSize {
+		return fail("%d bytes (want 1 to %d)", len(der), MaxTokenSize)
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(p7.Certificates) == 0 {
+		return fail("the token carries no certificate (requests must set certReq)")
+	}
+	if len(p7.Signers) != 1 {
+		return fail("%d signers, want one", len(p7.Signers))
+	}
+	signer := p7.GetOnlySigner()
+	if signer == nil {
+		return fail("the token does not carry its signer's certificate")
+	}
+	var ct asn1.ObjectIdentifier
+	if err := p7.UnmarshalSignedAttribute(oidContentType, &ct); err != nil || !ct.Equal(oidTSTInfo) {
+		return fail("the signed content type is %v, not id-ct-TSTInfo", ct)
+	}
+	if err := checkESSCert(p7, signer); err != nil {
+		return fail("%v", err)
+	}
+	// timestamp.Parse verifies the CMS signature with the carried
+	// certificate (and the message digest) and decodes the TSTInfo.
+	ts, err := timestamp.Parse(der)
+	if err != nil {
+		return fail("%v", err)
+	}
+	return &Token{GenTime: ts.Time, Hash: ts.HashAlgorithm, Imprint: ts.HashedMessage, Nonce: ts.Nonce, Serial: ts.SerialNumber,
+		Signer: signer, Certificates: p7.Certificates}, nil
+}
+
+// signingCertificate is the ESS signing-certificate attribute, v1 or v2
+// (RFC 2634 §5.4, RFC 5035 §3): its first ESSCertID names the signer.
+type signingCertificate struct {
+	Certs    []asn1.RawValue
+	Policies asn1.RawValue `asn1:"optional"`
+}
+
+// checkESSCert checks that the signed ESS signing-certificate attribute
+// names the signer's certificate by its hash: v2 with SHA-256 (the
+// default), SHA-384 or SHA-512, or v1 with SHA-1.
+func checkESSCert(p7 *pkcs7.PKCS7, signer *x509.Certificate) error {
+	var sc signingCertificate
+	hash := crypto.SHA256
+	if err := p7.UnmarshalSignedAttribute(oidSigningCertV2, &sc); err != nil {
+		hash = crypto.SHA1
+		if err := p7.UnmarshalSignedAttribute(oidSigningCert, &sc); err != nil {
+			return errors.New("no ESS signing-certificate attribute")
+		}
+	}
+	if len(sc.Certs) == 0 {
+		return errors.New("the ESS signing-certificate attribute names no certificate")
+	}
+	// ESSCertIDv2 ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier DEFAULT
+	// sha256, certHash OCTET STRING, issuerSerial OPTIONAL };
+	// ESSCertID ::= SEQUENCE { certHash OCTET STRING, issuerSerial OPTIONAL }.
+	rest := sc.Certs[0].Bytes
+	var first asn1.RawValue
+	var err error
+	if rest, err = asn1.Unmarshal(rest, &first); err != nil {
+		return fmt.Errorf("ESS signing-certificate: %v", err)
+	}
+	certHash := first
+	if hash != crypto.SHA1 && first.Class == asn1.ClassUniversal && first.Tag == asn1.TagSequence {
+		var alg pkix.AlgorithmIdentifier
+		if _, err := asn1.Unmarshal(first.FullBytes, &alg); err != nil {
+			return fmt.Errorf("ESS signing-certificate v2: %v", err)
+		}
+		switch {
+		case alg.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA256):
+			hash = crypto.SHA256
+		case alg.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA384):
+			hash = crypto.SHA384
+		case alg.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA512):
+			hash = crypto.SHA512
+		default:
+			return fmt.Errorf("ESS signing-certificate v2 hash %v not supported", alg.Algorithm)
+		}
+		if _, err = asn1.Unmarshal(rest, &certHash); err != nil {
+			return fmt.Errorf("ESS signing-certificate v2: %v", err)
+		}
+	}
+	if certHash.Class != asn1.ClassUniversal || certHash.Tag != asn1.TagOctetString {
+		return errors.New("ESS signing-certificate: no certificate hash")
+	}
+	h := hash.New()
+	h.Write(signer.Raw)
+	if !bytes.Equal(h.Sum(nil), certHash.Bytes) {
+		return errors.New("the ESS signing-certificate attribute names another certificate than the signer's")
+	}
+	return nil
+}
+
+// CheckToken checks a parsed token for message, against the TSA roots:
+// the imprint is the hash of message with the token's hash algorithm
+// (ErrTimestampImprint); the signing certificate has the extended key
+// usage id-kp-timeStamping alone, marked critical (ErrTimestampEKU); and
+// it chains, through the certificates the token carries, to one of roots,
+// valid at gen_time, every certificate of the chain allowing time
+// stamping (ErrTimestampUntrusted when no root is named on the way,
+// ErrTimestampChain when one is but the chain does not verify).
+func CheckToken(t *Token, message []byte, roots []*x509.Certificate) error {
+	if !t.Hash.Available() || t.Hash == crypto.SHA1 {
+		return fmt.Errorf("%w: imprint hash %v not accepted (SHA-256, SHA-384, SHA-512)", ErrTimestampImprint, t.Hash)
+	}
+	h := t.Hash.New()
+	h.Write(message)
+	if want := h.Sum(nil); !bytes.Equal(t.Imprint, want) {
+		return fmt.Errorf("%w: the token stamps %x, this receipt's %s is %x", ErrTimestampImprint, t.Imprint, t.Hash, want)
+	}
+	if err := checkTSAUsage(t.Signer); err != nil {
+		return err
+	}
+	pool, inter := x509.NewCertPool(), x509.NewCertPool()
+	var rootNames, carried []certName
+	for _, r := range roots {
+		pool.AddCert(r)
+		rootNames = append(rootNames, certName{r.RawIssuer, r.RawSubject})
+	}
+	for _, c := range t.Certificates {
+		if c != t.Signer {
+			inter.AddCert(c)
+			carried = append(carried, certName{c.RawIssuer, c.RawSubject})
+		}
+	}
+	return checkChain(certName{t.Signer.RawIssuer, t.Signer.RawSubject}, carried, rootNames, t.GenTime, func() error {
+		if len(roots) == 0 {
+			return errors.New("the trust roots hold no TSA roots")
+		}
+		_, err := t.Signer.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: t.GenTime,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}})
+		return err
+	})
+}
+
+// checkTSAUsage is RFC 3161 §2.3: the TSA's certificate has exactly one
+// extended key usage, id-kp-timeStamping, in a critical extension.
+func checkTSAUsage(c *x509.Certificate) error {
+	for _, ext := range c.Extensions {
+		if !ext.Id.Equal(oidExtKeyUsage) {
+			continue
+		}
+		var oids []asn1.ObjectIdentifier
+		if _, err := asn1.Unmarshal(ext.Value, &oids); err != nil {
+			return fmt.Errorf("%w: %v", ErrTimestampEKU, err)
+		}
+		if !ext.Critical || len(oids) != 1 || !oids[0].Equal(oidTimeStamping) {
+			return fmt.Errorf("%w: %q has extended key usage %v (critical %v)", ErrTimestampEKU, c.Subject.CommonName, oids, ext.Critical)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %q has no extended key usage", ErrTimestampEKU, c.Subject.CommonName)
+}
+
+// certName is a certificate's issuer and subject, DER.
+type certName struct{ issuer, subject []byte }
+
+// checkChain runs verify (the chain of the signing certificate to the TSA
+// roots); on failure it tells an unknown TSA (ErrTimestampUntrusted:
+// following issuer names from the leaf through the carried certificates
+// reaches no root) from a broken chain to a known one
+// (ErrTimestampChain).
+func checkChain(leaf certName, carried, roots []certName, at time.Time, verify func() error) error {
+	err := verify()
+	if err == nil {
+		return nil
+	}
+	if namesRoot(leaf, carried, roots) {
+		return fmt.Errorf("%w at gen_time %s: %v", ErrTimestampChain, FormatTime(at), err)
+	}
+	return fmt.Errorf("%w: %v", ErrTimestampUntrusted, err)
+}
+
+// namesRoot reports whether following issuer names from leaf through the
+// carried certificates reaches the subject of a root (or the leaf is a
+// root).
+func namesRoot(leaf certName, carried, roots []certName) bool {
+	cur := leaf
+	used := make([]bool, len(carried))
+	for range len(carried) + 1 {
+		for _, r := range roots {
+			if bytes.Equal(cur.issuer, r.subject) || (bytes.Equal(cur.subject, r.subject) && bytes.Equal(cur.issuer, r.issuer)) {
+				return true
+			}
+		}
+		found := false
+		for i, c := range carried {
+			if !used[i] && bytes.Equal(cur.issuer, c.subject) {
+				cur, used[i], found = c, true, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return false
+}
+
+// VerifyToken parses a token and checks it for message against roots
+// (ParseToken, then CheckToken).
+func VerifyToken(der, message []byte, roots []*x509.Certificate) (*Token, error) {
+	t, err := ParseToken(der)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckToken(t, message, roots); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// checkTimeSource is VerifyReceipt's check of time_source: the text of
+// the proof kind for the trusted time the receipt shows — the Stamped
+// text when it lists timestamps, else the plain or the Pending text. A
+// receipt listing timestamps under a text that says it holds none is
+// refused on timestamps (ErrTimestamps).
+func checkTimeSource(rc Receipt) error {
+	none, pending, stamped, ok := TimeSources(rc.Proof.Kind)
+	if !ok {
+		return rerr("proof.kind", "%q not supported", rc.Proof.Kind)
+	}
+	if len(rc.Timestamps) > 0 {
+		switch rc.TimeSource {
+		case stamped:
+			return nil
+		case none, pending:
+			return rerr("timestamps", "%w: %d listed, but time_source says the receipt holds none", ErrTimestamps, len(rc.Timestamps))
+		}
+		return rerr("time_source", "%w: a receipt listing timestamps says %q", ErrTimeSource, stamped)
+	}
+	if rc.TimeSource != none && rc.TimeSource != pending {
+		return rerr("time_source", "%w: want %q (or, while trusted timestamps are pending, %q)", ErrTimeSource, none, pending)
+	}
+	return nil
+}
+
+// verifyTimestamps is VerifyReceipt's check of the trusted timestamps,
+// made after the proof (so block_hash, tx_id and batch_root are the
+// proof's): at most MaxTimestamps, no token twice, and each one of kind
+// rfc3161 whose token verifies for StampMessage(rc) against the trust
+// roots' TSA roots (VerifyToken), whose tsa and gen_time are the token's,
+// and whose gen_time is not earlier than ledger_time − TimestampSkew.
+func verifyTimestamps(rc Receipt, roots block.TrustRoots) error {
+	if len(rc.Timestamps) == 0 {
+		return nil
+	}
+	if len(rc.Timestamps) > MaxTimestamps {
+		return rerr("timestamps", "%w: %d listed, at most %d", ErrTimestamps, len(rc.Timestamps), MaxTimestamps)
+	}
+	msg, err := StampMessage(rc)
+	if err != nil {
+		return rerr("timestamps", "%w", err)
+	}
+	tsaRoots, err := roots.TSACertificates()
+	if err != nil {
+		return rerr("timestamps", "trust roots: %w", err)
+	}
+	ledger, err := time.Parse(time.RFC3339Nano, rc.LedgerTime)
+	if err != nil {
+		return rerr("ledger_time", "%v", err)
+	}
+	for i, ts := range rc.Timestamps {
+		f := fmt.Sprintf("timestamps.%d", i)
+		if slices.ContainsFunc(rc.Timestamps[:i], func(o Timestamp) bool { return bytes.Equal(o.Token, ts.Token) }) {
+			return rerr(f+".token", "%w: the same token twice", ErrTimestamps)
+		}
+		if ts.Kind != TimestampRFC3161 {
+			return rerr(f+".kind", "%w: %q", ErrTimestampKind, ts.Kind)
+		}
+		tok, err := VerifyToken(ts.Token, msg, tsaRoots)
+		if err != nil {
+			return rerr(f+".token", "%w", err)
+		}
+		if name := tok.TSA(); ts.TSA != name {
+			return rerr(f+".tsa", "%q, but the token is signed by %q", ts.TSA, name)
+		}
+		if got := FormatTime(tok.GenTime); ts.GenTime != got {
+			return rerr(f+".gen_time", "%q, but the token's genTime is %s", ts.GenTime, got)
+		}
+		if tok.GenTime.Before(ledger.Add(-TimestampSkew)) {
+			return rerr(f+".gen_time", "%w: %s is %v before the ledger time %s (at most %v)", ErrTimestampTime,
+				ts.GenTime, ledger.Sub(tok.GenTime).Round(time.Second), rc.LedgerTime, TimestampSkew)
+		}
+	}
+	return nil
+}
+
+// trustedTimeText describes a verified receipt's trusted time for the
+// proof_intact reason.
+func trustedTimeText(rc Receipt) Text {
+	switch rc.TrustedTime() {
+	case TrustedStamped:
+		var en, zh []string
+		for _, ts := range rc.Timestamps {
+			en = append(en, fmt.Sprintf("%s by %q", ts.GenTime, ts.TSA))
+			zh = append(zh, fmt.Sprintf("%s（%s）", ts.GenTime, ts.TSA))
+		}
+		return Text{
+			EN: fmt.Sprintf("; %d trusted timestamp(s) (RFC 3161) verify against the TSA roots: %s", len(rc.Timestamps), strings.Join(en, ", ")),
+			ZH: fmt.Sprintf("；%d 个可信时间戳（RFC 3161）通过时间戳服务机构根证书校验：%s", len(rc.Timestamps), strings.Join(zh, "，")),
+		}
+	case TrustedPending:
+		return Text{EN: "; trusted time (RFC 3161) is still pending", ZH: "；可信时间戳尚未取得"}
+	}
+	return Text{}
+}
