@@ -82,6 +82,9 @@ type Config struct {
 	// Inspection bounds the inspection of submitted PDFs (a sandboxed
 	// child process per document, fair between platforms).
 	Inspection pdf.InspectorConfig
+	// Timestamps, if set, fills receipts and blocks with the trusted
+	// timestamps the node holds, and its TSA roots join the trust roots.
+	Timestamps Timestamper
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -101,6 +104,7 @@ type Service struct {
 	signerKey  block.Key
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
+	stamps     Timestamper
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -130,6 +134,7 @@ func NewService(c Config) (*Service, error) {
 		renderer:   &renderer{dir: c.PDFDir},
 		originals:  make(chan struct{}, 1),
 		documents:  newDocumentCache(64<<20, c.Metrics.documents),
+		stamps:     c.Timestamps,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
@@ -162,11 +167,39 @@ func (s *Service) Info(ctx context.Context) (Info, error) {
 		return info, err
 	}
 	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signerKey)
+	if s.stamps != nil {
+		info.TrustRoots.TSARoots = s.stamps.TSARoots()
+	}
 	return info, nil
 }
 
-// Block returns block n as the ledger stores it (Ledger.Block).
-func (s *Service) Block(ctx context.Context, n uint64) (Block, error) { return s.ledger.Block(ctx, n) }
+// Block returns block n as the ledger stores it (Ledger.Block), with the
+// trusted timestamps the node holds for it.
+func (s *Service) Block(ctx context.Context, n uint64) (Block, error) {
+	b, err := s.ledger.Block(ctx, n)
+	if err != nil || s.stamps == nil {
+		return b, err
+	}
+	info, err := s.ledger.Info(ctx)
+	if err != nil {
+		return b, err
+	}
+	if b.Timestamps, err = s.stamps.BlockTimestamps(b, info.TrustRoots); err != nil {
+		return Block{}, fmt.Errorf("%w: trusted timestamps of block %d: %v", ErrUnavailable, n, err)
+	}
+	return b, nil
+}
+
+// stamp gives receipts the trusted timestamps the node holds.
+func (s *Service) stamp(rcs []verifier.Receipt) error {
+	if s.stamps == nil || len(rcs) == 0 {
+		return nil
+	}
+	if err := s.stamps.Stamp(rcs); err != nil {
+		return fmt.Errorf("%w: trusted timestamps: %v", ErrUnavailable, err)
+	}
+	return nil
+}
 
 // Authenticate returns the platform an API key belongs to
 // (platform.ErrUnknownKey for an unknown or revoked key).
@@ -235,6 +268,9 @@ func (sub Submission) Validate() error {
 func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]Receipt, error) {
 	start := time.Now()
 	rcs, err := s.submit(ctx, p, idemKey, fingerprint, subs)
+	if err == nil {
+		err = s.stamp(rcs)
+	}
 	s.metrics.observeSubmit(len(subs), err, time.Since(start))
 	if err != nil {
 		return nil, err
@@ -428,7 +464,11 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) 
 	if err != nil {
 		return Receipt{}, err
 	}
-	out := Receipt{Receipt: rc}
+	one := []verifier.Receipt{rc}
+	if err := s.stamp(one); err != nil {
+		return Receipt{}, err
+	}
+	out := Receipt{Receipt: one[0]}
 	if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
 		out.PDF = v
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tsa"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web"
@@ -78,7 +79,35 @@ type Config struct {
 	RatePlatform    float64
 	TrustedProxy    string
 	MetricsListen   string
+	TSA             urlList
+	TSARoots        string
 	ConfigFile      string
+}
+
+// urlList is a repeatable flag kept as one comma-separated string (so
+// Config stays comparable); one value may also list several,
+// comma-separated (the environment variable, the config file's array).
+type urlList string
+
+func (l *urlList) String() string { return string(*l) }
+func (l *urlList) Set(v string) error {
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if *l != "" {
+				*l += ","
+			}
+			*l += urlList(u)
+		}
+	}
+	return nil
+}
+
+// List returns the URLs.
+func (l urlList) List() []string {
+	if l == "" {
+		return nil
+	}
+	return strings.Split(string(l), ",")
 }
 
 // Validate checks the configuration.
@@ -141,6 +170,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("--metrics-listen %q: want HOST:PORT: %v", c.MetricsListen, err)
 		}
 	}
+	if (c.TSA != "") != (c.TSARoots != "") {
+		return errors.New("--tsa and --tsa-roots go together: the node accepts a TSA's tokens only under the roots it is given")
+	}
+	if err := tsa.ValidateURLs(c.TSA.List()); c.TSA != "" && err != nil {
+		return fmt.Errorf("--tsa: %v", err)
+	}
 	return nil
 }
 
@@ -171,6 +206,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Float64Var(&c.RatePlatform, "rate-platform", web.DefaultLimits.Platform, "requests per second per platform key (bursts of 3 s; 0: no limit)")
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of the public listener, e.g. 127.0.0.1:9090")
+	fs.Var(&c.TSA, "tsa", "URL of an RFC 3161 time-stamping authority: every block gets a trusted timestamp from it, fetched in the background (repeatable; comma-separated in the environment)")
+	fs.StringVar(&c.TSARoots, "tsa-roots", "", "with --tsa: PEM file of the CA (or TSA) certificates the TSAs' tokens must chain to; the trust roots list them")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -216,6 +253,13 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 			return
 		}
 		if v, ok := fileVals[f.Name]; ok {
+			if list, isList := v.([]any); isList { // a repeatable flag's values
+				parts := make([]string, len(list))
+				for i, x := range list {
+					parts[i] = fmt.Sprint(x)
+				}
+				v = strings.Join(parts, ",")
+			}
 			s := fmt.Sprint(v)
 			if fv, isNum := v.(float64); isNum {
 				s = fmt.Sprintf("%.0f", fv)
@@ -289,6 +333,24 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if created {
 		fmt.Fprintf(stdout, "created a self-signed document signing certificate %s (give your own with --signing-cert)\n", certPath)
 	}
+	stamper, err := openStamper(cfg, db, reg, logger)
+	if err != nil {
+		return err
+	}
+	var (
+		timestamps node.Timestamper
+		onSeal     func(*store.Batch, block.Header, block.Seal)
+		onTx       func(string, []byte, uint64, string) error
+		onBlock    = metrics.ObserveBlock
+	)
+	if stamper != nil {
+		defer stamper.Close()
+		timestamps, onSeal, onTx = stamper, stamper.StageEmbedded, stamper.AddFabric
+		onBlock = func(n uint64, records int, took time.Duration) {
+			metrics.ObserveBlock(n, records, took)
+			stamper.Wake()
+		}
+	}
 	var led node.Ledger
 	queue := cfg.Queue
 	switch cfg.Ledger {
@@ -297,7 +359,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		// slow or unreachable network is answered 202, never lost.
 		queue = true
 		fl, err := fabric.Open(fabric.Config{Profile: cfg.FabricConfig, Org: cfg.FabricOrg, Logger: logger,
-			OnBatch: metrics.ObserveBlock})
+			OnBatch: metrics.ObserveBlock, OnTx: onTx})
 		if err != nil {
 			return err
 		}
@@ -305,7 +367,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	default:
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted,
+			Logger: logger, OnBlock: onBlock, OnCorrupted: metrics.ObserveCorrupted, OnSeal: onSeal,
 		})
 		if err != nil {
 			return err
@@ -330,7 +392,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		inspection.Command = []string{exe, "inspect-pdf"}
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
-		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection})
+		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection, Timestamps: timestamps})
 	if err != nil {
 		return err
 	}
@@ -380,4 +442,21 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	err = web.Serve(ctx, app, ln, 10*time.Second)
 	logger.Printf("stopped")
 	return err
+}
+
+// openStamper starts the trusted-timestamp fetchers of --tsa (nil
+// without).
+func openStamper(cfg Config, db *store.DB, reg prometheus.Registerer, logger *log.Logger) (*tsa.Stamper, error) {
+	if cfg.TSA == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.TSARoots)
+	if err != nil {
+		return nil, fmt.Errorf("--tsa-roots: %w", err)
+	}
+	roots, err := tsa.ParseRoots(b)
+	if err != nil {
+		return nil, fmt.Errorf("--tsa-roots %s: %w", cfg.TSARoots, err)
+	}
+	return tsa.Open(tsa.Config{DB: db, TSAs: cfg.TSA.List(), Roots: roots, Registerer: reg, Logger: logger})
 }

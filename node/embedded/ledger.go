@@ -56,6 +56,10 @@ type Config struct {
 	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
+	// OnSeal, if set, is called with the index batch of each new block
+	// before it is written: writes it adds to b commit atomically with
+	// the block (the trusted-timestamp requests, node/tsa).
+	OnSeal func(b *store.Batch, hdr block.Header, seal block.Seal)
 	// OnCorrupted, if set, is called each time stored data is found not
 	// to match its hashes (and so is not served): block is the block it
 	// belongs to (-1 if not known); first is true the first time a
@@ -445,6 +449,9 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID) (headerRec, [][][]by
 	binary.BigEndian.PutUint32(head[40:44], at.Seg)
 	binary.BigEndian.PutUint64(head[44:52], uint64(at.Off)+uint64(len(data)))
 	b.Set(keyHead, head)
+	if l.cfg.OnSeal != nil {
+		l.cfg.OnSeal(&b, hdr, seal)
+	}
 	if err := l.db.Write(&b); err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %v", node.ErrUnavailable, num, err)
 	}
