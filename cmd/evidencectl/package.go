@@ -154,12 +154,14 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	if rc := r.Receipt; rc != nil {
 		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
-		switch rc.TrustedTime() {
-		case verifier.TrustedStamped:
+		switch intact := len(r.Checks) == 3 && r.Checks[2].Pass; {
+		case !intact:
+			// The receipt's claims are not vouched for: no time is shown.
+		case rc.TrustedTime() == verifier.TrustedStamped:
 			for _, ts := range rc.Timestamps {
 				fmt.Fprintf(stdout, "  trusted time %s (RFC 3161, %s)\n", ts.GenTime, ts.TSA)
 			}
-		case verifier.TrustedPending:
+		case rc.TrustedTime() == verifier.TrustedPending:
 			fmt.Fprintln(stdout, "  trusted time: pending (no RFC 3161 timestamp had arrived when the package was made)")
 		}
 	}

@@ -99,6 +99,9 @@
       fLedger: "账本名称",
       fTx: "交易 ID",
       timeNote: "时间由节点时钟给出并签名，非可信时间戳",
+      fTrusted: "可信时间",
+      trustedPending: "可信时间戳尚未取得（已向时间戳服务机构申请）",
+      trustedNote: "RFC 3161 可信时间戳，时间戳服务机构：{tsa}",
       hashedLocal: "已在本机计算 {alg} 摘要：{size}，用时 {dur}；文件未上传。",
       seconds: "{s} 秒",
       comma: "，",
@@ -195,6 +198,9 @@
       fLedger: "Ledger",
       fTx: "Transaction ID",
       timeNote: "given and signed by the node's clock; not a trusted timestamp",
+      fTrusted: "Trusted time",
+      trustedPending: "pending: RFC 3161 timestamps are requested from the time-stamping authorities",
+      trustedNote: "RFC 3161 timestamp by {tsa}",
       hashedLocal: "The {alg} digest was computed on this computer: {size} in {dur}. The file was not uploaded.",
       seconds: "{s} s",
       comma: ", ",
@@ -570,6 +576,17 @@
         row("fHeight", String(rc.block_number));
         row("fTime", el("time", { datetime: rc.ledger_time, text: formatTime(rc.ledger_time) }), false,
           el("span", { "class": "sub", text: rc.ledger_time + " · " + t("timeNote") }));
+        if (rc.timestamps && rc.timestamps.length) {
+          var times = el("span", null, rc.timestamps.map(function (ts) {
+            return el("span", { "class": "stamp" }, [
+              el("time", { datetime: ts.gen_time, text: formatTime(ts.gen_time) }),
+              el("span", { "class": "sub", text: ts.gen_time + " · " + t("trustedNote", { tsa: ts.tsa }) })
+            ]);
+          }));
+          row("fTrusted", times, false);
+        } else if (/pending$/.test(rc.time_source || "")) {
+          row("fTrusted", t("trustedPending"), false);
+        }
         row("fLedger", rc.ledger);
         row("fAlg", algName(rc.algorithm));
         row("fDigest", rc.digest_hex, true, el("span", { "class": "sub", text: "Base64: " + rc.digest_base64 }));
