@@ -243,7 +243,10 @@ func TestTrustedTime(t *testing.T) {
 		return ts
 	}
 	withToken := func(ts verifier.Timestamp) func(verifier.Receipt) verifier.Receipt {
-		return func(r verifier.Receipt) verifier.Receipt { r.Timestamps = []verifier.Timestamp{ts, r.Timestamps[1]}; return r }
+		return func(r verifier.Receipt) verifier.Receipt {
+			r.Timestamps = []verifier.Timestamp{ts, r.Timestamps[1]}
+			return r
+		}
 	}
 	cert, _ := os.ReadFile(certPath)
 	repack := func(name string, edit func(verifier.Receipt) verifier.Receipt) string {
