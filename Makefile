@@ -80,7 +80,8 @@ bench:
 	$(GO) test -run '^$$' -bench . ./node/embedded/
 
 # Load benchmarks through the HTTP API with the load generator; see docs/benchmarks.md.
-# BASE=REV measures the evidenced of git revision REV in the same run.
+# BASE=REV measures the evidenced of git revision REV in the same run; TSA=1
+# measures this tree with and without two local TSAs stamping every block.
 bench-load:
-	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
+	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt

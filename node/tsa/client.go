@@ -126,35 +126,34 @@ func (c *Client) Stamp(ctx context.Context, message []byte) (verifier.Timestamp,
 	if len(body) > maxResponse {
 		return fail(ReasonInvalid, fmt.Errorf("an answer of more than %d bytes", maxResponse))
 	}
-	if st, err := responseStatus(body); err != nil {
-		return fail(ReasonInvalid, err)
-	} else if st > 1 { // neither granted (0) nor grantedWithMods (1)
-		_, err := timestamp.ParseResponse(body)
-		return fail(ReasonRejected, fmt.Errorf("PKIStatus %d: %v", st, err))
-	}
-	ts, err := timestamp.ParseResponse(body)
+	st, token, err := parseResponse(body)
 	if err != nil {
 		return fail(ReasonInvalid, err)
 	}
-	tok, err := verifier.VerifyToken(ts.RawToken, message, c.roots)
+	if st > 1 { // neither granted (0) nor grantedWithMods (1)
+		_, err := timestamp.ParseResponse(body) // its error names the status and failure
+		return fail(ReasonRejected, fmt.Errorf("PKIStatus %d: %v", st, err))
+	}
+	tok, err := verifier.VerifyToken(token, message, c.roots)
 	if err != nil {
 		return fail(ReasonInvalid, err)
 	}
 	if tok.Nonce == nil || tok.Nonce.Cmp(nonce) != 0 {
 		return fail(ReasonInvalid, ErrNonce)
 	}
-	return verifier.Timestamp{Kind: verifier.TimestampRFC3161, TSA: tok.TSA(), GenTime: verifier.FormatTime(tok.GenTime), Token: ts.RawToken}, nil
+	return verifier.Timestamp{Kind: verifier.TimestampRFC3161, TSA: tok.TSA(), GenTime: verifier.FormatTime(tok.GenTime), Token: token}, nil
 }
 
-// responseStatus reads the PKIStatus of a DER TimeStampResp (RFC 3161
-// §2.4.2).
-func responseStatus(der []byte) (int, error) {
+// parseResponse reads a DER TimeStampResp (RFC 3161 §2.4.2): its
+// PKIStatus and its TimeStampToken (nil when absent). The token is checked
+// by verifier.VerifyToken.
+func parseResponse(der []byte) (int, []byte, error) {
 	var resp struct {
 		Status asn1.RawValue
 		Token  asn1.RawValue `asn1:"optional"`
 	}
 	if rest, err := asn1.Unmarshal(der, &resp); err != nil || len(rest) > 0 {
-		return 0, fmt.Errorf("not a TimeStampResp: %v", err)
+		return 0, nil, fmt.Errorf("not a TimeStampResp: %v", err)
 	}
 	var st struct {
 		Status int
@@ -162,7 +161,10 @@ func responseStatus(der []byte) (int, error) {
 		Fail   asn1.BitString `asn1:"optional"`
 	}
 	if _, err := asn1.Unmarshal(resp.Status.FullBytes, &st); err != nil {
-		return 0, fmt.Errorf("not a PKIStatusInfo: %v", err)
+		return 0, nil, fmt.Errorf("not a PKIStatusInfo: %v", err)
 	}
-	return st.Status, nil
+	if st.Status <= 1 && len(resp.Token.FullBytes) == 0 {
+		return st.Status, nil, errors.New("granted, but no token")
+	}
+	return st.Status, resp.Token.FullBytes, nil
 }
