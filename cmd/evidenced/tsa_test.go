@@ -404,3 +404,112 @@ func mustHex(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// TestTrustedTimeOutage: one of two TSAs is stopped for 10 s while
+// clients submit. No submission waits for it (every one is answered, none
+// near the outage's length) and nothing is lost; once it is back, every
+// block gets its token. Then a kill -9 with tokens pending: they are
+// fetched after the restart. The latency figures are logged (a test
+// asserts nothing about speed; see docs/timestamps.md for measurements).
+func TestTrustedTimeOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for half a minute")
+	}
+	tp := startTSAs(t)
+	data := t.TempDir()
+	key := addPlatform(t, data, "bench")
+	p := startNode(t, data, "127.0.0.1:0", tp.flags()...)
+
+	usual := startBench(t, p.url, key, 8, 8*time.Second, filepath.Join(t.TempDir(), "usual.jsonl")).wait(t)
+	rec := filepath.Join(t.TempDir(), "outage.jsonl")
+	run := startBench(t, p.url, key, 8, 20*time.Second, rec)
+	time.Sleep(5 * time.Second)
+	tp.b.Stop()
+	stopped := time.Now()
+	time.Sleep(10 * time.Second)
+	tp.b.Restart(t)
+	t.Logf("TSA b was down for %v", time.Since(stopped).Round(time.Millisecond))
+	r := run.wait(t)
+	t.Logf("submission p99: %.1f ms usually, %.1f ms with one TSA down 10 s of 20 (%.2f×); max %.1f ms and %.1f ms",
+		usual.P99ms, r.P99ms, r.P99ms/usual.P99ms, usual.Maxms, r.Maxms)
+	if len(r.Errors) > 0 || len(usual.Errors) > 0 {
+		t.Fatalf("errors: %v, %v", usual.Errors, r.Errors)
+	}
+	if r.Maxms >= 10000 {
+		t.Errorf("a submission took %.0f ms: it waited for the TSA", r.Maxms)
+	}
+
+	// Nothing lost, and every block gets both tokens once b is back.
+	f, err := os.Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks []ack
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var a ack
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, a)
+	}
+	f.Close()
+	if int64(len(acks)) != r.Records || len(acks) == 0 {
+		t.Fatalf("%d acknowledgements recorded, bench counted %d", len(acks), r.Records)
+	}
+	drained := time.Now()
+	deadline := drained.Add(3 * time.Minute)
+	for metricSum(t, p.url, "evidence_timestamps_awaiting", "") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v blocks still await a token after %v", metricSum(t, p.url, "evidence_timestamps_awaiting", ""), time.Since(drained))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	blocks := map[uint64]bool{}
+	for _, a := range acks {
+		blocks[a.BlockNumber] = true
+	}
+	t.Logf("%d records in %d blocks; the backlog of tokens was fetched %v after the load ended; %v requests to TSA b failed during the outage",
+		len(acks), len(blocks), time.Since(drained).Round(time.Millisecond), metricSum(t, p.url, "evidence_timestamp_errors_total", tp.b.URL))
+	for n := range blocks {
+		var bv struct {
+			Timestamps []struct {
+				TrustedTime string               `json:"trusted_time"`
+				Timestamps  []verifier.Timestamp `json:"timestamps"`
+			} `json:"timestamps"`
+		}
+		if code := getJSON(t, fmt.Sprintf("%s/api/v1/blocks/%d", p.url, n), &bv); code != 200 || len(bv.Timestamps) != 1 || len(bv.Timestamps[0].Timestamps) != 2 {
+			t.Fatalf("block %d: %d %+v", n, code, bv.Timestamps)
+		}
+	}
+	for i := 0; i < len(acks); i += max(1, len(acks)/20) {
+		waitTimestamps(t, p.url, acks[i].ID, 2, time.Second)
+	}
+
+	// kill -9 with tokens pending from b.
+	tp.b.Stop()
+	var ids []string
+	for i := 0; i < 5; i++ {
+		code, b := postJSON(t, p.url+"/api/v1/evidence", key, map[string]string{"type": "text", "text": fmt.Sprintf("kill -9 %d", i)})
+		var rc verifier.Receipt
+		if json.Unmarshal(b, &rc); code != 201 {
+			t.Fatalf("submit: %d %s", code, b)
+		}
+		ids = append(ids, rc.ID)
+	}
+	for _, id := range ids {
+		if rc := waitTimestamps(t, p.url, id, 1, 30*time.Second); len(rc.Timestamps) != 1 {
+			t.Fatalf("%s: %d tokens with b down", id, len(rc.Timestamps))
+		}
+	}
+	p.kill9(t)
+	tp.b.Restart(t)
+	p = startNode(t, data, "127.0.0.1:0", tp.flags()...)
+	for _, id := range ids {
+		rc := waitTimestamps(t, p.url, id, 2, 30*time.Second)
+		names := rc.Timestamps[0].TSA + "|" + rc.Timestamps[1].TSA
+		if !strings.Contains(names, tp.b.Cert.Subject.CommonName) {
+			t.Errorf("%s after the restart: tokens from %s", id, names)
+		}
+	}
+}
