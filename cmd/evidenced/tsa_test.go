@@ -235,7 +235,11 @@ func TestTrustedTime(t *testing.T) {
 	outsider := tsatest.Start(t, tsatest.Options{})
 	impostor := tsatest.Start(t, tsatest.Options{CA: impostorCA(t, tp.a.CA)})
 	stampWith := func(s *tsatest.TSA) verifier.Timestamp {
-		c := tsa.NewClient(s.URL, []*x509.Certificate{s.CA.Cert}, nil)
+		roots, err := verifier.ParseTSARoots([]string{string(s.CA.PEM)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tsa.NewClient(s.URL, roots, nil)
 		ts, err := c.Stamp(context.Background(), msg)
 		if err != nil {
 			t.Fatal(err)

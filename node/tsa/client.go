@@ -23,7 +23,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -70,12 +69,12 @@ var ErrNonce = errors.New("the token's nonce is not the request's")
 type Client struct {
 	url   string
 	http  *http.Client
-	roots []*x509.Certificate
+	roots verifier.TSARoots
 }
 
 // NewClient returns a client of the TSA at url whose tokens must verify
 // against roots (nil hc: a client with a 10 s timeout).
-func NewClient(url string, roots []*x509.Certificate, hc *http.Client) *Client {
+func NewClient(url string, roots verifier.TSARoots, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}

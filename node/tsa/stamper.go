@@ -82,7 +82,7 @@ func (c Config) Validate() error {
 	if len(c.Roots) == 0 {
 		return errors.New("tsa: no TSA root certificates: the node accepts no token without them")
 	}
-	if _, err := (block.TrustRoots{TSARoots: c.Roots}).TSACertificates(); err != nil {
+	if _, err := verifier.ParseTSARoots(c.Roots); err != nil {
 		return fmt.Errorf("tsa: roots: %w", err)
 	}
 	return nil
@@ -142,7 +142,7 @@ func ParseRoots(pemData []byte) ([]string, error) {
 type Stamper struct {
 	db       *store.DB
 	cfg      Config
-	certs    []*x509.Certificate
+	certs    verifier.TSARoots
 	fetchers []*fetcher
 	m        metrics
 
@@ -192,7 +192,7 @@ func Open(cfg Config) (*Stamper, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
 	}
-	certs, _ := (block.TrustRoots{TSARoots: cfg.Roots}).TSACertificates()
+	certs, _ := verifier.ParseTSARoots(cfg.Roots)
 	s := &Stamper{db: cfg.DB, cfg: cfg, certs: certs, m: metrics{
 		awaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "evidence_timestamps_awaiting",
 			Help: "Blocks (Fabric: batch transactions) awaiting a trusted timestamp from each TSA."}, []string{"tsa"}),

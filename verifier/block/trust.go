@@ -48,7 +48,7 @@ type TrustRoots struct {
 	Signers []Key `json:"signers,omitempty"`
 	// TSARoots are the certificates (PEM) of the time-stamping
 	// authorities whose RFC 3161 tokens a verifier accepts: a token's
-	// signing certificate must chain to one of them (TSACertificates).
+	// signing certificate must chain to one of them (TSARootsDER).
 	TSARoots []string `json:"tsa_roots,omitempty"`
 }
 
@@ -179,7 +179,7 @@ func (t TrustRoots) Validate() error {
 			return fmt.Errorf("%w: keys.%d: %w", ErrTrustRoots, i, err)
 		}
 	}
-	if _, err := t.TSACertificates(); err != nil {
+	if _, err := t.TSARootsDER(); err != nil {
 		return fmt.Errorf("%w: %w", ErrTrustRoots, err)
 	}
 	if t.Fabric != nil {
