@@ -99,11 +99,20 @@ func (rc Receipt) TrustedTime() string {
 
 // WithTimestamps returns the receipt with its timestamps and time_source
 // set for the trusted time a node holds: ts (pending is ignored when ts is
-// not empty), or pending, or none.
+// not empty), or pending, or none (SetTimestamps).
 func (rc Receipt) WithTimestamps(ts []Timestamp, pending bool) Receipt {
+	rc.SetTimestamps(ts, pending)
+	return rc
+}
+
+// SetTimestamps sets the receipt's timestamps and time_source for the
+// trusted time a node holds: the Stamped text with ts, else the Pending
+// text if pending, else the plain one. A receipt of an unknown proof kind
+// is left as it is.
+func (rc *Receipt) SetTimestamps(ts []Timestamp, pending bool) {
 	none, pend, stamped, ok := TimeSources(rc.Proof.Kind)
 	if !ok {
-		return rc
+		return
 	}
 	rc.Timestamps = ts
 	switch {
@@ -114,7 +123,6 @@ func (rc Receipt) WithTimestamps(ts []Timestamp, pending bool) Receipt {
 	default:
 		rc.TimeSource = none
 	}
-	return rc
 }
 
 // stampDomain starts every stamped message.

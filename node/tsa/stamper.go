@@ -71,6 +71,9 @@ type Config struct {
 	// Poll is how often an idle fetcher looks at its queue unwoken
 	// (default 2 s).
 	Poll time.Duration
+	// FlushDelay is how long a token may wait to be stored with others
+	// (default 200 ms).
+	FlushDelay time.Duration
 }
 
 // Validate checks the configuration: one to verifier.MaxTimestamps
@@ -191,6 +194,9 @@ func Open(cfg Config) (*Stamper, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.FlushDelay <= 0 {
+		cfg.FlushDelay = 200 * time.Millisecond
 	}
 	certs, _ := verifier.ParseTSARoots(cfg.Roots)
 	s := &Stamper{db: cfg.DB, cfg: cfg, certs: certs, m: metrics{
@@ -382,21 +388,36 @@ func cmpOr(cs ...int) int {
 // for its block or transaction; with none, time_source says pending when
 // the node asked for them, else the ledger's plain text.
 func (s *Stamper) Stamp(rcs []verifier.Receipt) error {
-	memo := map[[32]byte]held{}
-	for i, rc := range rcs {
-		msg, err := verifier.StampMessage(rc)
-		if err != nil {
-			continue // not a receipt the node stamps
+	// The receipts of one block (transaction) share their tokens, and
+	// come one after the other.
+	type batchKey struct{ kind, block, tx, root string }
+	memo := map[batchKey]held{}
+	var last *verifier.Receipt
+	var lastHeld held
+	for i := range rcs {
+		rc := &rcs[i]
+		if last != nil && rc.Proof.Kind == last.Proof.Kind && rc.BlockHash == last.BlockHash && rc.TxID == last.TxID && bytes.Equal(rc.Proof.BatchRoot, last.Proof.BatchRoot) {
+			rc.SetTimestamps(lastHeld.ts, lastHeld.pending)
+			continue
 		}
-		imprint := sha256.Sum256(msg)
-		h, ok := memo[imprint]
+		k := batchKey{kind: rc.Proof.Kind, block: rc.BlockHash}
+		if rc.Proof.Kind != verifier.ProofEmbedded {
+			k.tx, k.root = rc.TxID, string(rc.Proof.BatchRoot)
+		}
+		h, ok := memo[k]
 		if !ok {
+			msg, err := verifier.StampMessage(*rc)
+			if err != nil {
+				continue // not a receipt the node stamps
+			}
+			imprint := sha256.Sum256(msg)
 			if h, err = s.lookup(imprint[:]); err != nil {
 				return err
 			}
-			memo[imprint] = h
+			memo[k] = h
 		}
-		rcs[i] = rc.WithTimestamps(h.ts, h.pending)
+		rc.SetTimestamps(h.ts, h.pending)
+		last, lastHeld = rc, h
 	}
 	return nil
 }
@@ -462,7 +483,11 @@ func (s *Stamper) BlockTimestamps(b node.Block, roots block.TrustRoots) ([]node.
 }
 
 // run fetches the TSA's tokens, oldest block first, Concurrency at a
-// time, until the stamper closes.
+// time, until the stamper closes. Tokens are stored in batches (at most
+// FlushDelay after the first of a batch, or 64 at once): a synced write
+// per token would double the node's syncs per block. A token lost in a
+// crash before its batch is written is fetched again: its request goes
+// in the same write.
 func (f *fetcher) run() {
 	defer f.s.wg.Done()
 	s, u := f.s, f.client.URL()
@@ -470,7 +495,26 @@ func (f *fetcher) run() {
 	var from []byte // where the next scan starts (nil: the queue's start)
 	failing, lastLog := 0, time.Time{}
 	prefix := append(bytes.Clone(prefAwait), f.id...)
+	var buf store.Batch
+	bufN, bufSince := 0, time.Time{}
+	flush := func() {
+		if bufN == 0 {
+			return
+		}
+		if err := s.db.Write(&buf); err != nil {
+			// Their requests stay queued: they are asked for again.
+			s.cfg.Logger.Printf("tsa %s: storing %d tokens: %v", u, bufN, err)
+		} else {
+			s.m.tokens.WithLabelValues(u).Add(float64(bufN))
+			s.m.awaiting.WithLabelValues(u).Set(float64(max(0, f.count.Add(int64(-bufN)))))
+		}
+		buf, bufN = store.Batch{}, 0
+	}
+	defer flush()
 	for s.ctx.Err() == nil {
+		if bufN >= 64 || (bufN > 0 && time.Since(bufSince) >= s.cfg.FlushDelay) {
+			flush()
+		}
 		batch, err := f.next(prefix, from, s.cfg.Concurrency)
 		if err != nil {
 			s.cfg.Logger.Printf("tsa %s: reading the queue: %v", u, err)
@@ -478,15 +522,20 @@ func (f *fetcher) run() {
 			continue
 		}
 		if len(batch) == 0 {
-			if from != nil {
+			if from != nil && bufN == 0 {
 				from = nil // look once more from the start
 				continue
 			}
-			f.count.Store(0)
-			s.m.awaiting.WithLabelValues(u).Set(0)
+			wait := s.cfg.Poll
+			if bufN > 0 {
+				wait = max(0, s.cfg.FlushDelay-time.Since(bufSince))
+			} else {
+				f.count.Store(0)
+				s.m.awaiting.WithLabelValues(u).Set(0)
+			}
 			select {
 			case <-f.wake:
-			case <-time.After(s.cfg.Poll):
+			case <-time.After(wait):
 			case <-s.ctx.Done():
 			}
 			continue
@@ -508,9 +557,7 @@ func (f *fetcher) run() {
 			}()
 		}
 		wg.Wait()
-		var b store.Batch
 		var firstErr error
-		ok := 0
 		for i, e := range batch {
 			if err := results[i]; err != nil {
 				if s.ctx.Err() != nil {
@@ -528,20 +575,15 @@ func (f *fetcher) run() {
 				continue
 			}
 			v, _ := json.Marshal(tokens[i])
-			b.Set(tokenKey(e.imprint, f.id), v)
-			b.Delete(e.key)
-			ok++
-		}
-		if ok > 0 {
-			if err := s.db.Write(&b); err != nil {
-				s.cfg.Logger.Printf("tsa %s: storing %d tokens: %v", u, ok, err)
-				f.sleep(delay)
-				continue
+			if bufN == 0 {
+				bufSince = time.Now()
 			}
-			s.m.tokens.WithLabelValues(u).Add(float64(ok))
-			s.m.awaiting.WithLabelValues(u).Set(float64(max(0, f.count.Add(int64(-ok)))))
+			buf.Set(tokenKey(e.imprint, f.id), v)
+			buf.Delete(e.key)
+			bufN++
 		}
 		if firstErr != nil {
+			flush()
 			failing++
 			if time.Since(lastLog) > 30*time.Second {
 				s.cfg.Logger.Printf("%v (%d failed attempts; retrying in %v)", firstErr, failing, delay)
