@@ -44,7 +44,14 @@ type tsaPair struct {
 
 func startTSAs(t *testing.T) tsaPair {
 	t.Helper()
-	p := tsaPair{a: tsatest.Start(t, tsatest.Options{}), b: tsatest.Start(t, tsatest.Options{Key: tsatest.RSA2048})}
+	return startTSAsKeys(t, tsatest.RSA2048)
+}
+
+// startTSAsKeys is startTSAs with the second TSA's key type (the first
+// signs with ECDSA P-256).
+func startTSAsKeys(t *testing.T, second tsatest.KeyType) tsaPair {
+	t.Helper()
+	p := tsaPair{a: tsatest.Start(t, tsatest.Options{}), b: tsatest.Start(t, tsatest.Options{Key: second})}
 	p.roots = filepath.Join(t.TempDir(), "tsa-roots.pem")
 	if err := os.WriteFile(p.roots, append(append([]byte(nil), p.a.CA.PEM...), p.b.CA.PEM...), 0o600); err != nil {
 		t.Fatal(err)
