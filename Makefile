@@ -61,6 +61,7 @@ FUZZ_TARGETS := \
 	./web:FuzzMultipart \
 	./chaincode:FuzzPutBatch \
 	./verifier:FuzzFabricBlock \
+	./verifier:FuzzParseToken \
 	./verifier/fabricblock:FuzzParseState \
 	./verifier/evpkg:FuzzParse \
 	./node/pdf:FuzzInspect \

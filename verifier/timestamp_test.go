@@ -274,3 +274,28 @@ func TestTrustRootsTSA(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseToken: any bytes are refused or read, within the size bound,
+// without a panic; a token that parses verifies or fails with a named
+// reason against a root.
+func FuzzParseToken(f *testing.F) {
+	ca := newTestCA(&testing.T{}, "Fuzz Root")
+	tsa := ca.issue(&testing.T{}, "Fuzz TSA", tsaOpts{})
+	roots, err := ParseTSARoots([]string{ca.pem()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	msg := []byte("evidence-node/timestamp/v1\nembedded\n00\n")
+	f.Add(tsa.stamp(&testing.T{}, msg, time.Now().Add(-time.Hour)))
+	f.Add([]byte{0x30, 0x00})
+	f.Fuzz(func(t *testing.T, der []byte) {
+		tok, err := VerifyToken(der, msg, roots)
+		if err == nil && tok == nil {
+			t.Fatal("no token and no error")
+		}
+		if err != nil && !errors.Is(err, ErrTimestampToken) && !errors.Is(err, ErrTimestampImprint) && !errors.Is(err, ErrTimestampEKU) &&
+			!errors.Is(err, ErrTimestampUntrusted) && !errors.Is(err, ErrTimestampChain) {
+			t.Fatalf("unnamed failure: %v", err)
+		}
+	})
+}

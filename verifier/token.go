@@ -106,13 +106,23 @@ var (
 // github.com/digitorus/timestamp; a token whose signing key is SM2 with
 // gmsm (its TSTInfo as RFC 3161 §2.4.2 defines it). Errors wrap
 // ErrTimestampToken. It does not check who the signer is (CheckToken).
-func ParseToken(der []byte) (*Token, error) {
+func ParseToken(der []byte) (t *Token, err error) {
 	fail := func(format string, args ...any) (*Token, error) {
 		return nil, fmt.Errorf("%w: %s", ErrTimestampToken, fmt.Sprintf(format, args...))
 	}
 	if len(der) == 0 || len(der) > MaxTokenSize {
 		return fail("%d bytes (want 1 to %d)", len(der), MaxTokenSize)
 	}
+	var outer asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &outer); err != nil || len(rest) > 0 || outer.Class != asn1.ClassUniversal || outer.Tag != asn1.TagSequence {
+		return fail("not one DER SEQUENCE")
+	}
+	// The CMS parsers read hostile input: a panic in one is a refusal.
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = fail("the token's CMS does not parse (%v)", r)
+		}
+	}()
 	p7, err := pkcs7.Parse(der)
 	if err != nil {
 		// crypto/x509 reads no SM2 certificate: an SM2 token, perhaps.
@@ -142,9 +152,9 @@ func ParseToken(der []byte) (*Token, error) {
 	}
 	// timestamp.Parse verifies the CMS signature with the carried
 	// certificate (and the message digest) and decodes the TSTInfo.
-	ts, err := timestamp.Parse(der)
-	if err != nil {
-		return fail("%v", err)
+	ts, perr := timestamp.Parse(der)
+	if perr != nil {
+		return fail("%v", perr)
 	}
 	return &Token{GenTime: ts.Time, Hash: ts.HashAlgorithm, Imprint: ts.HashedMessage, Nonce: ts.Nonce, Serial: ts.SerialNumber,
 		Subject: signer.Subject, signer: signer, certs: p7.Certificates}, nil
