@@ -76,6 +76,7 @@ FUZZ_TARGETS := \
 	./web:FuzzMultipart \
 	./chaincode:FuzzPutBatch \
 	./verifier:FuzzFabricBlock \
+	./verifier:FuzzParseToken \
 	./verifier/fabricblock:FuzzParseState \
 	./verifier/evpkg:FuzzParse \
 	./node/pdf:FuzzInspect \
@@ -102,7 +103,8 @@ bench-peers: tools
 		$(GO) test -count=1 -timeout 60m -run TestBenchPeers -v ./cmd/evidenced/
 	@cat bench-peers.txt
 
-# BASE=REV measures the evidenced of git revision REV in the same run.
+# BASE=REV measures the evidenced of git revision REV in the same run; TSA=1
+# measures this tree with and without two local TSAs stamping every block.
 bench-load:
-	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
+	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt

@@ -103,6 +103,9 @@ type Block struct {
 	Records int
 	// Time is the ledger time of the block (embedded: the seal's time).
 	Time string
+	// Timestamps is the trusted time the node holds for the block's
+	// batches (Service.Block fills it when the node has a Timestamper).
+	Timestamps []BatchTimestamps
 }
 
 // Info describes a ledger.

@@ -46,7 +46,8 @@ var (
 // A restore from incremental backups prunes these prefixes to the live
 // keys the last backup lists (backup.Options.Track), since badger may have
 // dropped a deletion's tombstone before the backup that should carry it.
-// Code that deletes store keys under another prefix adds it here.
+// Code that deletes store keys under another prefix adds it here (or, in
+// another package, to backup.DeletedPrefixes).
 func DeletedPrefixes() [][]byte {
 	return [][]byte{prefQueue, prefPending, prefHookDue, prefHookParked, prefHookLog}
 }

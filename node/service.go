@@ -85,6 +85,9 @@ type Config struct {
 	// Space, if set, refuses submissions while the data disk is (nearly)
 	// full (ErrDiskFull), before anything is written.
 	Space *Space
+	// Timestamps, if set, fills receipts and blocks with the trusted
+	// timestamps the node holds, and its TSA roots join the trust roots.
+	Timestamps Timestamper
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -107,6 +110,7 @@ type Service struct {
 	signers    []block.Key   // every document signing key used, oldest first
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
+	stamps     Timestamper
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -139,6 +143,7 @@ func NewService(c Config) (*Service, error) {
 		documents:  newDocumentCache(64<<20, c.Metrics.documents),
 		logger:     c.Logger,
 		space:      c.Space,
+		stamps:     c.Timestamps,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
@@ -179,11 +184,43 @@ func (s *Service) Info(ctx context.Context) (Info, error) {
 		return info, err
 	}
 	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signers...)
+	if s.stamps != nil {
+		info.TrustRoots.TSARoots = s.stamps.TSARoots()
+	}
 	return info, nil
 }
 
-// Block returns block n as the ledger stores it (Ledger.Block).
-func (s *Service) Block(ctx context.Context, n uint64) (Block, error) { return s.ledger.Block(ctx, n) }
+// Block returns block n as the ledger stores it (Ledger.Block), with the
+// trusted timestamps the node holds for it.
+func (s *Service) Block(ctx context.Context, n uint64) (Block, error) {
+	b, err := s.ledger.Block(ctx, n)
+	if err != nil || s.stamps == nil {
+		return b, err
+	}
+	var roots block.TrustRoots
+	if b.Kind == block.KindFabric { // the evidence chaincode's name, to find its transactions
+		info, err := s.ledger.Info(ctx)
+		if err != nil {
+			return b, err
+		}
+		roots = info.TrustRoots
+	}
+	if b.Timestamps, err = s.stamps.BlockTimestamps(b, roots); err != nil {
+		return Block{}, fmt.Errorf("%w: trusted timestamps of block %d: %v", ErrUnavailable, n, err)
+	}
+	return b, nil
+}
+
+// stamp gives receipts the trusted timestamps the node holds.
+func (s *Service) stamp(rcs []verifier.Receipt) error {
+	if s.stamps == nil || len(rcs) == 0 {
+		return nil
+	}
+	if err := s.stamps.Stamp(rcs); err != nil {
+		return fmt.Errorf("%w: trusted timestamps: %v", ErrUnavailable, err)
+	}
+	return nil
+}
 
 // Authenticate returns the platform an API key belongs to
 // (platform.ErrUnknownKey for an unknown or revoked key).
@@ -252,6 +289,9 @@ func (sub Submission) Validate() error {
 func (s *Service) Submit(ctx context.Context, p platform.Platform, idemKey string, fingerprint []byte, subs []Submission) ([]Receipt, error) {
 	start := time.Now()
 	rcs, err := s.submit(ctx, p, idemKey, fingerprint, subs)
+	if err == nil {
+		err = s.stamp(rcs)
+	}
 	s.metrics.observeSubmit(len(subs), err, time.Since(start))
 	if err != nil {
 		return nil, err
@@ -455,7 +495,11 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) 
 	if err != nil {
 		return Receipt{}, err
 	}
-	out := Receipt{Receipt: rc}
+	one := []verifier.Receipt{rc}
+	if err := s.stamp(one); err != nil {
+		return Receipt{}, err
+	}
+	out := Receipt{Receipt: one[0]}
 	if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {
 		out.PDF = v
 	}

@@ -55,7 +55,7 @@ func (s *Service) verificationCase(ctx context.Context, id evidence.ID) (verifie
 		return c, err
 	}
 	c.Receipt = &rc.Receipt
-	info, err := s.ledger.Info(ctx)
+	info, err := s.Info(ctx)
 	if err != nil {
 		return c, err
 	}

@@ -84,12 +84,10 @@ var (
 	// (embedded for embedded/v1, fabric for fabric/v1).
 	ErrLedgerKind = errors.New("ledger_kind does not match the proof kind")
 	// ErrTimeSource: time_source is not the exact text for the proof kind
-	// (TimeSourceNode, TimeSourceFabric): it tells a reader how much the
-	// ledger time is worth, so it is checked like any other claim.
+	// and the trusted time the receipt shows (TimeSources): it tells a
+	// reader how much the ledger time is worth, so it is checked like any
+	// other claim.
 	ErrTimeSource = errors.New("time_source is not the text for this proof kind")
-	// ErrTimestamps: the receipt lists trusted timestamps, which this
-	// format version does not issue and this verifier cannot check.
-	ErrTimestamps = errors.New("trusted timestamps are not issued in this receipt version; a receipt listing any is refused")
 	// ErrNotInProof: a proof member the proof kind does not have
 	// (block in an embedded/v1 proof, seal in a fabric/v1 proof).
 	ErrNotInProof = errors.New("not part of a proof of this kind")
@@ -97,8 +95,9 @@ var (
 
 // VerifyReceipt checks that a receipt holds together on its own, against
 // the ledger's trust roots: every field is checked against the proof or
-// refused — ledger_kind and time_source are the proof kind's, timestamps
-// is empty, the proof has only its kind's members —, the record parses and
+// refused — ledger_kind and time_source are the proof kind's, the proof
+// has only its kind's members, every trusted timestamp verifies
+// (verifyTimestamps) —, the record parses and
 // agrees with the descriptive fields, the audit path leads to the batch root, the root is
 // the block's data hash, the header hashes to block_hash, and the block
 // seal is signed by a trusted key over that hash and the ledger time. It
@@ -107,15 +106,15 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	if rc.Version != ReceiptVersion {
 		return evidence.Record{}, rerr("v", "version %d not supported", rc.Version)
 	}
-	var kind, source string
+	var kind string
 	switch rc.Proof.Kind {
 	case ProofEmbedded:
-		kind, source = block.KindEmbedded, TimeSourceNode
+		kind = block.KindEmbedded
 		if len(rc.Proof.Block) != 0 {
 			return evidence.Record{}, rerr("proof.block", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
 		}
 	case ProofFabric:
-		kind, source = block.KindFabric, TimeSourceFabric
+		kind = block.KindFabric
 		if rc.Proof.Seal != nil {
 			return evidence.Record{}, rerr("proof.seal", "%w (%s)", ErrNotInProof, rc.Proof.Kind)
 		}
@@ -125,11 +124,8 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	if rc.LedgerKind != kind {
 		return evidence.Record{}, rerr("ledger_kind", "%w: %q, want %q for a %s proof", ErrLedgerKind, rc.LedgerKind, kind, rc.Proof.Kind)
 	}
-	if rc.TimeSource != source {
-		return evidence.Record{}, rerr("time_source", "%w: want %q", ErrTimeSource, source)
-	}
-	if len(rc.Timestamps) != 0 {
-		return evidence.Record{}, rerr("timestamps", "%w (%d listed)", ErrTimestamps, len(rc.Timestamps))
+	if err := checkTimeSource(rc); err != nil {
+		return evidence.Record{}, err
 	}
 	if err := checkEncodings(rc); err != nil {
 		return evidence.Record{}, err
@@ -203,6 +199,9 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 		}
 	default:
 		return rec, rerr("proof.kind", "%q not supported", rc.Proof.Kind)
+	}
+	if err := verifyTimestamps(rc, roots); err != nil {
+		return rec, err
 	}
 	return rec, nil
 }

@@ -64,14 +64,6 @@ type Proof struct {
 	Block []byte `json:"block,omitempty"`
 }
 
-// Timestamp is room for a trusted timestamp (e.g. an RFC 3161 token over
-// the batch root); none are issued yet, and VerifyReceipt refuses a
-// receipt that lists any (ErrTimestamps).
-type Timestamp struct {
-	Kind  string `json:"kind"`
-	Token []byte `json:"token"`
-}
-
 // Receipt is what a submitter gets back and what a verifier checks. Field
 // names are part of the public API.
 type Receipt struct {
@@ -94,7 +86,9 @@ type Receipt struct {
 	TimeSource   string             `json:"time_source"`
 	KeyIDs       []string           `json:"key_ids"`
 	Proof        Proof              `json:"proof"`
-	Timestamps   []Timestamp        `json:"timestamps,omitempty"`
+	// Timestamps are the trusted timestamps over the receipt's block
+	// (embedded) or transaction (Fabric): see timestamp.go.
+	Timestamps []Timestamp `json:"timestamps,omitempty"`
 }
 
 // ParseReceipt decodes a receipt document strictly (strict.Decode: exact

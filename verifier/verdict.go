@@ -180,9 +180,10 @@ func Judge(c Case) (v Verification) {
 		proof.ReasonZH = "电子数据包完整性校验未通过：" + perr.Error()
 	} else {
 		proof.Pass = true
-		proof.Reason = fmt.Sprintf("%sthe Merkle proof, block header and block signature verify against %s of ledger %q (keys %s)",
-			c.Intact.EN, c.RootsName.EN, rc.Ledger, strings.Join(rc.KeyIDs, ", "))
-		proof.ReasonZH = fmt.Sprintf("电子数据包完整性校验通过：%s默克尔证明、区块头与区块签名均通过%s校验", c.Intact.ZH, c.RootsName.ZH)
+		tt := trustedTimeText(rc)
+		proof.Reason = fmt.Sprintf("%sthe Merkle proof, block header and block signature verify against %s of ledger %q (keys %s)%s",
+			c.Intact.EN, c.RootsName.EN, rc.Ledger, strings.Join(rc.KeyIDs, ", "), tt.EN)
+		proof.ReasonZH = fmt.Sprintf("电子数据包完整性校验通过：%s默克尔证明、区块头与区块签名均通过%s校验%s", c.Intact.ZH, c.RootsName.ZH, tt.ZH)
 	}
 
 	if err := recordInBlock(rc, c.Block, c.BlockErr, c.Roots); err != nil {

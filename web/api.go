@@ -430,6 +430,10 @@ type BlockView struct {
 	Time         string          `json:"time,omitempty"`
 	Block        json.RawMessage `json:"block,omitempty"` // embedded: the block itself
 	Raw          []byte          `json:"raw,omitempty"`   // fabric: protobuf bytes (base64)
+	// Timestamps is the trusted time the node holds for the block's
+	// batches (embedded: one; Fabric: one per evidence transaction), when
+	// it has TSAs.
+	Timestamps []node.BatchTimestamps `json:"timestamps,omitempty"`
 }
 
 func (s *server) block(c fiber.Ctx) error {
@@ -443,7 +447,7 @@ func (s *server) block(c fiber.Ctx) error {
 	}
 	v := BlockView{Number: b.Header.Number, Hash: hex.EncodeToString(b.Header.Hash()),
 		PreviousHash: hex.EncodeToString(b.Header.PreviousHash), DataHash: hex.EncodeToString(b.Header.DataHash),
-		Kind: b.Kind, Records: b.Records, Time: b.Time}
+		Kind: b.Kind, Records: b.Records, Time: b.Time, Timestamps: b.Timestamps}
 	if b.Kind == block.KindEmbedded {
 		v.Block = b.Raw
 	} else {

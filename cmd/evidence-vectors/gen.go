@@ -67,6 +67,37 @@ type fixture struct {
 	metaSalt  []byte
 	meta      string
 	texts     [][]string
+	// tsa holds the trusted-timestamp fixtures (tsaFixture).
+	tsa *tsaFixture
+}
+
+// tsaFixture: a TSA root and what a forger might bring.
+type tsaFixture struct {
+	ca                              *vecCA
+	a, b                            *vecTSA // trusted TSAs under ca
+	outsider, impostor, noEKU, late *vecTSA
+	slow                            *vecTSA // under ca, its clock an hour behind
+	roots                           block.TrustRoots
+	rootsJSON                       string
+}
+
+func newTSAFixture(roots block.TrustRoots) *tsaFixture {
+	ca := newVecCA("Vectors TSA Root", "tsa root")
+	x := &tsaFixture{ca: ca,
+		a:        ca.issue("Vectors TSA A", "tsa a", 11, tsaCertOpts{}),
+		b:        ca.issue("Vectors TSA B", "tsa b", 12, tsaCertOpts{}),
+		outsider: newVecCA("Another TSA Root", "another root").issue("Vectors TSA A", "tsa outsider", 13, tsaCertOpts{}),
+		// The trusted root's name, another key: it claims ca as issuer.
+		impostor: newVecCA("Vectors TSA Root", "impostor root").issue("Vectors TSA C", "tsa impostor", 14, tsaCertOpts{}),
+		noEKU:    ca.issue("Vectors TSA D", "tsa no eku", 15, tsaCertOpts{noEKU: true}),
+		late:     ca.issue("Vectors TSA E", "tsa late", 16, tsaCertOpts{notBefore: t0.Add(30 * 24 * time.Hour)}),
+		slow:     ca.issue("Vectors TSA F", "tsa slow", 17, tsaCertOpts{}),
+	}
+	x.slow.clock = t0.Add(-time.Hour)
+	x.roots = roots
+	x.roots.TSARoots = []string{ca.pem()}
+	x.rootsJSON = mustIndent(x.roots)
+	return x
 }
 
 const ledgerName = "evidence-local"
@@ -81,6 +112,7 @@ func newFixture() *fixture {
 	}
 	f.roots = block.TrustRoots{Ledger: ledgerName, Kind: block.KindEmbedded, Keys: []block.Key{k}}
 	f.rootsJSON = mustIndent(f.roots)
+	f.tsa = newTSAFixture(f.roots)
 	gen := evidence.NewIDGenerator(func() time.Time { return t0 }, &stream{label: "ids"})
 	id := func() evidence.ID {
 		v, err := gen.New()
@@ -490,7 +522,7 @@ func genReceipts(f *fixture, root string) (File[ReceiptCase], error) {
 		bad("high-S seal", swap(rc, b64(r.Proof.Seal.Signature), b64(highS(r.Proof.Seal.Signature))), f.rootsJSON, "proof.seal", "high_s"),
 		bad("time_source claims a trusted timestamp", swap(rc, verifier.TimeSourceNode, "an RFC 3161 trusted timestamp"), f.rootsJSON, "time_source", "time_source"),
 		bad("ledger_kind fabric with an embedded/v1 proof", swap(rc, `"ledger_kind": "embedded"`, `"ledger_kind": "fabric"`), f.rootsJSON, "ledger_kind", "ledger_kind"),
-		bad("timestamps listed (none are issued yet)", swap(rc, `"proof": {`, `"timestamps": [{"kind": "rfc3161", "token": "AAAA"}], "proof": {`), f.rootsJSON, "timestamps", "timestamps"),
+		bad("timestamps listed under the time_source of a receipt holding none", swap(rc, `"proof": {`, `"timestamps": [{"kind": "rfc3161", "token": "AAAA"}], "proof": {`), f.rootsJSON, "timestamps", "timestamps"),
 		bad("proof.block on an embedded/v1 proof", swap(rc, `"kind": "embedded/v1",`, `"kind": "embedded/v1", "block": "CgE=",`), f.rootsJSON, "proof.block", "not_in_proof"),
 		bad("platform differs from the record's", swap(rc, `"platform": "acme-sign"`, `"platform": "acme-pay"`), f.rootsJSON, "platform", "mismatch"),
 		bad("doc_ref differs from the record's", swap(rc, `"doc_ref": "合同`, `"doc_ref": "合约`), f.rootsJSON, "doc_ref", "mismatch"),
@@ -499,6 +531,7 @@ func genReceipts(f *fixture, root string) (File[ReceiptCase], error) {
 		bad("the record re-spaced (same content, other bytes)", swap(rc, b64(r.Proof.Record), b64([]byte(swap(string(r.Proof.Record), `"v":2`, `"v": 2`)))), f.rootsJSON, "proof.record", "not_canonical"),
 		bad("a digit of the record's digest changed", swap(rc, b64(r.Proof.Record), b64([]byte(swap(string(r.Proof.Record), r.Digests[0].Hex[:8], "00000000")))), f.rootsJSON, "digest", "mismatch"),
 	)
+	cases = append(cases, timestampReceipts(f)...)
 	// Fabric: the golden receipts of a real network (verifier/testdata/fabric).
 	dir := filepath.Join(root, "verifier", "testdata", "fabric")
 	raw, err := os.ReadFile(filepath.Join(dir, "block.pb"))
@@ -526,7 +559,77 @@ func genReceipts(f *fixture, root string) (File[ReceiptCase], error) {
 		bad("fabric/v1 with the node's time_source", swap(frc, verifier.TimeSourceFabric, verifier.TimeSourceNode), string(froots), "time_source", "time_source"),
 		bad("fabric/v1 with ledger_kind embedded", swap(frc, `"ledger_kind": "fabric"`, `"ledger_kind": "embedded"`), string(froots), "ledger_kind", "ledger_kind"),
 	)
+	// Fabric with trusted timestamps: over the transaction ID and batch
+	// root.
+	var fr2 block.TrustRoots
+	if err := json.Unmarshal(froots, &fr2); err != nil {
+		return File[ReceiptCase]{}, err
+	}
+	fr2.TSARoots = []string{f.tsa.ca.pem()}
+	frootsTSA := mustIndent(fr2)
+	fgen, err := time.Parse(time.RFC3339Nano, fr.LedgerTime)
+	if err != nil {
+		return File[ReceiptCase]{}, err
+	}
+	fmsg := verifier.FabricStampMessage(fr.TxID, fr.Proof.BatchRoot)
+	fst := fr.WithTimestamps([]verifier.Timestamp{f.tsa.a.stamp(fmsg, fgen.Add(2*time.Second), 31)}, false)
+	fbad := fr.WithTimestamps([]verifier.Timestamp{f.tsa.a.stamp(verifier.EmbeddedStampMessage(fr.Proof.BatchRoot), fgen.Add(2*time.Second), 32)}, false)
+	cases = append(cases,
+		okc("fabric/v1 with an RFC 3161 timestamp over its transaction ID and batch root", indentJSON(fst.AppendJSON(nil)), frootsTSA),
+		bad("fabric/v1 with a token over the embedded message of its batch root", indentJSON(fbad.AppendJSON(nil)), frootsTSA, "timestamps.0.token", "timestamp_imprint"),
+	)
 	return File[ReceiptCase]{Kind: "receipt", Version: 1, Note: "verifier.ParseReceipt, then verifier.VerifyReceipt against the trust roots (block.ParseTrustRoots); a failing case names the receipt field and the reason", Cases: cases}, nil
+}
+
+// timestampReceipts are the receipt cases of trusted timestamps: record 0
+// of block 1 with tokens over its block (docs/timestamps.md).
+func timestampReceipts(f *fixture) []ReceiptCase {
+	x := f.tsa
+	r := f.receipt(1, 0)
+	msg := verifier.EmbeddedStampMessage(f.blocks[1].Hash())
+	gen, _ := time.Parse(time.RFC3339Nano, r.LedgerTime)
+	gen = gen.Add(2 * time.Second)
+	serial := int64(100)
+	stamp := func(s *vecTSA, m []byte) verifier.Timestamp { serial++; return s.stamp(m, gen, serial) }
+	with := func(ts ...verifier.Timestamp) string { return indentJSON(r.WithTimestamps(ts, false).AppendJSON(nil)) }
+	a := stamp(x.a, msg)
+	edited := func(f func(*verifier.Timestamp)) string { ts := a; f(&ts); return with(ts) }
+	ok := func(desc, rc, roots string) ReceiptCase {
+		return ReceiptCase{Desc: desc, Receipt: rc, TrustRoots: roots, Valid: true}
+	}
+	bad := func(desc, rc, roots, field, reason string) ReceiptCase {
+		return ReceiptCase{Desc: desc, Receipt: rc, TrustRoots: roots, Error: &Where{Field: field, Reason: reason}}
+	}
+	stampedNone := swap(indentJSON(r.AppendJSON(nil)), verifier.TimeSourceNode, verifier.TimeSourceNodeStamped)
+	return []ReceiptCase{
+		ok("embedded, two RFC 3161 timestamps from two TSAs under the TSA root", with(a, stamp(x.b, msg)), x.rootsJSON),
+		ok("embedded, trusted timestamps pending", indentJSON(r.WithTimestamps(nil, true).AppendJSON(nil)), x.rootsJSON),
+		bad("a token over another block (block 0)", with(stamp(x.a, verifier.EmbeddedStampMessage(f.blocks[0].Hash()))), x.rootsJSON, "timestamps.0.token", "timestamp_imprint"),
+		bad("a token over the block hash itself, not the stamped message", with(stamp(x.a, f.blocks[1].Hash())), x.rootsJSON, "timestamps.0.token", "timestamp_imprint"),
+		bad("a token from a TSA under another root", with(stamp(x.outsider, msg)), x.rootsJSON, "timestamps.0.token", "untrusted_tsa"),
+		bad("trust roots without TSA roots", with(a), f.rootsJSON, "timestamps.0.token", "untrusted_tsa"),
+		bad("a broken chain: the TSA certificate names the TSA root as issuer, signed by another key", with(stamp(x.impostor, msg)), x.rootsJSON, "timestamps.0.token", "tsa_chain"),
+		bad("a TSA certificate not yet valid at gen_time", with(stamp(x.late, msg)), x.rootsJSON, "timestamps.0.token", "tsa_chain"),
+		bad("a signing certificate without the id-kp-timeStamping extended key usage", with(stamp(x.noEKU, msg)), x.rootsJSON, "timestamps.0.token", "tsa_eku"),
+		bad("gen_time an hour before the ledger time (a TSA with a wrong clock)", with(stamp(x.slow, msg)), x.rootsJSON, "timestamps.0.gen_time", "gen_time"),
+		bad("tsa names another authority than the token's signer", edited(func(ts *verifier.Timestamp) { ts.TSA = "Vectors TSA B" }), x.rootsJSON, "timestamps.0.tsa", "mismatch"),
+		bad("gen_time differs from the token's genTime", edited(func(ts *verifier.Timestamp) { ts.GenTime = verifier.FormatTime(gen.Add(time.Second)) }), x.rootsJSON, "timestamps.0.gen_time", "mismatch"),
+		bad("a kind other than rfc3161", edited(func(ts *verifier.Timestamp) { ts.Kind = "rfc3161-sm2" }), x.rootsJSON, "timestamps.0.kind", "timestamp_kind"),
+		bad("a token that is not a CMS SignedData", edited(func(ts *verifier.Timestamp) { ts.Token = []byte{0x30, 0x03, 0x02, 0x01, 0x01} }), x.rootsJSON, "timestamps.0.token", "timestamp_token"),
+		bad("a token whose signature does not verify (a bit of its TSTInfo flipped)", edited(func(ts *verifier.Timestamp) {
+			ts.Token = bytes.Clone(ts.Token)
+			i := bytes.Index(ts.Token, msgImprint(msg)) + 4
+			ts.Token[i] ^= 1
+		}), x.rootsJSON, "timestamps.0.token", "timestamp_token"),
+		bad("the same token twice", with(a, a), x.rootsJSON, "timestamps.1.token", "timestamps"),
+		bad("the stamped time_source without timestamps", stampedNone, x.rootsJSON, "time_source", "time_source"),
+	}
+}
+
+// msgImprint is the SHA-256 a token over m stamps.
+func msgImprint(m []byte) []byte {
+	h := sha256.Sum256(m)
+	return h[:]
 }
 
 func mustKey(k *ecdsa.PrivateKey) block.Key {
@@ -557,12 +660,12 @@ func attachments(files map[string][]byte) []Attachment {
 }
 
 func genPackages(f *fixture) (File[PackageCase], error) {
-	build := func(n, i int, extra ...int) map[string][]byte {
+	buildWith := func(rc verifier.Receipt, roots block.TrustRoots, n int, extra ...int) map[string][]byte {
 		blocks := []evpkg.Block{{Kind: block.KindEmbedded, Number: uint64(n), Raw: f.rawBlock(n)}}
 		for _, e := range extra {
 			blocks = append(blocks, evpkg.Block{Kind: block.KindEmbedded, Number: uint64(e), Raw: f.rawBlock(e)})
 		}
-		files, err := evpkg.Build(f.receipt(n, i), blocks, f.roots)
+		files, err := evpkg.Build(rc, blocks, roots)
 		if err != nil {
 			panic(err)
 		}
@@ -571,6 +674,9 @@ func genPackages(f *fixture) (File[PackageCase], error) {
 			m[x.Name] = x.Data
 		}
 		return m
+	}
+	build := func(n, i int, extra ...int) map[string][]byte {
+		return buildWith(f.receipt(n, i), f.roots, n, extra...)
 	}
 	relist := func(files map[string][]byte) {
 		m, err := evpkg.ParseManifest(files[evpkg.ManifestName])
@@ -696,6 +802,19 @@ func genPackages(f *fixture) (File[PackageCase], error) {
 		}
 		run(tc.desc, p, nil, verifier.CheckProofIntact, tc.reason)
 	}
+	// Trusted time: the receipt carries the tokens, trust-roots.json the
+	// TSA root.
+	msg := verifier.EmbeddedStampMessage(f.blocks[1].Hash())
+	gen, _ := time.Parse(time.RFC3339Nano, r.LedgerTime)
+	gen = gen.Add(3 * time.Second)
+	run("record 0 of block 1 with two RFC 3161 timestamps and the TSA root",
+		buildWith(r.WithTimestamps([]verifier.Timestamp{f.tsa.a.stamp(msg, gen, 201), f.tsa.b.stamp(msg, gen, 202)}, false), f.tsa.roots, 1), nil, "", "")
+	run("record 0 of block 1, trusted timestamps pending", buildWith(r.WithTimestamps(nil, true), f.tsa.roots, 1), nil, "", "")
+	run("a token from a TSA the packaged TSA roots do not hold",
+		buildWith(r.WithTimestamps([]verifier.Timestamp{f.tsa.outsider.stamp(msg, gen, 203)}, false), f.tsa.roots, 1), nil, verifier.CheckProofIntact, "untrusted_tsa")
+	run("a token over another block",
+		buildWith(r.WithTimestamps([]verifier.Timestamp{f.tsa.a.stamp(verifier.EmbeddedStampMessage(f.blocks[0].Hash()), gen, 204)}, false), f.tsa.roots, 1), nil, verifier.CheckProofIntact, "timestamp_imprint")
+
 	// on_ledger: the ledger's key signed two blocks numbered 1 (the node
 	// equivocated); the package holds the other one. Every block and the
 	// receipt verify on their own, but the record is not in that block.

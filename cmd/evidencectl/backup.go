@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/backup"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/store"
@@ -153,7 +152,7 @@ func backupOffline(w io.Writer, data string, base *backup.Info) error {
 	if err := refuseUnindexed(db, data, "backup"); err != nil {
 		return err
 	}
-	_, err = backup.Write(w, backup.Options{DB: db, DataDir: data, Base: base, Track: node.DeletedPrefixes()})
+	_, err = backup.Write(w, backup.Options{DB: db, DataDir: data, Base: base, Track: backup.DeletedPrefixes()})
 	return err
 }
 

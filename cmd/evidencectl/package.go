@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/evidence-node/evidence-node/node/pdf"
+	"github.com/evidence-node/evidence-node/node/tsa"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -44,9 +45,10 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	digest := fs.String("digest", "", "the original's digest (hex or base64)")
 	alg := fs.String("algorithm", "", "algorithm of --digest: sha256 (default) or sm3")
 	trust := fs.String("trust", "", "trust roots obtained independently (trust-roots.json, or the JSON of GET /api/v1/ledger); default: the package's own")
+	tsaRoots := fs.String("tsa-roots", "", "PEM file of the time-stamping authorities' root certificates obtained independently: the trusted timestamps are checked against them (default: the tsa_roots of the trust roots in use)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evidencectl verify-package PACKAGE.pdf [--file ORIGINAL | --text T | --digest HEX [--algorithm sm3]] [--trust ROOTS.json] [--json]")
+		fmt.Fprintln(stderr, "usage: evidencectl verify-package PACKAGE.pdf [--file ORIGINAL | --text T | --digest HEX [--algorithm sm3]] [--trust ROOTS.json] [--tsa-roots TSA-ROOTS.pem] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -100,6 +102,15 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		}
 		o.TrustRoots = &roots
 	}
+	if *tsaRoots != "" {
+		b, err := os.ReadFile(*tsaRoots)
+		if err != nil {
+			return false, usagef("verify-package: --tsa-roots: %v", err)
+		}
+		if o.TSARoots, err = tsa.ParseRoots(b); err != nil {
+			return false, usagef("verify-package: --tsa-roots %s: %v", *tsaRoots, err)
+		}
+	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
 		return false, usagef("verify-package: %v", err)
@@ -143,6 +154,16 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	}
 	if rc := r.Receipt; rc != nil {
 		fmt.Fprintf(stdout, "  ledger %s, block %d, hash %s, time %s\n", rc.Ledger, rc.BlockNumber, rc.BlockHash, rc.LedgerTime)
+		switch intact := len(r.Checks) == 3 && r.Checks[2].Pass; {
+		case !intact:
+			// The receipt's claims are not vouched for: no time is shown.
+		case rc.TrustedTime() == verifier.TrustedStamped:
+			for _, ts := range rc.Timestamps {
+				fmt.Fprintf(stdout, "  trusted time %s (RFC 3161, %s)\n", ts.GenTime, ts.TSA)
+			}
+		case rc.TrustedTime() == verifier.TrustedPending:
+			fmt.Fprintln(stdout, "  trusted time: pending (no RFC 3161 timestamp had arrived when the package was made)")
+		}
 	}
 	if o.TrustRoots != nil {
 		fmt.Fprintf(stdout, "  trust roots: pinned (%s)", *trust)
@@ -152,6 +173,9 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		fmt.Fprintln(stdout)
 	} else {
 		fmt.Fprintln(stdout, "  trust roots: the package's own; pin roots obtained independently with --trust to know who signed")
+	}
+	if o.TSARoots != nil {
+		fmt.Fprintf(stdout, "  TSA roots: pinned (%s)\n", *tsaRoots)
 	}
 	if r.ManifestDigest != "" {
 		fmt.Fprintf(stdout, "  manifest.json SHA-256 (printed on the certificate): %s\n", r.ManifestDigest)

@@ -136,3 +136,41 @@ func TestFlagsInReadme(t *testing.T) {
 		t.Fatalf("read %d flags from the usage:\n%s", n, usage.String())
 	}
 }
+
+// TestParseFlagsTSA: --tsa repeats; the environment and the config file
+// give several at once; --tsa and --tsa-roots go together.
+func TestParseFlagsTSA(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := ParseFlags([]string{"--tsa", "http://a.example/tsr", "--tsa", "https://b.example/tsr", "--tsa-roots", "r.pem"}, none, io.Discard)
+	if err != nil || c.TSA.String() != "http://a.example/tsr,https://b.example/tsr" || len(c.TSA.List()) != 2 || c.TSARoots != "r.pem" {
+		t.Fatalf("flags: %q %q %v", c.TSA, c.TSARoots, err)
+	}
+	env := map[string]string{"EVIDENCE_TSA": "http://a.example/tsr, http://b.example/tsr", "EVIDENCE_TSA_ROOTS": "r.pem"}
+	if c, err = ParseFlags(nil, func(k string) string { return env[k] }, io.Discard); err != nil || len(c.TSA.List()) != 2 {
+		t.Fatalf("env: %q %v", c.TSA, err)
+	}
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"tsa":["http://a.example/tsr","http://b.example/tsr","http://c.example/tsr"],"tsa-roots":"r.pem"}`), 0o600)
+	if c, err = ParseFlags([]string{"--config", file}, none, io.Discard); err != nil || len(c.TSA.List()) != 3 || c.TSA.List()[2] != "http://c.example/tsr" {
+		t.Fatalf("config file: %q %v", c.TSA, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, MaxPublicUpload: 1, CommitWait: time.Second, LogFormat: "text", LogLevel: "info"}
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("the valid config: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"tsa without roots": func(c *Config) { c.TSA = "http://a.example" },
+		"roots without tsa": func(c *Config) { c.TSARoots = "r.pem" },
+		"not http":          func(c *Config) { c.TSA, c.TSARoots = "ftp://a.example", "r.pem" },
+		"twice":             func(c *Config) { c.TSA, c.TSARoots = "http://a.example,http://a.example", "r.pem" },
+	} {
+		c := valid
+		mutate(&c)
+		if c.Validate() == nil {
+			t.Errorf("%s: invalid config accepted", name)
+		}
+	}
+}

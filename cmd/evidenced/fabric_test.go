@@ -46,6 +46,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
 )
 
@@ -415,6 +416,72 @@ func TestFabricNode(t *testing.T) {
 			t.Fatalf("tampered: outcome %q", v.Outcome)
 		}
 		t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
+	})
+
+	// Trusted time on Fabric: two real TSAs stamp each batch transaction
+	// (its ID and batch root); the receipts, the block and the package
+	// carry the tokens; verify-package checks them offline.
+	t.Run("TrustedTime", func(t *testing.T) {
+		tp := startTSAs(t)
+		data, work := t.TempDir(), t.TempDir()
+		key := addPlatform(t, data, "acme-sign")
+		p := startFabricNode(t, e, data, "127.0.0.1:0", "court", tp.flags()...)
+		submit := func(text string) string {
+			code, body := postJSON(t, p.url+"/api/v1/evidence", key, map[string]string{"type": "text", "text": text})
+			var ack struct{ ID string }
+			if json.Unmarshal(body, &ack); code != 201 && code != 202 {
+				t.Fatalf("submit: %d %s", code, body)
+			}
+			return ack.ID
+		}
+		id, otherID := submit("Fabric contract with trusted time"), submit("another Fabric contract")
+		start := time.Now()
+		rc := waitTimestamps(t, p.url, id, 2, 60*time.Second)
+		other := waitTimestamps(t, p.url, otherID, 2, 60*time.Second)
+		t.Logf("both receipts had two trusted timestamps %v after the receipts", time.Since(start).Round(time.Millisecond))
+		if rc.TimeSource != verifier.TimeSourceFabricStamped || rc.TxID == other.TxID {
+			t.Fatalf("time_source %q; transactions %s, %s", rc.TimeSource, rc.TxID, other.TxID)
+		}
+		var bv struct {
+			Timestamps []struct {
+				TxID        string               `json:"tx_id"`
+				TrustedTime string               `json:"trusted_time"`
+				Timestamps  []verifier.Timestamp `json:"timestamps"`
+			} `json:"timestamps"`
+		}
+		getJSON(t, fmt.Sprintf("%s/api/v1/blocks/%d", p.url, rc.BlockNumber), &bv)
+		found := false
+		for _, bt := range bv.Timestamps {
+			found = found || (bt.TxID == rc.TxID && bt.TrustedTime == verifier.TrustedStamped && len(bt.Timestamps) == 2)
+		}
+		if !found {
+			t.Errorf("GET /blocks/%d does not show the tokens of %s: %+v", rc.BlockNumber, rc.TxID, bv.Timestamps)
+		}
+		code, b := postJSON(t, p.url+"/api/v1/verify", key, map[string]string{"id": rc.ID, "text": "Fabric contract with trusted time"})
+		var vr verifier.Verification
+		if json.Unmarshal(b, &vr); code != 200 || vr.Verdict != verifier.VerdictPass || !strings.Contains(vr.Checks[2].Reason, "trusted timestamp") {
+			t.Fatalf("verify: %d %s", code, b)
+		}
+		ledgerFile := filepath.Join(work, "ledger.json")
+		os.WriteFile(ledgerFile, []byte(mustGet(t, p.url+"/api/v1/ledger", "")), 0o600)
+		pkg := filepath.Join(work, "package.pdf")
+		if out, code := ctl(t, []string{"EVIDENCE_NODE=" + p.url}, "package", rc.ID, "-o", pkg); code != 0 {
+			t.Fatalf("package: %d %s", code, out)
+		}
+		out, code := ctl(t, nil, "verify-package", pkg, "--trust", ledgerFile, "--text", "Fabric contract with trusted time")
+		if code != 0 || !strings.Contains(out, "2 trusted timestamp(s) (RFC 3161) verify") {
+			t.Fatalf("verify-package: %d %s", code, out)
+		}
+		// The token of the other transaction is not one over this one.
+		files := packageFiles(t, pkg)
+		r, err := verifier.ParseReceipt(files[evpkg.ReceiptName])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Timestamps[0] = other.Timestamps[0]
+		if _, err := verifier.VerifyFabricBlock(r, files[evpkg.BlockName(block.KindFabric, rc.BlockNumber)], lv(t, ledgerFile)); !errors.Is(err, verifier.ErrTimestampImprint) {
+			t.Errorf("a token of another transaction: %v", err)
+		}
 	})
 
 	t.Run("TwoNodes", func(t *testing.T) {
@@ -1123,4 +1190,20 @@ func (e *fabricEnv) notOnLedger(t *testing.T, ids []string) []string {
 		}
 	}
 	return missing
+}
+
+// lv reads the trust roots of a GET /api/v1/ledger answer.
+func lv(t *testing.T, path string) block.TrustRoots {
+	t.Helper()
+	var v struct {
+		TrustRoots block.TrustRoots `json:"trust_roots"`
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.TrustRoots
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
 )
 
 // TestLoadBenchmarks drives a real evidenced with the real load generator
@@ -24,6 +26,12 @@ import (
 // alternately for EVIDENCE_BENCH_ROUNDS rounds (default 2), with the same
 // load generator; the report gives min/median/max of each and the ratio of
 // the medians, so a change is judged against a baseline of the same run.
+//
+// With EVIDENCE_BENCH_TSA=1 (make bench-load TSA=1) this tree is measured
+// twice in the same way, alternately: without trusted timestamps, and
+// with two local TSAs (Sigstore's timestamp-server, node/tsa/tsatest)
+// stamping every block; the report adds how many blocks still awaited a
+// token after each scenario.
 func TestLoadBenchmarks(t *testing.T) {
 	if os.Getenv("EVIDENCE_BENCH_LOAD") != "1" {
 		t.Skip("set EVIDENCE_BENCH_LOAD=1 (make bench-load)")
@@ -32,11 +40,22 @@ func TestLoadBenchmarks(t *testing.T) {
 	if s := os.Getenv("EVIDENCE_BENCH_SCALE"); s != "" {
 		scale, _ = strconv.ParseFloat(s, 64)
 	}
-	type build struct{ name, dir string }
-	builds := []build{{"this tree", binDir}}
+	type build struct {
+		name, dir string
+		flags     []string
+	}
+	builds := []build{{"this tree", binDir, nil}}
 	rounds := 1
 	if rev := os.Getenv("EVIDENCE_BENCH_BASE"); rev != "" {
-		builds = append(builds, build{rev, buildRevision(t, rev)})
+		builds = append(builds, build{rev, buildRevision(t, rev), nil})
+		rounds = 2
+	}
+	if os.Getenv("EVIDENCE_BENCH_TSA") == "1" {
+		// Two ECDSA TSAs: here they share the node's two cores, where a
+		// TSA's RSA signing would be a cost of the test set-up, not of
+		// the node (real TSAs are elsewhere).
+		tp := startTSAsKeys(t, tsatest.ECDSAP256)
+		builds = append([]build{{"with 2 TSAs", binDir, tp.flags()}}, builds...)
 		rounds = 2
 	}
 	if s := os.Getenv("EVIDENCE_BENCH_ROUNDS"); s != "" {
@@ -48,7 +67,7 @@ func TestLoadBenchmarks(t *testing.T) {
 	for r := 1; r <= rounds; r++ {
 		for _, b := range builds {
 			fmt.Fprintf(&report, "--- %s, round %d of %d (load %s)\n", b.name, r, rounds, loadAvg())
-			fs := loadRun(t, b.dir, scale, &report)
+			fs := loadRun(t, b.dir, scale, &report, b.flags...)
 			if figures[b.name] == nil {
 				figures[b.name] = map[string][]float64{}
 			}
@@ -82,11 +101,11 @@ type figure struct {
 // loadRun starts the evidenced in bin on an empty data directory, runs
 // the load scenarios with this tree's evidencectl, and returns the
 // figures, writing the details to report.
-func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder) []figure {
+func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, flags ...string) []figure {
 	secs := func(s float64) string { return fmt.Sprintf("%.0fs", max(2, s*scale)) }
 	data := t.TempDir()
 	key := addPlatform(t, data, "bench")
-	p := startNodeFrom(t, bin, data, "127.0.0.1:0")
+	p := startNodeFrom(t, bin, data, "127.0.0.1:0", flags...)
 	defer stopProc(p)
 	pid := p.cmd.Process.Pid
 	var out []figure
@@ -109,6 +128,10 @@ func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder) [
 			rate = "requests_per_second"
 		}
 		out = append(out, figure{name + ", per s", r[rate].(float64)}, figure{name + ", p99 ms", r["p99_ms"].(float64)})
+		if len(flags) > 0 {
+			fmt.Fprintf(report, "%-38s %9.0f tokens awaited (both TSAs), %.0f stored so far\n", "",
+				metricSum(t, p.url, "evidence_timestamps_awaiting", ""), metricSum(t, p.url, "evidence_timestamps_total", ""))
+		}
 		return r
 	}
 	base := run("baseline GET /healthz, 64 clients", "--mode", "health", "--clients", "64", "--duration", secs(5))
@@ -125,6 +148,14 @@ func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder) [
 	fmt.Fprintf(report, "after %.0f records: RSS %.1f MiB (anonymous %.1f, file-backed %.1f), %d blocks\n",
 		batch["records"].(float64)+single["records"].(float64), mib(rss), mib(anon), mib(file), lv.Height)
 	out = append(out, figure{"RSS after the load, MiB", mib(rss)})
+	if len(flags) > 0 {
+		t0 := time.Now()
+		for metricSum(t, p.url, "evidence_timestamps_awaiting", "") > 0 && time.Since(t0) < 10*time.Minute {
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Fprintf(report, "trusted timestamps: every block stamped by both TSAs %.1fs after the load (%.0f tokens)\n",
+			time.Since(t0).Seconds(), metricSum(t, p.url, "evidence_timestamps_total", ""))
+	}
 
 	// A 1 GiB upload: peak RSS growth while it streams through the hash.
 	size := int64(1 << 30)

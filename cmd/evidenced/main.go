@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -39,6 +40,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tsa"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web"
@@ -86,7 +88,35 @@ type Config struct {
 	TLSCert         string
 	TLSKey          string
 	MinFreeSpace    int64
+	TSA             urlList
+	TSARoots        string
 	ConfigFile      string
+}
+
+// urlList is a repeatable flag kept as one comma-separated string (so
+// Config stays comparable); one value may also list several,
+// comma-separated (the environment variable, the config file's array).
+type urlList string
+
+func (l *urlList) String() string { return string(*l) }
+func (l *urlList) Set(v string) error {
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if *l != "" {
+				*l += ","
+			}
+			*l += urlList(u)
+		}
+	}
+	return nil
+}
+
+// List returns the URLs.
+func (l urlList) List() []string {
+	if l == "" {
+		return nil
+	}
+	return strings.Split(string(l), ",")
 }
 
 // Validate checks the configuration.
@@ -170,6 +200,12 @@ func (c Config) Validate() error {
 	if c.MinFreeSpace < 0 {
 		return fmt.Errorf("--min-free-space %d: must not be negative (0: no floor)", c.MinFreeSpace)
 	}
+	if (c.TSA != "") != (c.TSARoots != "") {
+		return errors.New("--tsa and --tsa-roots go together: the node accepts a TSA's tokens only under the roots it is given")
+	}
+	if err := tsa.ValidateURLs(c.TSA.List()); c.TSA != "" && err != nil {
+		return fmt.Errorf("--tsa: %v", err)
+	}
 	return nil
 }
 
@@ -206,6 +242,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key); read again on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key of --tls-cert; read again on SIGHUP")
 	fs.Int64Var(&c.MinFreeSpace, "min-free-space", 128<<20, "refuse submissions (503 ledger_unavailable) while the data disk has fewer free bytes than this; they resume by themselves when space is freed (0: no floor)")
+	fs.Var(&c.TSA, "tsa", "URL of an RFC 3161 time-stamping authority: every block gets a trusted timestamp from it, fetched in the background (repeatable; comma-separated in the environment)")
+	fs.StringVar(&c.TSARoots, "tsa-roots", "", "with --tsa: PEM file of the CA (or TSA) certificates the TSAs' tokens must chain to; the trust roots list them")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -251,6 +289,13 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 			return
 		}
 		if v, ok := fileVals[f.Name]; ok {
+			if list, isList := v.([]any); isList { // a repeatable flag's values
+				parts := make([]string, len(list))
+				for i, x := range list {
+					parts[i] = fmt.Sprint(x)
+				}
+				v = strings.Join(parts, ",")
+			}
 			s := fmt.Sprint(v)
 			if fv, isNum := v.(float64); isNum {
 				s = fmt.Sprintf("%.0f", fv)
@@ -332,6 +377,24 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if created {
 		fmt.Fprintf(stdout, "created a self-signed document signing certificate %s (give your own with --signing-cert)\n", certPath)
 	}
+	stamper, err := openStamper(cfg, db, reg, logger)
+	if err != nil {
+		return err
+	}
+	var (
+		timestamps node.Timestamper
+		onSeal     func(*store.Batch, block.Header, block.Seal)
+		onTx       func(string, []byte, uint64, string) error
+		onBlock    = metrics.ObserveBlock
+	)
+	if stamper != nil {
+		defer stamper.Close()
+		timestamps, onSeal, onTx = stamper, stamper.StageEmbedded, stamper.AddFabric
+		onBlock = func(n uint64, records int, took time.Duration) {
+			metrics.ObserveBlock(n, records, took)
+			stamper.Wake()
+		}
+	}
 	var led node.Ledger
 	queue := cfg.Queue
 	switch cfg.Ledger {
@@ -340,7 +403,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		// slow or unreachable network is answered 202, never lost.
 		queue = true
 		fl, err := fabric.Open(fabric.Config{Profile: cfg.FabricConfig, Org: cfg.FabricOrg, Logger: logger,
-			OnBatch: metrics.ObserveBlock})
+			OnBatch: metrics.ObserveBlock, OnTx: onTx})
 		if err != nil {
 			return err
 		}
@@ -348,7 +411,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	default:
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
-			Logger: logger, OnBlock: metrics.ObserveBlock, OnCorrupted: metrics.ObserveCorrupted, CheckSpace: space.Check,
+			Logger: logger, OnBlock: onBlock, OnCorrupted: metrics.ObserveCorrupted, CheckSpace: space.Check, OnSeal: onSeal,
 		})
 		if err != nil {
 			return err
@@ -374,7 +437,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
 		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection,
-		Space: space})
+		Space: space, Timestamps: timestamps})
 	if err != nil {
 		return err
 	}
@@ -440,7 +503,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		adm := &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: logging.Std(logger), Handler: web.NewAdmin(web.AdminConfig{
 			Token: tok, Registry: reg, Logger: logger,
 			Backup: func(_ context.Context, w io.Writer, base *backup.Info) (backup.Info, error) {
-				return backup.Write(w, backup.Options{DB: db, DataDir: cfg.Data, Base: base, Track: node.DeletedPrefixes()})
+				return backup.Write(w, backup.Options{DB: db, DataDir: cfg.Data, Base: base, Track: backup.DeletedPrefixes()})
 			}})}
 		go adm.Serve(al)
 		defer adm.Close()
@@ -481,4 +544,21 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	err = web.Serve(ctx, app, ln, 10*time.Second)
 	logger.Info("stopped")
 	return err
+}
+
+// openStamper starts the trusted-timestamp fetchers of --tsa (nil
+// without).
+func openStamper(cfg Config, db *store.DB, reg prometheus.Registerer, logger *slog.Logger) (*tsa.Stamper, error) {
+	if cfg.TSA == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.TSARoots)
+	if err != nil {
+		return nil, fmt.Errorf("--tsa-roots: %w", err)
+	}
+	roots, err := tsa.ParseRoots(b)
+	if err != nil {
+		return nil, fmt.Errorf("--tsa-roots %s: %w", cfg.TSARoots, err)
+	}
+	return tsa.Open(tsa.Config{DB: db, TSAs: cfg.TSA.List(), Roots: roots, Registerer: reg, Logger: logger})
 }

@@ -41,8 +41,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tsa"
 )
 
 // Format names this layout in the manifest.
@@ -161,6 +163,11 @@ func (e *DamagedError) Unwrap() error { return ErrDamaged }
 // ErrBase means an incremental backup cannot follow the base it was given.
 var ErrBase = errors.New("backup: not a base of this node's data")
 
+// DeletedPrefixes are the store prefixes under which the node deletes
+// keys, for Options.Track: the node's own (node.DeletedPrefixes) and the
+// trusted-time queue's (tsa.DeletedPrefixes).
+func DeletedPrefixes() [][]byte { return append(node.DeletedPrefixes(), tsa.DeletedPrefixes()...) }
+
 // Options say what Write backs up.
 type Options struct {
 	// DB is the node's open store (the node may be serving: the backup is
@@ -173,7 +180,7 @@ type Options struct {
 	// Base, if set, makes the backup incremental: what changed since it.
 	Base *Info
 	// Track are the store prefixes under which the node deletes keys
-	// (node.DeletedPrefixes): an incremental backup lists their live keys
+	// (DeletedPrefixes): an incremental backup lists their live keys
 	// so that a restore drops what was deleted (store.Prune).
 	Track [][]byte
 	// Now is the clock (time.Now if nil).

@@ -60,6 +60,11 @@ type Config struct {
 	// (node.Space.Check: the disk is nearly full) fails the block's
 	// appends with it, nothing written.
 	CheckSpace func() error
+	// OnSeal, if set, is called with the index batch of each new block
+	// before it is written: writes it adds to b commit atomically with
+	// the block's index (and are made again for a block Open indexes
+	// after a machine crash) (the trusted-timestamp requests, node/tsa).
+	OnSeal func(b *store.Batch, hdr block.Header, seal block.Seal)
 	// OnCorrupted, if set, is called each time stored data is found not
 	// to match its hashes (and so is not served): block is the block it
 	// belongs to (-1 if not known); first is true the first time a
@@ -471,6 +476,9 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	write := l.db.WriteUnsynced
 	if time.Since(l.synced) >= syncIndex {
 		write, l.synced = l.db.Write, time.Now()
+	}
+	if l.cfg.OnSeal != nil {
+		l.cfg.OnSeal(&b, hdr, seal)
 	}
 	if err := write(&b); err != nil {
 		return headerRec{}, nil, fmt.Errorf("%w: indexing block %d: %w", node.ErrUnavailable, num, err)

@@ -90,6 +90,11 @@ func (l *Ledger) recoverSegment(f *os.File, seg uint32, end int64, digestsCurren
 		if digestsCurrent {
 			markDigests(&b, tb.hr.Header.Number+1)
 		}
+		if l.cfg.OnSeal != nil {
+			// What commit staged with the block's index (its timestamp
+			// requests) was lost with it: stage it again.
+			l.cfg.OnSeal(&b, tb.hr.Header, tb.hr.Seal)
+		}
 		if err := l.db.Write(&b); err != nil {
 			return nil, n, fmt.Errorf("embedded: indexing block %d found after the index's end: %w", tb.hr.Header.Number, err)
 		}

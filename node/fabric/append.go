@@ -284,6 +284,7 @@ func (l *Ledger) submit(ctx context.Context, leaves [][]byte) (*committedTx, err
 func (l *Ledger) answer(ctx context.Context, reqs []*node.Request, items map[evidence.ID]*item, tx *committedTx) ([]*node.Request, error) {
 	var retry []*node.Request
 	var lastErr error
+	announced := map[string]bool{}
 	for _, r := range reqs {
 		rcs := make([]verifier.Receipt, len(r.Records))
 		var err error
@@ -309,7 +310,25 @@ func (l *Ledger) answer(ctx context.Context, reqs []*node.Request, items map[evi
 			retry, lastErr = append(retry, r), err
 			continue
 		}
+		l.announce(rcs, announced)
 		r.Answer(rcs, nil)
 	}
 	return retry, lastErr
+}
+
+// announce calls Config.OnTx once for each transaction of rcs not in
+// done, and adds it there.
+func (l *Ledger) announce(rcs []verifier.Receipt, done map[string]bool) {
+	if l.cfg.OnTx == nil {
+		return
+	}
+	for _, rc := range rcs {
+		if done[rc.TxID] {
+			continue
+		}
+		done[rc.TxID] = true
+		if err := l.cfg.OnTx(rc.TxID, rc.Proof.BatchRoot, rc.BlockNumber, rc.LedgerTime); err != nil {
+			l.cfg.Logger.Error("asking for the trusted timestamps of a transaction failed", "component", "fabric", "tx_id", rc.TxID, "err", err)
+		}
+	}
 }

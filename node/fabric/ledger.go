@@ -79,6 +79,11 @@ type Config struct {
 	Logger *slog.Logger
 	// OnBatch, if set, is called after each transaction commits.
 	OnBatch func(block uint64, records int, took time.Duration)
+	// OnTx, if set, is called once per batch transaction an Append
+	// answers with (committed now or found on the ledger), before the
+	// answer: the node asks for its trusted timestamps (node/tsa). An
+	// error is logged; the answer is not held back.
+	OnTx func(txID string, batchRoot []byte, block uint64, ledgerTime string) error
 }
 
 func (c *Config) defaults() {

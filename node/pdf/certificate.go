@@ -220,6 +220,9 @@ func certificateLayout(rc verifier.Receipt, o CertOptions, font string) (pdfDoc,
 	zh, en := timeNote(rc)
 	notes := append(wrap(zh, valueW, 7.5), wrap(en, valueW, 7)...)
 	p.timeRow(timeLines, notes)
+	if lines, notes := trustedTimeLines(rc); lines != nil {
+		p.timeRowLabelled("可信时间", "Trusted time", lines, notes)
+	}
 	ledger := rc.Ledger
 	if rc.LedgerKind != "" {
 		ledger += "（" + kindLabel(rc.LedgerKind) + "）"
@@ -392,9 +395,30 @@ func kindLabel(k string) string {
 	return k
 }
 
+// trustedTimeLines are the 可信时间 row of a receipt with trusted
+// timestamps, or whose timestamps are pending: each token's gen_time in
+// Beijing time with the zone named, and the TSA's name; nil when the node
+// requests none.
+func trustedTimeLines(rc verifier.Receipt) (lines, notes []string) {
+	switch rc.TrustedTime() {
+	case verifier.TrustedStamped:
+		for _, ts := range rc.Timestamps {
+			when := ts.GenTime
+			if t, err := time.Parse(time.RFC3339Nano, ts.GenTime); err == nil {
+				when = t.In(beijing).Format("2006-01-02 15:04:05.000") + "（北京时间 UTC+8）"
+			}
+			lines = append(lines, when+"  "+ts.TSA)
+		}
+		return lines, []string{"RFC 3161 时间戳，可离线核验  RFC 3161 tokens, checked offline with the package"}
+	case verifier.TrustedPending:
+		return []string{"可信时间戳尚未取得  Trusted time pending"}, []string{"已向时间戳服务机构申请  requested from the time-stamping authorities"}
+	}
+	return nil, nil
+}
+
 // timeNote says who asserted the ledger time, in Chinese and English.
 func timeNote(rc verifier.Receipt) (string, string) {
-	en := rc.TimeSource
+	en, _, _, _ := verifier.TimeSources(rc.Proof.Kind)
 	switch rc.Proof.Kind {
 	case verifier.ProofFabric:
 		if en == "" {

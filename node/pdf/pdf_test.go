@@ -433,3 +433,66 @@ func TestReinstall(t *testing.T) {
 	// Back to the shared directory for the other tests.
 	renderer(t)
 }
+
+// TestCertificateTrustedTime: with RFC 3161 timestamps the certificate
+// shows 可信时间 — each gen_time in Beijing time, the zone named, and the
+// TSA's name — next to 存证时间; while they are pending it says so; the
+// page stays one page.
+func TestCertificateTrustedTime(t *testing.T) {
+	r := renderer(t)
+	base := sampleReceipt(t)
+	stamped := base.WithTimestamps([]verifier.Timestamp{
+		{Kind: verifier.TimestampRFC3161, TSA: "Test TSA 5f1e", GenTime: "2026-11-23T09:54:21.000Z", Token: []byte{1}},
+		{Kind: verifier.TimestampRFC3161, TSA: "Court TSA 国家授时中心", GenTime: "2026-11-23T09:54:22.000Z", Token: []byte{2}},
+	}, false)
+	for _, tc := range []struct {
+		name string
+		rc   verifier.Receipt
+		want []string
+		not  []string
+	}{
+		{"stamped", stamped, []string{"存证时间", "可信时间", "Trusted time", "2026-11-23 17:54:21.000（北京时间 UTC+8）", "Test TSA 5f1e", "Court TSA 国家授时中心", "RFC 3161"}, []string{"尚未取得"}},
+		{"pending", base.WithTimestamps(nil, true), []string{"可信时间", "可信时间戳尚未取得", "Trusted time pending"}, []string{"Test TSA"}},
+		{"none", base, []string{"存证时间"}, []string{"Trusted time"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, err := r.Certificate(context.Background(), tc.rc, CertOptions{BaseURL: "http://127.0.0.1:8080", ManifestDigest: strings.Repeat("9f", 32),
+				Inspection: &Info{PDF: true, Version: "1.7", Pages: 3}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(outDir(t), "certificate-"+tc.name+".pdf")
+			if err := os.WriteFile(path, doc, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			info, err := Inspect(bytes.NewReader(doc))
+			if err != nil || info.Pages != 1 {
+				t.Fatalf("inspect: %+v, %v", info, err)
+			}
+			out, err := exec.Command(tool(t, "pdftotext"), "-layout", path, "-").CombinedOutput()
+			if err != nil {
+				t.Fatalf("pdftotext: %v\n%s", err, out)
+			}
+			text := strings.Join(strings.Fields(string(out)), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(text, strings.Join(strings.Fields(w), " ")) {
+					t.Errorf("%q missing from\n%s", w, out)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(text, w) {
+					t.Errorf("%q in\n%s", w, out)
+				}
+			}
+			// The QR code still decodes at the resolution TestCertificate uses.
+			prefix := strings.TrimSuffix(path, ".pdf")
+			if out, err := exec.Command(tool(t, "pdftoppm"), "-png", "-r", "110", "-singlefile", path, prefix).CombinedOutput(); err != nil {
+				t.Fatalf("pdftoppm: %v\n%s", err, out)
+			}
+			qr, err := exec.Command(tool(t, "zbarimg"), "-q", "--raw", prefix+".png").Output()
+			if got, want := strings.TrimSpace(string(qr)), VerifyURL("http://127.0.0.1:8080", tc.rc); err != nil || got != want {
+				t.Errorf("QR code = %q (%v), want %q", got, err, want)
+			}
+		})
+	}
+}

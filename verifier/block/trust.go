@@ -69,6 +69,10 @@ type TrustRoots struct {
 	// evidence packages): the PDF signature of a package must be made by
 	// one of them. On the embedded ledger the node's key seals blocks too.
 	Signers []Key `json:"signers,omitempty"`
+	// TSARoots are the certificates (PEM) of the time-stamping
+	// authorities whose RFC 3161 tokens a verifier accepts: a token's
+	// signing certificate must chain to one of them (TSARootsDER).
+	TSARoots []string `json:"tsa_roots,omitempty"`
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.
@@ -205,6 +209,9 @@ func (t TrustRoots) Validate() error {
 		if r := k.Sealed; r != nil && r.Last != nil && *r.Last < r.First {
 			return fmt.Errorf("%w: keys.%d.sealed: last %d before first %d", ErrTrustRoots, i, *r.Last, r.First)
 		}
+	}
+	if _, err := t.TSARootsDER(); err != nil {
+		return fmt.Errorf("%w: %w", ErrTrustRoots, err)
 	}
 	if t.Fabric != nil {
 		for _, orgs := range [][]MSP{t.Fabric.Orderers, t.Fabric.Orgs} {

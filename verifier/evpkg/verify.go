@@ -23,6 +23,10 @@ type Options struct {
 	// nil, the package's own trust-roots.json is used, which proves only
 	// that the package is consistent, not who signed it.
 	TrustRoots *block.TrustRoots
+	// TSARoots pins the TSA roots (PEM certificates, block.TrustRoots
+	// tsa_roots) the receipt's trusted timestamps are checked against, in
+	// place of those of the trust roots in use (pinned or packaged).
+	TSARoots []string
 	// Unreadable says why the attachments could not be taken out of the
 	// package file (it is not a PDF, or a broken one): the package is then
 	// judged not intact.
@@ -60,8 +64,12 @@ type Result struct {
 	TrustRoots string `json:"trust_roots"`
 	// RootsDiffer: pinned roots were given and the packaged ones differ
 	// from them (informative: a pinned set may hold more keys).
-	RootsDiffer bool              `json:"packaged_roots_differ,omitempty"`
-	Receipt     *verifier.Receipt `json:"receipt,omitempty"`
+	RootsDiffer bool `json:"packaged_roots_differ,omitempty"`
+	// TSARoots says which TSA roots the trusted timestamps were checked
+	// against: pinned (Options.TSARoots, or with pinned trust roots) or
+	// packaged.
+	TSARoots string            `json:"tsa_roots,omitempty"`
+	Receipt  *verifier.Receipt `json:"receipt,omitempty"`
 	// Document is the check of the package file's PDF signature, when
 	// the file was given (Options.Document); a failure fails the verdict.
 	Document *verifier.Check `json:"document,omitempty"`
@@ -97,6 +105,10 @@ func Verify(files map[string][]byte, o Options) Result {
 	if o.TrustRoots != nil {
 		res.TrustRoots = RootsPinned
 	}
+	res.TSARoots = res.TrustRoots
+	if o.TSARoots != nil {
+		res.TSARoots = RootsPinned
+	}
 	c := verifier.Case{Digests: o.Digests}
 	p, err := Parse(files)
 	switch {
@@ -115,6 +127,9 @@ func Verify(files map[string][]byte, o Options) Result {
 		if o.TrustRoots != nil {
 			c.Roots = *o.TrustRoots
 			res.RootsDiffer = !sameRoots(p.TrustRoots, c.Roots)
+		}
+		if o.TSARoots != nil {
+			c.Roots.TSARoots = o.TSARoots
 		}
 		c.RootsName = verifier.Text{EN: "the " + res.TrustRoots + " trust roots", ZH: rootsZH(res.TrustRoots) + "信任根"}
 		c.Intact = verifier.Text{
@@ -255,9 +270,10 @@ func blockAt(p *Package, n uint64) (Block, bool) {
 	return Block{}, false
 }
 
-// sameRoots compares trust roots by ledger, kind, keys and Fabric MSPs.
+// sameRoots compares trust roots by ledger, kind, keys, TSA roots and
+// Fabric MSPs.
 func sameRoots(a, b block.TrustRoots) bool {
-	if a.Ledger != b.Ledger || a.Kind != b.Kind || len(a.Keys) != len(b.Keys) {
+	if a.Ledger != b.Ledger || a.Kind != b.Kind || len(a.Keys) != len(b.Keys) || !slices.Equal(a.TSARoots, b.TSARoots) {
 		return false
 	}
 	for i := range a.Keys {

@@ -174,6 +174,9 @@
       timeNoteFabric: "时间为交易时间戳：由提交客户端给出并经背书节点签名，节点拒绝与其时钟相差过大的时间；非可信时间戳。",
       thisNode: "本节点（{url}）",
       verifiedBy: "核验时间：{time}{beijing} · 核验节点：{node} · 账本：{ledger}",
+      fTrusted: "可信时间",
+      trustedPending: "可信时间戳尚未取得（已向时间戳服务机构申请）",
+      trustedNote: "RFC 3161 可信时间戳，时间戳服务机构：{tsa}",
       hashedLocal: "已在本机计算 {alg} 摘要：{size}，用时 {dur}；文件未上传。",
       seconds: "{s} 秒",
       comma: "，",
@@ -352,6 +355,9 @@
       timeNoteFabric: "Time: the transaction timestamp, given by the submitting client and signed by the endorsers; peers refuse times far from their clocks; not a trusted timestamp.",
       thisNode: "this node ({url})",
       verifiedBy: "Verified at {time}{beijing} · by {node} · ledger {ledger}",
+      fTrusted: "Trusted time",
+      trustedPending: "pending: RFC 3161 timestamps are requested from the time-stamping authorities",
+      trustedNote: "RFC 3161 timestamp by {tsa}",
       hashedLocal: "The {alg} digest was computed on this computer: {size} in {dur}. The file was not uploaded.",
       seconds: "{s} s",
       comma: ", ",
@@ -970,7 +976,14 @@
       row("fTime", el("time", { datetime: rc.ledger_time, text: formatBeijing(rc.ledger_time) + t("beijing") }), false,
         el("span", { "class": "sub", text: rc.ledger_time + " (UTC) · " + t(/^fabric/.test(proofKind) || rc.ledger_kind === "fabric" ? "timeNoteFabric" : "timeNoteEmbedded") }));
       if (rc.timestamps && rc.timestamps.length) {
-        row("fTrusted", t("noteTrusted", { n: rc.timestamps.length }), false, null, null, lang === "en" ? "Trusted time" : "可信时间");
+        row("fTrusted", el("span", null, rc.timestamps.map(function (ts) {
+          return el("span", { "class": "stamp" }, [
+            el("time", { datetime: ts.gen_time, text: formatBeijing(ts.gen_time) + t("beijing") }),
+            el("span", { "class": "sub", text: ts.gen_time + " (UTC) · " + t("trustedNote", { tsa: ts.tsa }) })
+          ]);
+        })), false, el("span", { "class": "sub", text: t("noteTrusted", { n: rc.timestamps.length }) }));
+      } else if (/pending$/.test(rc.time_source || "")) {
+        row("fTrusted", t("trustedPending"), false);
       }
       row("fLedger", ledgerLabel(rc.ledger, rc.ledger_kind));
       if (rc.tx_id) {
