@@ -408,6 +408,10 @@ func (s *Service) submit(ctx context.Context, p platform.Platform, idemKey strin
 		b.Set(ikey, v)
 	}
 	enqueueHooks(&b, p, recs, "", now)
+	if s.stamps != nil {
+		// Trusted time arrives after the block: the event waits for it.
+		enqueueHooks(&b, p, recs, view.EventTimestamped, now)
+	}
 	var seq uint64
 	if s.queue != nil {
 		seq = s.queue.add(&b, ie.Records, idsOf(recs))

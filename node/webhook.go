@@ -19,6 +19,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/node/view"
+	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
@@ -96,6 +97,7 @@ func (h *hooks) forget(p platform.Platform, recs []evidence.Record, now time.Tim
 	var b store.Batch
 	for _, r := range recs {
 		b.Delete(dueKey(now, hookID(r.ID.String(), "")))
+		b.Delete(dueKey(now, hookID(r.ID.String(), view.EventTimestamped)))
 	}
 	if err := h.s.db.Write(&b); err != nil {
 		h.s.logger.Error("webhooks: forgetting the events of a failed submission failed", "component", "webhooks", "err", err)
@@ -212,8 +214,14 @@ func (h *hooks) deliver(key []byte, e hookEntry) {
 		h.reschedule(key, e, now.Add(wait), false, "")
 		return
 	case kind == "":
-		h.drop(key) // the record was never acknowledged: nothing to tell
+		h.drop(key) // the record was never acknowledged (or gets no trusted time): nothing to tell
 		return
+	}
+	if kind == view.EventTimestamped && e.Attempts == 0 {
+		// The retry period runs from the first attempt, not from the
+		// submission: the wait for trusted time (a TSA down for a day) is
+		// not the platform's failure.
+		e.First = now
 	}
 	body, _ := json.Marshal(view.WebhookEvent{Type: kind, Timestamp: now.UTC().Format(time.RFC3339), Data: data})
 	status, err := h.post(p.Webhook, e.ID, now, body)
@@ -271,12 +279,19 @@ func (h *hooks) event(e hookEntry, p platform.Platform) (string, any, time.Durat
 	defer cancel()
 	rc, err := h.s.ReceiptFor(ctx, id, p)
 	switch {
-	case err == nil:
-		kind := view.EventCommitted
-		if e.Type != "" {
-			kind = e.Type
+	case err == nil && e.Type == view.EventTimestamped:
+		switch rc.TrustedTime() {
+		case verifier.TrustedStamped:
+			return e.Type, rc, 0
+		case verifier.TrustedPending:
+			// Asked again every tenth of the wait so far, between 1 s and
+			// 10 minutes: soon after a token arrives, cheap during a long
+			// TSA outage.
+			return "", nil, min(max(time.Second, h.s.now().Sub(e.First)/10), 10*time.Minute)
 		}
-		return kind, rc, 0
+		return "", nil, 0 // the node asks no TSA for this block (no longer)
+	case err == nil:
+		return view.EventCommitted, rc, 0
 	case errors.Is(err, ErrPending):
 		return "", nil, time.Second
 	case errors.Is(err, ErrNotFound):

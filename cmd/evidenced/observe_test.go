@@ -25,13 +25,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
 )
 
 // plannedMetrics are named by the dashboard and the alert rules before
-// the node exports them: the names the trusted-time (issue 11) and
-// transparency-log (issue 12) components are to export.
+// the node exports them: the name the transparency-log component (issue
+// 12) is to export.
 var plannedMetrics = map[string]bool{
-	"evidence_tsa_blocks_awaiting":         true,
 	"evidence_tlog_checkpoint_age_seconds": true,
 }
 
@@ -110,9 +111,15 @@ func TestOpsDashboardAndAlerts(t *testing.T) {
 	data := t.TempDir()
 	key := addPlatform(t, data, "ops")
 	admin := freePort(t)
-	p := startNode(t, data, "127.0.0.1:0", "--admin-listen", admin, "--rate-public", "1")
+	tsa := tsatest.Start(t, tsatest.Options{})
+	roots := filepath.Join(t.TempDir(), "tsa-roots.pem")
+	if err := os.WriteFile(roots, tsa.CA.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startNode(t, data, "127.0.0.1:0", "--admin-listen", admin, "--rate-public", "1", "--tsa", tsa.URL, "--tsa-roots", roots)
 	// Traffic that makes every metric family appear: submissions (a PDF,
-	// inspected), a verification, a certificate, a backup, a 429.
+	// inspected, timestamped by a real TSA), a verification, a
+	// certificate, a backup, a 429.
 	pdfBody, ct := multipartFile(nil, "contract.pdf", []byte("%PDF-1.4\n% contract\n%%EOF\n"))
 	code, _, body := do(t, "POST", p.url+"/api/v1/evidence", pdfBody, "Content-Type", ct, "Authorization", "Bearer "+key)
 	if code != 201 {

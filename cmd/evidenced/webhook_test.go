@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -15,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/web/client"
 )
 
@@ -31,12 +35,13 @@ type hookReceiver struct {
 	srv      *http.Server
 	accepted map[string]string // webhook-id → record ID
 	types    map[string]string // webhook-id → event type
+	bodies   map[string][]byte // webhook-id → the event's data
 	attempts int
 	bad      int
 }
 
 func newReceiver(t *testing.T, fail float64) *hookReceiver {
-	r := &hookReceiver{t: t, fail: fail, accepted: map[string]string{}, types: map[string]string{}}
+	r := &hookReceiver{t: t, fail: fail, accepted: map[string]string{}, types: map[string]string{}, bodies: map[string][]byte{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +76,17 @@ func (r *hookReceiver) handle(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var ev struct {
-		Type string `json:"type"`
-		Data struct {
-			ID string `json:"id"`
-		} `json:"data"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
 	}
 	json.Unmarshal(body, &ev)
-	r.accepted[id] = ev.Data.ID
+	var data struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(ev.Data, &data)
+	r.accepted[id] = data.ID
 	r.types[id] = ev.Type
+	r.bodies[id] = ev.Data
 	w.WriteHeader(204)
 }
 
@@ -228,5 +236,91 @@ func TestWebhooks(t *testing.T) {
 			t.Fatal("a redelivery never came")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWebhookTimestamped: with --tsa, each record's platform is told
+// twice: evidence.committed when it is on the ledger, and
+// evidence.timestamped (webhook-id msg_<ID>_ts) once its block's trusted
+// timestamp arrives — here only after the real TSA, down when the records
+// were committed, is back; the event's receipt carries the token and
+// verifies against the node's trust roots with the TSA's root.
+func TestWebhookTimestamped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	data := t.TempDir()
+	key := addPlatform(t, data, "acme")
+	recv := newReceiver(t, 0)
+	out, code := ctl(t, nil, "platform", "webhook", "acme", "--url", "http://"+recv.addr+"/hooks", "--data", data)
+	if code != 0 {
+		t.Fatalf("platform webhook: %d %s", code, out)
+	}
+	recv.mu.Lock()
+	recv.secret = lastLine(out)
+	recv.mu.Unlock()
+	ts := tsatest.Start(t, tsatest.Options{})
+	roots := filepath.Join(t.TempDir(), "tsa-roots.pem")
+	if err := os.WriteFile(roots, ts.CA.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts.Stop()
+	p := startNode(t, data, "127.0.0.1:0", "--tsa", ts.URL, "--tsa-roots", roots)
+	var ids []string
+	for i := range 3 {
+		code, _, body := do(t, "POST", p.url+"/api/v1/evidence", fmt.Appendf(nil, `{"algorithm":"sha256","digest":"%064x"}`, i+1),
+			"Content-Type", "application/json", "Authorization", "Bearer "+key)
+		if code != 201 {
+			t.Fatalf("submit: %d %s", code, body)
+		}
+		var rc struct{ ID string }
+		json.Unmarshal(body, &rc)
+		ids = append(ids, rc.ID)
+	}
+	waitHooks := func(kind string, n int) map[string]bool {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			got := recv.records(kind)
+			if len(got) >= n {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d %s events arrived", len(got), n, kind)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitHooks("evidence.committed", len(ids))
+	time.Sleep(3 * time.Second) // the TSA is down: no trusted time, no event
+	if got := recv.records("evidence.timestamped"); len(got) > 0 {
+		t.Fatalf("evidence.timestamped told before any token exists: %v", got)
+	}
+	ts.Restart(t)
+	got := waitHooks("evidence.timestamped", len(ids))
+	var lv struct {
+		TrustRoots block.TrustRoots `json:"trust_roots"`
+	}
+	getJSON(t, p.url+"/api/v1/ledger", &lv)
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	for _, id := range ids {
+		if !got[id] {
+			t.Errorf("record %s: no evidence.timestamped", id)
+		}
+		body, ok := recv.bodies["msg_"+id+"_ts"]
+		if !ok || recv.types["msg_"+id+"_ts"] != "evidence.timestamped" {
+			t.Fatalf("record %s: no event under webhook-id msg_%s_ts", id, id)
+		}
+		rc, err := verifier.ParseReceipt(body)
+		if err != nil {
+			t.Fatalf("record %s: the event's receipt: %v", id, err)
+		}
+		if len(rc.Timestamps) != 1 || rc.TrustedTime() != verifier.TrustedStamped {
+			t.Fatalf("record %s: the event's receipt has %d timestamps (%s)", id, len(rc.Timestamps), rc.TimeSource)
+		}
+		if _, err := verifier.VerifyReceipt(rc, lv.TrustRoots); err != nil {
+			t.Errorf("record %s: the event's receipt does not verify: %v", id, err)
+		}
 	}
 }
