@@ -81,7 +81,7 @@ func TestCertificateAndPackage(t *testing.T) {
 	if got := h[HeaderFingerprint]; got != hex.EncodeToString(sum[:]) {
 		t.Errorf("%s = %q, want the SHA-256 of the body %x", HeaderFingerprint, got, sum)
 	}
-	if fp, _ := evpkg.Fingerprint(bytes.NewReader(pkg)); fp != h[HeaderFingerprint] {
+	if fp := evpkg.Digest(pkg); fp != h[HeaderFingerprint] {
 		t.Errorf("evpkg.Fingerprint = %s", fp)
 	}
 	if !strings.Contains(h["Content-Disposition"], "attachment") || !strings.Contains(h["Content-Disposition"], rc.ID) {

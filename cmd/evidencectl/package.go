@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -115,8 +113,6 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	if err != nil {
 		return false, usagef("verify-package: %v", err)
 	}
-	sum := sha256.Sum256(data)
-
 	o.Document = data
 	m := map[string][]byte{}
 	if files, err := pdf.ExtractAttachments(bytes.NewReader(data)); err != nil {
@@ -128,7 +124,7 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 		}
 	}
 	r := evpkg.Verify(m, o)
-	r.Fingerprint = hex.EncodeToString(sum[:])
+	r.Fingerprint = evpkg.Digest(data)
 
 	if *asJSON {
 		return r.Pass(), printJSON(stdout, r)

@@ -25,7 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,16 +192,6 @@ func indent(b []byte) ([]byte, error) {
 func Digest(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// Fingerprint returns the package fingerprint (证据数字指纹): the hex
-// SHA-256 of the whole package file as read from r.
-func Fingerprint(r io.Reader) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // FileError is a problem with one attachment, named.

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/evpkg"
 )
 
 // Client talks to one node.
@@ -482,8 +482,7 @@ func (c *Client) document(ctx context.Context, r request) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
-	sum := sha256.Sum256(res.body)
-	d := Document{PDF: res.body, Fingerprint: hex.EncodeToString(sum[:])}
+	d := Document{PDF: res.body, Fingerprint: evpkg.Digest(res.body)}
 	if want := res.header.Get("X-Evidence-Fingerprint"); want != "" && want != d.Fingerprint {
 		return Document{}, fmt.Errorf("%w: its SHA-256 is %s, the node announced %s", ErrDamaged, d.Fingerprint, want)
 	}
