@@ -473,6 +473,18 @@ func (c *Client) Package(ctx context.Context, id, original string) (Document, er
 	return c.document(ctx, r)
 }
 
+// Report verifies a digest against an ID now and downloads the node's
+// signed verification report (核验报告) on it: the verdict, the three
+// checks with their reasons, what was compared (r.Content, r.FileName and
+// r.Size, printed as the caller's statement) and the record's
+// coordinates. An unknown ID is reported too; a record still queued is
+// a *PendingError.
+func (c *Client) Report(ctx context.Context, r view.ReportRequest) (Document, error) {
+	req := jsonRequest(http.MethodPost, "/api/v1/verify/report.pdf", r)
+	req.idempotent = true
+	return c.document(ctx, req)
+}
+
 // ErrDamaged means a download's SHA-256 is not the fingerprint the node
 // announced.
 var ErrDamaged = errors.New("the download is damaged")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/view"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web/client"
@@ -108,6 +109,13 @@ func TestClient(t *testing.T) {
 	pkg, err := anon.Package(ctx(t), up.ID, file)
 	if err != nil || !bytes.HasPrefix(pkg.PDF, []byte("%PDF-")) || len(pkg.Fingerprint) != 64 {
 		t.Fatalf("package: %d bytes, %q, %v", len(pkg.PDF), pkg.Fingerprint, err)
+	}
+	rep, err := anon.Report(ctx(t), view.ReportRequest{ID: rc.ID, Algorithm: "sha256", Digest: rc.DigestHex, Content: "digest"})
+	if err != nil || !bytes.HasPrefix(rep.PDF, []byte("%PDF-")) || len(rep.Fingerprint) != 64 {
+		t.Fatalf("report: %d bytes, %q, %v", len(rep.PDF), rep.Fingerprint, err)
+	}
+	if _, err := anon.Report(ctx(t), view.ReportRequest{ID: rc.ID, Digest: rc.DigestHex, Content: "scanned"}); !errors.Is(err, client.ErrBadRequest) {
+		t.Fatalf("a report with an unknown content kind: %v, want bad_request", err)
 	}
 	other := filepath.Join(dir, "other.txt")
 	os.WriteFile(other, []byte("not the contract"), 0o644)
