@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,6 +38,10 @@ type Options struct {
 	// Quota and Period of platform "acme" (0: no cap).
 	Quota  int64
 	Period string
+	// Limits and TrustedProxies are web.Config's (zero: no limits, no
+	// proxy trusted).
+	Limits         web.Limits
+	TrustedProxies []netip.Prefix
 }
 
 // Start starts a node in a temporary directory, stopped in t.Cleanup.
@@ -104,7 +109,8 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String()})
+	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String(),
+		Limits: o.Limits, TrustedProxies: o.TrustedProxies})
 	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second) }()
 	closers = append(closers, func() error {
 		cancel()
