@@ -323,4 +323,52 @@ func TestWebhookTimestamped(t *testing.T) {
 			t.Errorf("record %s: the event's receipt does not verify: %v", id, err)
 		}
 	}
+	before := recv.attempts
+	recv.mu.Unlock()
+
+	// The platform's commands: deliveries lists both events of each
+	// record as delivered; redeliver sends one again.
+	out, code = ctl(t, nil, "platform", "deliveries", "--node", p.url, "--key", key, "--json")
+	if code != 0 {
+		t.Fatalf("platform deliveries: exit %d: %s", code, out)
+	}
+	var ds []struct {
+		WebhookID string `json:"webhook_id"`
+		Type      string `json:"type"`
+		Delivered bool   `json:"delivered"`
+	}
+	if err := json.Unmarshal([]byte(out), &ds); err != nil {
+		t.Fatalf("platform deliveries --json: %v: %s", err, out)
+	}
+	delivered := map[string]string{}
+	for _, d := range ds {
+		if d.Delivered {
+			delivered[d.WebhookID] = d.Type
+		}
+	}
+	for _, id := range ids {
+		if delivered["msg_"+id] != "evidence.committed" || delivered["msg_"+id+"_ts"] != "evidence.timestamped" {
+			t.Fatalf("record %s: deliveries list %v", id, delivered)
+		}
+	}
+	if out, code := ctl(t, nil, "platform", "redeliver", "msg_"+ids[0]+"_ts", "--node", p.url, "--key", key); code != 0 || !strings.Contains(out, "queued for delivery again") {
+		t.Fatalf("platform redeliver: exit %d: %s", code, out)
+	}
+	if out, code := ctl(t, nil, "platform", "redeliver", "msg_nosuch", "--node", p.url, "--key", key); code == 0 {
+		t.Fatalf("redeliver of an unknown webhook-id: exit 0: %s", out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		recv.mu.Lock()
+		n := recv.attempts
+		recv.mu.Unlock()
+		if n > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the redelivery never came")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	recv.mu.Lock()
 }
