@@ -329,7 +329,7 @@ func FuzzFabricBlock(f *testing.F) {
 			return
 		}
 		b.Transactions()
-		b.OrdererSignatures()
+		b.OrdererSignatures(roots.Fabric.Consenters)
 		fabricblock.RootsFromConfigBlock(raw, "evidence")
 		// Anything that verifies must be the golden block's content.
 		if _, err := VerifyFabricBlock(rcs[0], raw, roots); err == nil {

@@ -19,6 +19,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -155,14 +157,38 @@ type Signed struct {
 	Signer    Identity
 	Data      []byte
 	Signature []byte
+	// ByConsenterID says a block signature named its signer by consenter
+	// ID (BFT), ConsenterID; the Signer is then the consenter's identity
+	// from the channel configuration.
+	ByConsenterID bool
+	ConsenterID   uint32
 }
+
+// Errors of BFT block signatures (wrapped with context).
+var (
+	// ErrNotConsenter: a block signature names a signer that is not in
+	// the channel's consenter set.
+	ErrNotConsenter = errors.New("block signer is not a consenter of the channel")
+	// ErrDuplicateSigner: a consenter signed the block more than once.
+	ErrDuplicateSigner = errors.New("consenter signed the block more than once")
+	// ErrQuorum: fewer distinct consenters signed than the quorum.
+	ErrQuorum = errors.New("too few distinct consenters signed the block")
+)
+
+// maxBlockSignatures bounds the signatures read from one block: far
+// more than any consenter set.
+const maxBlockSignatures = 256
 
 // OrdererSignatures returns the block signatures in metadata SIGNATURES.
 // Each covers the metadata value (OrdererBlockMetadata), the signature
 // header and the ASN.1 header bytes (protoutil.BlockSignatureVerifier).
-// Signatures that name the signer by consenter ID (BFT) are not
-// supported: this network orders with Raft.
-func (b *Block) OrdererSignatures() ([]Signed, error) {
+//
+// On a BFT channel a signature may name its signer by consenter ID (an
+// IdentifierHeader in place of the signature header); it covers the
+// metadata value, the identifier header and the header bytes, and its
+// signer is the consenter of that ID in consenters (the channel
+// configuration's set). An ID not in consenters is ErrNotConsenter.
+func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, error) {
 	idx := int(common.BlockMetadataIndex_SIGNATURES)
 	if len(b.Metadata) <= idx {
 		return nil, malformed("block %d has no signature metadata", b.Header.Number)
@@ -171,11 +197,28 @@ func (b *Block) OrdererSignatures() ([]Signed, error) {
 	if err := proto.Unmarshal(b.Metadata[idx], &md); err != nil {
 		return nil, malformed("block %d signature metadata: %v", b.Header.Number, err)
 	}
+	if len(md.Signatures) > maxBlockSignatures {
+		return nil, malformed("block %d has %d signatures, at most %d are read", b.Header.Number, len(md.Signatures), maxBlockSignatures)
+	}
 	hb := b.Header.Bytes()
 	var out []Signed
 	for i, s := range md.Signatures {
 		if len(s.SignatureHeader) == 0 {
-			return nil, malformed("block %d signature %d names its signer by consenter ID (BFT), not supported", b.Header.Number, i)
+			if len(s.IdentifierHeader) == 0 {
+				return nil, malformed("block %d signature %d has neither a signature header nor a consenter ID", b.Header.Number, i)
+			}
+			var ih common.IdentifierHeader
+			if err := proto.Unmarshal(s.IdentifierHeader, &ih); err != nil {
+				return nil, malformed("block %d signature %d identifier header: %v", b.Header.Number, i, err)
+			}
+			id, err := consenterIdentity(consenters, ih.Identifier)
+			if err != nil {
+				return nil, fmt.Errorf("block %d signature %d: %w", b.Header.Number, i, err)
+			}
+			data := make([]byte, 0, len(md.Value)+len(s.IdentifierHeader)+len(hb))
+			data = append(append(append(data, md.Value...), s.IdentifierHeader...), hb...)
+			out = append(out, Signed{Signer: id, Data: data, Signature: s.Signature, ByConsenterID: true, ConsenterID: ih.Identifier})
+			continue
 		}
 		var sh common.SignatureHeader
 		if err := proto.Unmarshal(s.SignatureHeader, &sh); err != nil {
@@ -193,6 +236,37 @@ func (b *Block) OrdererSignatures() ([]Signed, error) {
 		return nil, malformed("block %d is not signed", b.Header.Number)
 	}
 	return out, nil
+}
+
+// consenterIdentity returns the identity of consenter id: its MSP and
+// certificate from the channel configuration, serialized as Fabric does
+// (protoutil's searchConsenterIdentityByID).
+func consenterIdentity(consenters []vblock.Consenter, id uint32) (Identity, error) {
+	if len(consenters) == 0 {
+		return Identity{}, fmt.Errorf("%w: named by consenter ID %d, but the trust roots list no consenters (they are not a BFT channel's)", ErrNotConsenter, id)
+	}
+	i := slices.IndexFunc(consenters, func(c vblock.Consenter) bool { return c.ID == id })
+	if i < 0 {
+		return Identity{}, fmt.Errorf("%w: consenter ID %d is not among %s", ErrNotConsenter, id, consenterIDs(consenters))
+	}
+	c := consenters[i]
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(&msp.SerializedIdentity{Mspid: c.MSPID, IdBytes: []byte(c.Cert)})
+	if err != nil {
+		return Identity{}, fmt.Errorf("consenter %d identity: %w", id, err)
+	}
+	idn, err := ParseIdentity(raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("consenter %d in the trust roots: %w", id, err)
+	}
+	return idn, nil
+}
+
+func consenterIDs(cs []vblock.Consenter) string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = fmt.Sprint(c.ID)
+	}
+	return "consenters [" + strings.Join(ids, " ") + "]"
 }
 
 // Write is one key written by a transaction.

@@ -1,11 +1,14 @@
 package fabricblock
 
 import (
+	"encoding/pem"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"google.golang.org/protobuf/proto"
 
 	vblock "github.com/evidence-node/evidence-node/verifier/block"
@@ -16,6 +19,13 @@ const (
 	groupOrderer     = "Orderer"
 	groupApplication = "Application"
 	valueMSP         = "MSP"
+	// The Orderer group's consensus type and, on BFT channels, its
+	// consenter set.
+	valueConsensusType = "ConsensusType"
+	valueOrderers      = "Orderers"
+	consensusBFT       = "BFT"
+	// maxConsenters bounds the consenter set read from a configuration.
+	maxConsenters = 64
 )
 
 // RootsFromConfig builds a channel's trust roots from its configuration
@@ -68,7 +78,53 @@ func rootsFrom(c *common.Config, channel, chaincode string) (vblock.Fabric, erro
 	if len(f.Orderers) == 0 || len(f.Orgs) == 0 {
 		return vblock.Fabric{}, malformed("channel config names %d orderer and %d application organisations", len(f.Orderers), len(f.Orgs))
 	}
+	if f.Consenters, err = consenters(c.ChannelGroup.Groups[groupOrderer], f.Orderers); err != nil {
+		return vblock.Fabric{}, err
+	}
 	return f, nil
+}
+
+// consenters returns the consenter set of a BFT channel's Orderer group,
+// sorted by ID, or nil when the channel is not ordered by BFT. Every
+// consenter must be of one of the orderer organisations, with a distinct
+// ID and a PEM certificate.
+func consenters(g *common.ConfigGroup, orderers []vblock.MSP) ([]vblock.Consenter, error) {
+	if g == nil || g.Values[valueConsensusType] == nil {
+		return nil, nil
+	}
+	var ct orderer.ConsensusType
+	if err := proto.Unmarshal(g.Values[valueConsensusType].Value, &ct); err != nil {
+		return nil, malformed("orderer consensus type: %v", err)
+	}
+	if ct.Type != consensusBFT {
+		return nil, nil
+	}
+	v := g.Values[valueOrderers]
+	if v == nil {
+		return nil, malformed("BFT channel config has no consenter set (Orderer value %q)", valueOrderers)
+	}
+	var os common.Orderers
+	if err := proto.Unmarshal(v.Value, &os); err != nil {
+		return nil, malformed("BFT consenter set: %v", err)
+	}
+	if len(os.ConsenterMapping) == 0 || len(os.ConsenterMapping) > maxConsenters {
+		return nil, malformed("BFT consenter set has %d consenters (1 to %d)", len(os.ConsenterMapping), maxConsenters)
+	}
+	var out []vblock.Consenter
+	for _, c := range os.ConsenterMapping {
+		if !slices.ContainsFunc(orderers, func(m vblock.MSP) bool { return m.ID == c.MspId }) {
+			return nil, malformed("consenter %d is of %q, not an orderer organisation of the channel", c.Id, c.MspId)
+		}
+		if p, _ := pem.Decode(c.Identity); p == nil || p.Type != "CERTIFICATE" {
+			return nil, malformed("consenter %d identity holds no PEM certificate", c.Id)
+		}
+		if slices.ContainsFunc(out, func(o vblock.Consenter) bool { return o.ID == c.Id }) {
+			return nil, malformed("consenter ID %d appears twice in the consenter set", c.Id)
+		}
+		out = append(out, vblock.Consenter{ID: c.Id, MSPID: c.MspId, Cert: string(c.Identity)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 func msps(g *common.ConfigGroup) ([]vblock.MSP, error) {
@@ -130,5 +186,9 @@ func Describe(f vblock.Fabric) string {
 	for _, m := range f.Orgs {
 		a = append(a, m.ID)
 	}
-	return fmt.Sprintf("channel %s, chaincode %s, orderers %v, organisations %v (%d must endorse)", f.Channel, f.Chaincode, o, a, f.RequiredEndorsers())
+	ordering := "Raft (one orderer signature)"
+	if n := len(f.Consenters); n > 0 {
+		ordering = fmt.Sprintf("BFT (%d of %d consenters sign)", f.BFTQuorum(), n)
+	}
+	return fmt.Sprintf("channel %s, chaincode %s, orderers %v, %s, organisations %v (%d must endorse)", f.Channel, f.Chaincode, o, ordering, a, f.RequiredEndorsers())
 }

@@ -1,6 +1,7 @@
 package fabricblock
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -125,16 +126,28 @@ func certPool(pems []string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// VerifyBlockSignature checks that members of an orderer organisation
-// signed the block, at time at (the block carries no time of its own; pass
-// the transaction's). It returns the key IDs of the valid signers, at
-// least one. Each orderer signs the copy it delivers, so copies of one
-// block from different peers may carry different signatures over the same
-// header.
+// VerifyBlockSignature checks that the orderers signed the block, at time
+// at (the block carries no time of its own; pass the transaction's). It
+// returns the key IDs of the valid signers, at least one.
+//
+// On a Raft channel (roots without consenters) one valid signature by a
+// member of an orderer organisation is enough. Each orderer signs the copy
+// it delivers, so copies of one block from different peers may carry
+// different signatures over the same header.
+//
+// On a BFT channel (roots.Consenters set) every signature must be by a
+// consenter of the channel (ErrNotConsenter), named by its consenter ID or
+// by an identity equal to the consenter's; no consenter may sign twice
+// (ErrDuplicateSigner); each consenter must be a member of an orderer
+// organisation and its signature must verify; and at least
+// roots.BFTQuorum() distinct consenters must have signed (ErrQuorum).
 func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) ([]string, error) {
-	sigs, err := b.OrdererSignatures()
+	sigs, err := b.OrdererSignatures(roots.Consenters)
 	if err != nil {
 		return nil, err
+	}
+	if len(roots.Consenters) > 0 {
+		return b.verifyBFT(sigs, roots, at)
 	}
 	var keys []string
 	var errs []error
@@ -153,6 +166,47 @@ func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) ([]strin
 		return nil, errors.Join(errs...)
 	}
 	return keys, nil
+}
+
+// verifyBFT is VerifyBlockSignature on a BFT channel.
+func (b *Block) verifyBFT(sigs []Signed, roots vblock.Fabric, at time.Time) ([]string, error) {
+	var keys []string
+	var seen []uint32
+	for i, s := range sigs {
+		id := s.ConsenterID
+		if !s.ByConsenterID {
+			// Signed with a full identity: it counts only as the
+			// consenter whose identity it is.
+			j := slices.IndexFunc(roots.Consenters, func(c vblock.Consenter) bool {
+				return c.MSPID == s.Signer.MSPID && sameCert(c.Cert, s.Signer)
+			})
+			if j < 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: %s of %s", b.Header.Number, i, ErrNotConsenter, s.Signer.Cert.Subject.CommonName, s.Signer.MSPID)
+			}
+			id = roots.Consenters[j].ID
+		}
+		if slices.Contains(seen, id) {
+			return nil, fmt.Errorf("block %d signature %d: %w: consenter %d", b.Header.Number, i, ErrDuplicateSigner, id)
+		}
+		seen = append(seen, id)
+		if err := VerifyMember(s.Signer, roots, RoleOrderer, at); err != nil {
+			return nil, fmt.Errorf("block %d consenter %d: %w", b.Header.Number, id, err)
+		}
+		if err := VerifySignature(s); err != nil {
+			return nil, fmt.Errorf("block %d consenter %d: %w", b.Header.Number, id, err)
+		}
+		keys = append(keys, s.Signer.KeyID())
+	}
+	if q := roots.BFTQuorum(); len(seen) < q {
+		return nil, fmt.Errorf("block %d: %w: %d of %d consenters signed, %d needed", b.Header.Number, ErrQuorum, len(seen), len(roots.Consenters), q)
+	}
+	return keys, nil
+}
+
+// sameCert says whether the PEM certificate p is id's certificate.
+func sameCert(p string, id Identity) bool {
+	blk, _ := pem.Decode([]byte(p))
+	return blk != nil && bytes.Equal(blk.Bytes, id.Cert.Raw)
 }
 
 // Verify checks the transaction's signatures against the roots: the
