@@ -131,6 +131,27 @@ func (e *fabricEnv) fetch(t *testing.T, peerName, which string) []byte {
 
 // script runs a network/ script on the test's network and logs how long
 // it took.
+// otherEndorsers are the peers of the organisations other than the court,
+// whose node the fault tests run: with both down no two organisations can
+// endorse (the policy is any two of three), so the node cannot commit.
+var otherEndorsers = []string{"peer0.platform", "peer0.notary"}
+
+// stopPeers stops the named nodes, one after the other.
+func (e *fabricEnv) stopPeers(t *testing.T, nodes ...string) {
+	t.Helper()
+	for _, n := range nodes {
+		e.script(t, "stop-node", n)
+	}
+}
+
+// startPeers starts the named nodes, one after the other.
+func (e *fabricEnv) startPeers(t *testing.T, nodes ...string) {
+	t.Helper()
+	for _, n := range nodes {
+		e.script(t, "start-node", n)
+	}
+}
+
 func (e *fabricEnv) script(t *testing.T, name string, args ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -958,7 +979,7 @@ func TestFabricFaults(t *testing.T) {
 		}
 		var early ackLine
 		json.Unmarshal(firstLine(t, rec), &early)
-		e.script(t, "stop-node", "peer0.platform")
+		e.stopPeers(t, otherEndorsers...)
 		stopped := time.Now()
 		time.Sleep(7 * time.Second)
 		outage := time.Since(stopped)
@@ -976,7 +997,7 @@ func TestFabricFaults(t *testing.T) {
 				t.Errorf("GET of a queued record with the endorser down: %d %v, want 202", code, err)
 			}
 		}
-		e.script(t, "start-node", "peer0.platform")
+		e.startPeers(t, otherEndorsers...)
 		restarted := time.Now()
 		// When does the node commit again (a new submission gets a
 		// receipt, or the first record queued in the outage, drained
@@ -995,7 +1016,7 @@ func TestFabricFaults(t *testing.T) {
 		}
 		r := b.wait(t)
 		ok201, ok202 := ackCounts(t, rec, before, after)
-		t.Logf("with peer0.platform down for %v: %d acknowledged 202 pending, %d with a receipt; queue depth %d submissions; after the restart: first receipt in %v, queue empty in %v",
+		t.Logf("with peer0.platform and peer0.notary down for %v: %d acknowledged 202 pending, %d with a receipt; queue depth %d submissions; after the restart: first receipt in %v, queue empty in %v",
 			outage.Round(time.Millisecond), ok202, ok201, depth, back.Round(time.Millisecond), drained.Round(time.Millisecond))
 		if ok202 < clients || pendingID == "" {
 			t.Errorf("the node did not keep accepting with 202 pending: %d pending, %d with a receipt during the outage", ok202, ok201)
@@ -1060,14 +1081,14 @@ func TestFabricFaults(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "acks.jsonl")
 		b := startBench(t, p.url, key, clients, 14*time.Second, rec)
 		time.Sleep(2 * time.Second)
-		e.script(t, "stop-node", "peer0.platform")
+		e.stopPeers(t, otherEndorsers...)
 		time.Sleep(4 * time.Second)
 		p.kill9(t)
 		killedAt := b.acked(t)
 		queued := e.notOnLedger(t, ackIDs(t, rec, killedAt))
 		p2 := startFabricNode(t, e, data, addr, "court")
 		time.Sleep(2 * time.Second)
-		e.script(t, "start-node", "peer0.platform")
+		e.startPeers(t, otherEndorsers...)
 		restarted := time.Now()
 		r := b.wait(t)
 		ok201, ok202 := ackCounts(t, rec, 0, killedAt)

@@ -144,7 +144,9 @@ func (n *Network) start(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close()
-	n.cc = exec.Command(bin, "--address", addr, "--ccid", ccid)
+	tlsDir := filepath.Join(n.Dir, "crypto", "peerOrganizations", "chaincode.evidence", "peers", "evidence.chaincode.evidence", "tls")
+	n.cc = exec.Command(bin, "--address", addr, "--ccid", ccid,
+		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
 	n.cc.Stdout, n.cc.Stderr = logf, logf
 	n.cc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cc.Start(); err != nil {
