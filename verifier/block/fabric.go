@@ -3,9 +3,9 @@ package block
 // Fabric holds the trust roots of a Fabric channel: the membership service
 // providers (MSPs) of its organisations, each as the CA certificates that
 // issue its members' certificates, as in the channel configuration.
-// Blocks must be signed by a member of an orderer organisation (Raft) or
-// by a quorum of the channel's consenters (BFT), transactions endorsed
-// by members of enough application organisations.
+// Blocks must be signed by a member of an orderer organisation (Raft), or
+// by a quorum of the channel's consenters (BFT: Consenters is set);
+// transactions endorsed by members of enough application organisations.
 type Fabric struct {
 	Channel string `json:"channel"`
 	// Chaincode is the evidence chaincode's name on the channel.
@@ -18,28 +18,27 @@ type Fabric struct {
 	// endorsed a transaction; 0 means a majority of Orgs, as the channel's
 	// default "MAJORITY Endorsement" policy asks.
 	Endorsers int `json:"endorsing_orgs,omitempty"`
-	// Consenters is the consenter set of a BFT (SmartBFT) channel, from
-	// the Orderer group's "Orderers" value of the channel configuration;
-	// empty on a Raft channel. When set, a block must carry the
-	// signatures of a quorum (BFTQuorum) of distinct consenters, each
-	// named by its consenter ID.
+	// Consenters is the BFT consenter set of the channel's configuration
+	// (Orderer group value "Orderers"); empty on a Raft channel. When set,
+	// a block needs valid signatures of at least Quorum() distinct
+	// consenters, and of consenters only.
 	Consenters []Consenter `json:"consenters,omitempty"`
 }
 
-// Consenter is one BFT orderer as the channel configuration names it.
+// Consenter is one BFT orderer of the consenter set: its numeric ID (BFT
+// block signatures name their signer by it), its organisation and its
+// signing certificate.
 type Consenter struct {
 	ID    uint32 `json:"id"`
 	MSPID string `json:"msp_id"`
-	// Cert is the consenter's signing certificate (PEM); its MSP must be
-	// one of the orderer organisations.
+	// Cert is the consenter's signing certificate, PEM.
 	Cert string `json:"cert"`
 }
 
-// BFTQuorum returns how many distinct consenters must sign a block of a
-// BFT channel: ceil((n+f+1)/2) of n consenters, f = (n-1)/3 faulty ones
-// tolerated, as Fabric's policies.ComputeBFTQuorum (2f+1 when n = 3f+1:
-// 3 of 4). It is 0 on a Raft channel.
-func (f Fabric) BFTQuorum() int {
+// Quorum is the number of distinct consenters whose signatures a BFT block
+// needs: ceil((n+f+1)/2) with f = (n-1)/3 faulty tolerated, as Fabric's
+// BFT block validation policy (2f+1 when n = 3f+1: 3 of 4). 0 on Raft.
+func (f Fabric) Quorum() int {
 	n := len(f.Consenters)
 	if n == 0 {
 		return 0

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -157,37 +156,22 @@ type Signed struct {
 	Signer    Identity
 	Data      []byte
 	Signature []byte
-	// ByConsenterID says a block signature named its signer by consenter
-	// ID (BFT), ConsenterID; the Signer is then the consenter's identity
-	// from the channel configuration.
-	ByConsenterID bool
-	ConsenterID   uint32
+	// ByID says the block signature named its signer by consenter ID
+	// (BFT): Consenter is that ID and Signer the consenter's identity from
+	// the channel's consenter set.
+	ByID      bool
+	Consenter uint32
 }
 
-// Errors of BFT block signatures (wrapped with context).
-var (
-	// ErrNotConsenter: a block signature names a signer that is not in
-	// the channel's consenter set.
-	ErrNotConsenter = errors.New("block signer is not a consenter of the channel")
-	// ErrDuplicateSigner: a consenter signed the block more than once.
-	ErrDuplicateSigner = errors.New("consenter signed the block more than once")
-	// ErrQuorum: fewer distinct consenters signed than the quorum.
-	ErrQuorum = errors.New("too few distinct consenters signed the block")
-)
-
-// maxBlockSignatures bounds the signatures read from one block: far
-// more than any consenter set.
-const maxBlockSignatures = 256
-
 // OrdererSignatures returns the block signatures in metadata SIGNATURES.
-// Each covers the metadata value (OrdererBlockMetadata), the signature
-// header and the ASN.1 header bytes (protoutil.BlockSignatureVerifier).
-//
-// On a BFT channel a signature may name its signer by consenter ID (an
-// IdentifierHeader in place of the signature header); it covers the
-// metadata value, the identifier header and the header bytes, and its
-// signer is the consenter of that ID in consenters (the channel
-// configuration's set). An ID not in consenters is ErrNotConsenter.
+// A signature names its signer either by a signature header holding the
+// signer's identity (Raft, and BFT orderers may too) and covers the
+// metadata value (OrdererBlockMetadata), the signature header and the
+// ASN.1 header bytes; or (BFT) by an identifier header holding its
+// consenter ID, mapped to the consenter's identity in consenters (the
+// channel's consenter set), and covers the metadata value, the identifier
+// header and the header bytes (protoutil.BlockSignatureVerifier). An ID
+// outside consenters is an ErrNotConsenter.
 func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, error) {
 	idx := int(common.BlockMetadataIndex_SIGNATURES)
 	if len(b.Metadata) <= idx {
@@ -197,27 +181,33 @@ func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, erro
 	if err := proto.Unmarshal(b.Metadata[idx], &md); err != nil {
 		return nil, malformed("block %d signature metadata: %v", b.Header.Number, err)
 	}
-	if len(md.Signatures) > maxBlockSignatures {
-		return nil, malformed("block %d has %d signatures, at most %d are read", b.Header.Number, len(md.Signatures), maxBlockSignatures)
-	}
 	hb := b.Header.Bytes()
 	var out []Signed
 	for i, s := range md.Signatures {
+		signed := func(hdr []byte) []byte {
+			data := make([]byte, 0, len(md.Value)+len(hdr)+len(hb))
+			return append(append(append(data, md.Value...), hdr...), hb...)
+		}
 		if len(s.SignatureHeader) == 0 {
 			if len(s.IdentifierHeader) == 0 {
-				return nil, malformed("block %d signature %d has neither a signature header nor a consenter ID", b.Header.Number, i)
+				return nil, malformed("block %d signature %d names no signer", b.Header.Number, i)
 			}
 			var ih common.IdentifierHeader
 			if err := proto.Unmarshal(s.IdentifierHeader, &ih); err != nil {
 				return nil, malformed("block %d signature %d identifier header: %v", b.Header.Number, i, err)
 			}
-			id, err := consenterIdentity(consenters, ih.Identifier)
-			if err != nil {
-				return nil, fmt.Errorf("block %d signature %d: %w", b.Header.Number, i, err)
+			if len(consenters) == 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: it names consenter %d, but the trust roots have no consenter set (not a BFT channel's)", b.Header.Number, i, ErrNotConsenter, ih.Identifier)
 			}
-			data := make([]byte, 0, len(md.Value)+len(s.IdentifierHeader)+len(hb))
-			data = append(append(append(data, md.Value...), s.IdentifierHeader...), hb...)
-			out = append(out, Signed{Signer: id, Data: data, Signature: s.Signature, ByConsenterID: true, ConsenterID: ih.Identifier})
+			j := slices.IndexFunc(consenters, func(c vblock.Consenter) bool { return c.ID == ih.Identifier })
+			if j < 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: consenter ID %d is not in the channel's consenter set", b.Header.Number, i, ErrNotConsenter, ih.Identifier)
+			}
+			id, err := ConsenterIdentity(consenters[j])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Signed{Signer: id, Data: signed(s.IdentifierHeader), Signature: s.Signature, ByID: true, Consenter: ih.Identifier})
 			continue
 		}
 		var sh common.SignatureHeader
@@ -228,9 +218,7 @@ func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, erro
 		if err != nil {
 			return nil, fmt.Errorf("block %d signature %d: %w", b.Header.Number, i, err)
 		}
-		data := make([]byte, 0, len(md.Value)+len(s.SignatureHeader)+len(hb))
-		data = append(append(append(data, md.Value...), s.SignatureHeader...), hb...)
-		out = append(out, Signed{Signer: id, Data: data, Signature: s.Signature})
+		out = append(out, Signed{Signer: id, Data: signed(s.SignatureHeader), Signature: s.Signature})
 	}
 	if len(out) == 0 {
 		return nil, malformed("block %d is not signed", b.Header.Number)
@@ -238,35 +226,18 @@ func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, erro
 	return out, nil
 }
 
-// consenterIdentity returns the identity of consenter id: its MSP and
-// certificate from the channel configuration, serialized as Fabric does
-// (protoutil's searchConsenterIdentityByID).
-func consenterIdentity(consenters []vblock.Consenter, id uint32) (Identity, error) {
-	if len(consenters) == 0 {
-		return Identity{}, fmt.Errorf("%w: named by consenter ID %d, but the trust roots list no consenters (they are not a BFT channel's)", ErrNotConsenter, id)
-	}
-	i := slices.IndexFunc(consenters, func(c vblock.Consenter) bool { return c.ID == id })
-	if i < 0 {
-		return Identity{}, fmt.Errorf("%w: consenter ID %d is not among %s", ErrNotConsenter, id, consenterIDs(consenters))
-	}
-	c := consenters[i]
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(&msp.SerializedIdentity{Mspid: c.MSPID, IdBytes: []byte(c.Cert)})
+// ConsenterIdentity is the identity of a consenter of the consenter set:
+// its MSP ID and certificate, serialized as Fabric does.
+func ConsenterIdentity(c vblock.Consenter) (Identity, error) {
+	raw, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.MSPID, IdBytes: []byte(c.Cert)})
 	if err != nil {
-		return Identity{}, fmt.Errorf("consenter %d identity: %w", id, err)
+		return Identity{}, malformed("consenter %d: %v", c.ID, err)
 	}
-	idn, err := ParseIdentity(raw)
+	id, err := ParseIdentity(raw)
 	if err != nil {
-		return Identity{}, fmt.Errorf("consenter %d in the trust roots: %w", id, err)
+		return Identity{}, fmt.Errorf("consenter %d: %w", c.ID, err)
 	}
-	return idn, nil
-}
-
-func consenterIDs(cs []vblock.Consenter) string {
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = fmt.Sprint(c.ID)
-	}
-	return "consenters [" + strings.Join(ids, " ") + "]"
+	return id, nil
 }
 
 // Write is one key written by a transaction.
