@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load lint build
+.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load bench-fabric lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -108,3 +108,21 @@ bench-peers: tools
 bench-load:
 	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt
+
+# Fabric throughput in one run: bare Gateway transactions (one record each,
+# 64 in flight) and node appends (1,024 concurrent; p50, p99, CPU per
+# process) on a Raft network, then on a BFT one, each started fresh on
+# PORT (default 31200, clear of the test packages' networks). BENCHTIME sets each benchmark's length. See
+# docs/benchmarks.md.
+bench-fabric: fabric
+	rm -f bench-fabric.txt
+	for c in raft bft; do \
+		EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_FABRIC_CONSENSUS=$$c EVIDENCE_FABRIC_BASE_PORT=$(or $(PORT),31200) \
+		EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+		$(GO) test -count=1 -timeout 20m -run '^$$' -bench 'RawTx|Append/clients=1024$$' -benchtime $(or $(BENCHTIME),6s) ./node/fabric/ \
+		>bench-fabric-$$c.log 2>&1; rc=$$?; \
+		echo "== consensus $$c" >>bench-fabric.txt; \
+		grep -E '^(Benchmark|ok|FAIL|--- FAIL)|CPU ms' bench-fabric-$$c.log >>bench-fabric.txt; \
+		[ $$rc = 0 ] || { tail -n 30 bench-fabric-$$c.log; exit 1; }; \
+	done
+	@cat bench-fabric.txt
