@@ -14,11 +14,15 @@ build:
 # The whole suite: static checks, unit and integration tests under the race
 # detector (including the tests on a real Fabric network, which start and
 # stop their own network from the binaries `fabric` built, and those that
-# start the TSA and witness servers `tools` built), a check of the build
-# cache's lock, and a short run of every fuzz target.
+# start the TSA and witness servers `tools` built), node/fabric's tests once
+# more on a BFT network (cmd/evidenced's TestFabricBFT runs in the first
+# pass), a check of the build cache's lock, and a short run of every fuzz
+# target.
 test: deps lint ops fabric tools
 	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
 		$(GO) test -race -count=1 -timeout 25m ./...
+	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_FABRIC_CONSENSUS=bft EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+		$(GO) test -race -count=1 -timeout 10m ./node/fabric/
 	network/test-build-lock
 	$(MAKE) --no-print-directory fuzz
 
