@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load lint build
+.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load bench-fabric lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -106,6 +106,20 @@ bench-peers: tools
 	EVIDENCE_BENCH_PEERS=1 EVIDENCE_PEERS_ROUNDS=$(or $(ROUNDS),3) EVIDENCE_PEERS_SECONDS=$(or $(SECONDS),15) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-peers.txt \
 		$(GO) test -count=1 -timeout 60m -run TestBenchPeers -v ./cmd/evidenced/
 	@cat bench-peers.txt
+
+# Fabric throughput in one run: raw Gateway transactions (one record each,
+# 64 in flight) and node records/s at 1,024 concurrent appends with p50/p99,
+# on a Raft network, then on a BFT one (each started on ports 29900..., and
+# stopped). BENCHTIME sets each benchmark's length. See docs/benchmarks.md.
+bench-fabric: fabric
+	rm -f bench-fabric.txt
+	for c in raft bft; do \
+		echo "consensus $$c" >> bench-fabric.txt; \
+		EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_FABRIC_CONSENSUS=$$c EVIDENCE_FABRIC_BASE_PORT=29900 \
+			EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+			$(GO) test -count=1 -run '^$$' -bench 'RawTx|Append/clients=1024$$' -benchtime $(or $(BENCHTIME),6s) ./node/fabric/ \
+			| grep -E '^(Benchmark|ok|FAIL)' | tee -a bench-fabric.txt || exit 1; \
+	done
 
 # BASE=REV measures the evidenced of git revision REV in the same run; TSA=1
 # measures this tree with and without two local TSAs stamping every block.
