@@ -8,7 +8,7 @@ package main
 //	EVIDENCE_FABRIC_NETWORK=1 go test ./cmd/evidenced/ -run Fabric -v
 //
 // Each test starts its own network on its own ports (node/fabric's tests use
-// 29000–29059) and stops it when it ends. Without EVIDENCE_FABRIC_NETWORK=1
+// 29000–29079) and stops it when it ends. Without EVIDENCE_FABRIC_NETWORK=1
 // (or EVIDENCE_FABRIC_CONFIG naming a running network; the fault tests need
 // a network they started) they skip.
 
