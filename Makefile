@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load lint build
+.PHONY: run test deps ops fabric tools unit integration fuzz bench bench-load bench-fabric lint build
 
 run:
 	$(GO) run ./cmd/evidenced
@@ -14,11 +14,15 @@ build:
 # The whole suite: static checks, unit and integration tests under the race
 # detector (including the tests on a real Fabric network, which start and
 # stop their own network from the binaries `fabric` built, and those that
-# start the TSA and witness servers `tools` built), a check of the build
-# cache's lock, and a short run of every fuzz target.
+# start the TSA and witness servers `tools` built), node/fabric's tests once
+# more on a BFT network (cmd/evidenced's TestFabricBFT runs in the first
+# pass), a check of the build cache's lock, and a short run of every fuzz
+# target.
 test: deps lint ops fabric tools
 	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
 		$(GO) test -race -count=1 -timeout 25m ./...
+	EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_FABRIC_CONSENSUS=bft EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+		$(GO) test -race -count=1 -timeout 10m ./node/fabric/
 	network/test-build-lock
 	$(MAKE) --no-print-directory fuzz
 
@@ -108,3 +112,21 @@ bench-peers: tools
 bench-load:
 	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt
+
+# Fabric throughput in one run: bare Gateway transactions (one record each,
+# 64 in flight) and node appends (1,024 concurrent; p50, p99, CPU per
+# process) on a Raft network, then on a BFT one, each started fresh on
+# PORT (default 29900, clear of the test packages' networks). BENCHTIME
+# sets each benchmark's length. See docs/benchmarks.md.
+bench-fabric: fabric
+	rm -f bench-fabric.txt
+	for c in raft bft; do \
+		EVIDENCE_FABRIC_NETWORK=1 EVIDENCE_FABRIC_CONSENSUS=$$c EVIDENCE_FABRIC_BASE_PORT=$(or $(PORT),29900) \
+		EVIDENCE_CHAINCODE_BIN=$(CURDIR)/bin/evidence-chaincode \
+		$(GO) test -count=1 -timeout 20m -run '^$$' -bench 'RawTx|Append/clients=1024$$' -benchtime $(or $(BENCHTIME),6s) ./node/fabric/ \
+		>bench-fabric-$$c.log 2>&1; rc=$$?; \
+		echo "== consensus $$c" >>bench-fabric.txt; \
+		grep -E '^(Benchmark|ok|FAIL|--- FAIL)|CPU ms' bench-fabric-$$c.log >>bench-fabric.txt; \
+		[ $$rc = 0 ] || { tail -n 30 bench-fabric-$$c.log; exit 1; }; \
+	done
+	@cat bench-fabric.txt

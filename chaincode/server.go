@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -21,9 +23,10 @@ const MaxMessageSize = 100 << 20
 // (the peer holds one long-lived stream, so there is nothing to drain: a
 // transaction cut short fails at endorsement and the client retries). ccid is
 // the package ID the peer knows the chaincode by (network/deploy-chaincode
-// prints it). The peer dials l; TLS is off, as in the connection.json that
-// network/deploy-chaincode packages.
-func Serve(ctx context.Context, l net.Listener, ccid string) error {
+// prints it). The peer dials l. With tc non-nil the server speaks TLS with
+// it (the connection.json network/deploy-chaincode packages requires TLS and
+// pins the CA of the server's certificate); nil serves plain gRPC.
+func Serve(ctx context.Context, l net.Listener, ccid string, tc *tls.Config) error {
 	if ccid == "" {
 		return errors.New("chaincode: empty chaincode ID (CCID)")
 	}
@@ -31,12 +34,16 @@ func Serve(ctx context.Context, l net.Listener, ccid string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Minute, PermitWithoutStream: true}),
-	)
+	}
+	if tc != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	}
+	srv := grpc.NewServer(opts...)
 	peer.RegisterChaincodeServer(srv, &shim.ChaincodeServer{CCID: ccid, CC: cc})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

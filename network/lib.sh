@@ -21,9 +21,22 @@ CHANNEL=${FABRIC_CHANNEL:-evidence}
 # Seconds to wait after SIGTERM before SIGKILL.
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 
-ORDERERS=(orderer0 orderer1 orderer2)
-PEERS=(peer0.court peer0.platform)
-NODES=("${ORDERERS[@]}" "${PEERS[@]}")
+# Ordering: raft (3 etcdraft orderers of OrdererOrg, the default) or bft
+# (4 SmartBFT orderers, one per organisation: OrdererOrg and the ordering
+# organisations of the court, the notary and the platform). A network keeps
+# the kind it was created with (network.env).
+CONSENSUS=${FABRIC_CONSENSUS:-raft}
+PEERS=(peer0.court peer0.platform peer0.notary)
+
+# set_consensus: the node lists for $CONSENSUS.
+set_consensus() {
+  case $CONSENSUS in
+    raft) ORDERERS=(orderer0 orderer1 orderer2) ;;
+    bft) ORDERERS=(orderer0 orderer1 orderer2 orderer3) ;;
+    *) die "unknown consensus '$CONSENSUS' (raft or bft)" ;;
+  esac
+  NODES=("${ORDERERS[@]}" "${PEERS[@]}")
+}
 
 # Fabric's default log format is coloured; keep logs and CLI output plain.
 export FABRIC_LOGGING_FORMAT=${FABRIC_LOGGING_FORMAT:-'%{time:2006-01-02 15:04:05.000 MST} %{id:04x} %{level:.4s} [%{module}] %{shortfunc} -> %{message}'}
@@ -32,6 +45,7 @@ export FABRIC_LOGGING_FORMAT=${FABRIC_LOGGING_FORMAT:-'%{time:2006-01-02 15:04:0
 usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+set_consensus
 
 # ---- run folder -------------------------------------------------------------
 
@@ -49,6 +63,7 @@ use_run_dir() {
     # shellcheck source=/dev/null
     source "$RUN_DIR/network.env"
   fi
+  set_consensus
 }
 
 # require_network: fail unless the run folder holds a generated network.
@@ -103,18 +118,41 @@ require_node() {
   is_orderer "$1" || is_peer "$1" || die "unknown node '$1' (one of: ${NODES[*]})"
 }
 
-# org_of NODE: short org name (orderer, court, platform).
-org_of() { if is_orderer "$1"; then echo orderer; else echo "${1#*.}"; fi; }
-domain_of_org() { echo "$1.evidence"; }
-# msp_id_of_org ORG: court -> CourtMSP.
-msp_id_of_org() { if [[ $1 == orderer ]]; then echo OrdererMSP; else echo "${1^}MSP"; fi; }
-host_of() { if is_orderer "$1"; then echo "$1.orderer.evidence"; else echo "$1.evidence"; fi; }
+# org_of NODE: short org name of the node's organisation (orderer, court,
+# platform, notary; on BFT orderer1..3 belong to court-orderer,
+# notary-orderer, platform-orderer).
+org_of() {
+  if is_orderer "$1"; then
+    if [[ $CONSENSUS == bft ]]; then
+      case $1 in
+        orderer1) echo court-orderer ;; orderer2) echo notary-orderer ;;
+        orderer3) echo platform-orderer ;; *) echo orderer ;;
+      esac
+    else
+      echo orderer
+    fi
+  else
+    echo "${1#*.}"
+  fi
+}
+is_orderer_org() { [[ $1 == orderer || $1 == *-orderer ]]; }
+# domain_of_org ORG: court -> court.evidence, court-orderer -> orderer.court.evidence.
+domain_of_org() { if [[ $1 == *-orderer ]]; then echo "orderer.${1%-orderer}.evidence"; else echo "$1.evidence"; fi; }
+# msp_id_of_org ORG: court -> CourtMSP, court-orderer -> CourtOrdererMSP.
+msp_id_of_org() {
+  case $1 in
+    orderer) echo OrdererMSP ;;
+    *-orderer) local o=${1%-orderer}; echo "${o^}OrdererMSP" ;;
+    *) echo "${1^}MSP" ;;
+  esac
+}
+host_of() { if is_orderer "$1"; then echo "$1.$(domain_of_org "$(org_of "$1")")"; else echo "$1.evidence"; fi; }
 
 # crypto_of NODE: the node's folder in the cryptogen output (msp/, tls/).
 crypto_of() {
   local org; org=$(org_of "$1")
   if is_orderer "$1"; then
-    echo "$RUN_DIR/crypto/ordererOrganizations/orderer.evidence/orderers/$(host_of "$1")"
+    echo "$RUN_DIR/crypto/ordererOrganizations/$(domain_of_org "$org")/orderers/$(host_of "$1")"
   else
     echo "$RUN_DIR/crypto/peerOrganizations/$(domain_of_org "$org")/peers/$(host_of "$1")"
   fi
@@ -123,31 +161,46 @@ crypto_of() {
 # user_of ORG USER: an org user's folder (USER is Admin or User1).
 user_of() {
   local kind=peerOrganizations
-  [[ $1 == orderer ]] && kind=ordererOrganizations
+  is_orderer_org "$1" && kind=ordererOrganizations
   echo "$RUN_DIR/crypto/$kind/$(domain_of_org "$1")/users/$2@$(domain_of_org "$1")"
 }
 
-orderer_tls_ca() { echo "$RUN_DIR/crypto/ordererOrganizations/orderer.evidence/tlsca/tlsca.orderer.evidence-cert.pem"; }
+# orderer_tls_ca [ORDERER]: the TLS CA of the orderer's organisation
+# (default orderer0).
+orderer_tls_ca() {
+  local d; d=$(domain_of_org "$(org_of "${1:-orderer0}")")
+  echo "$RUN_DIR/crypto/ordererOrganizations/$d/tlsca/tlsca.$d-cert.pem"
+}
+
+# chaincode_tls: the folder with the chaincode server's TLS key pair
+# (server.crt, server.key) and the CA that issued it (ca.crt), from the
+# crypto generated for this run (organisation chaincode.evidence, which is
+# in no channel: it only issues chaincode server certificates).
+chaincode_tls() { echo "$RUN_DIR/crypto/peerOrganizations/chaincode.evidence/peers/evidence.chaincode.evidence/tls"; }
 
 # ---- ports ------------------------------------------------------------------
 #
 # Every node gets a block of 10 ports above the base port:
-#   orderer<i>:    base+10*i   +0 listen  +1 cluster  +2 admin  +3 operations
-#   peer<j> (j=0 court, 1 platform):
-#                  base+30+10*j +0 listen  +1 chaincode  +2 operations
+#   orderer<i>:    base+10*i (i=0..2), orderer3 (BFT only) base+60
+#                  +0 listen  +1 cluster  +2 admin  +3 operations
+#   peer0.court base+30, peer0.platform base+40, peer0.notary base+70
+#                  +0 listen  +1 chaincode  +2 operations
 #   base+50..59:   free for chaincode servers (see chaincode_port).
+# A network uses base .. base+79.
 
 # port NODE KIND
 port() {
   local node=$1 kind=$2 block off
   if is_orderer "$node"; then
     block=$(( ${node#orderer} * 10 ))
+    ((block == 30)) && block=60
     case $kind in listen) off=0 ;; cluster) off=1 ;; admin) off=2 ;; ops) off=3 ;;
       *) die "orderer has no $kind port" ;; esac
   else
-    local j
-    for j in "${!PEERS[@]}"; do [[ ${PEERS[$j]} == "$node" ]] && break; done
-    block=$(( 30 + 10 * j ))
+    case $node in
+      peer0.court) block=30 ;; peer0.platform) block=40 ;; peer0.notary) block=70 ;;
+      *) die "unknown peer $node" ;;
+    esac
     case $kind in listen) off=0 ;; chaincode) off=1 ;; ops) off=2 ;;
       *) die "peer has no $kind port" ;; esac
   fi
@@ -275,9 +328,9 @@ as_admin() {
 # the orderer org admin.
 osnadmin_on() {
   local o=$1 admin; shift
-  admin=$(user_of orderer Admin)/tls
+  admin=$(user_of "$(org_of "$o")" Admin)/tls
   "$FABRIC_BIN/osnadmin" "$@" -o "127.0.0.1:$(port "$o" admin)" \
-    --ca-file "$(orderer_tls_ca)" --client-cert "$admin/client.crt" --client-key "$admin/client.key"
+    --ca-file "$(orderer_tls_ca "$o")" --client-cert "$admin/client.crt" --client-key "$admin/client.key"
 }
 
 # a_running_orderer: the first orderer that is up (for broadcast).
@@ -287,14 +340,16 @@ a_running_orderer() {
   die "no orderer is running"
 }
 
-# raft_leader: print the orderer that reports itself Raft leader of CHANNEL.
+# raft_leader: print the orderer that reports itself leader of CHANNEL
+# (Raft leader, or on BFT the SmartBFT leader of the latest committed block).
 raft_leader() {
-  local o m
+  local o m metric=consensus_etcdraft_is_leader
+  [[ $CONSENSUS == bft ]] && metric=consensus_BFT_is_leader
   for o in "${ORDERERS[@]}"; do
     # Read the whole page first: grep -q on a pipe would SIGPIPE curl and
     # fail the pipeline under pipefail.
     m=$(curl -sf --max-time 2 "http://127.0.0.1:$(port "$o" ops)/metrics" 2>/dev/null) || continue
-    [[ $m == *$'\n'"consensus_etcdraft_is_leader{channel=\"$CHANNEL\"} 1"* ]] && { echo "$o"; return 0; }
+    [[ $m == *$'\n'"$metric{channel=\"$CHANNEL\"} 1"* ]] && { echo "$o"; return 0; }
   done
   return 1
 }

@@ -44,12 +44,19 @@ func VerifyFabricBlock(rc Receipt, raw []byte, roots block.TrustRoots) (evidence
 	rc.Proof.Block = raw
 	if n := len(rc.KeyIDs); n > 0 {
 		if b, err := fabricblock.Parse(raw); err == nil {
-			if sigs, err := b.OrdererSignatures(); err == nil && !slices.ContainsFunc(sigs, func(s fabricblock.Signed) bool { return s.Signer.KeyID() == rc.KeyIDs[n-1] }) {
+			if sigs, err := b.OrdererSignatures(fabricConsenters(roots)); err == nil && !slices.ContainsFunc(sigs, func(s fabricblock.Signed) bool { return s.Signer.KeyID() == rc.KeyIDs[n-1] }) {
 				rc.KeyIDs = append(slices.Clip(rc.KeyIDs[:n-1]), sigs[0].Signer.KeyID())
 			}
 		}
 	}
 	return VerifyReceipt(rc, roots)
+}
+
+func fabricConsenters(roots block.TrustRoots) []block.Consenter {
+	if roots.Fabric == nil {
+		return nil
+	}
+	return roots.Fabric.Consenters
 }
 
 // WithoutBlock returns the receipt without the raw block in its proof: a

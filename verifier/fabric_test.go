@@ -35,7 +35,13 @@ import (
 //	EVIDENCE_FABRIC_NETWORK=1 go test ./node/fabric -run TestFetchedBlock -args -update-fabric-golden
 func golden(t testing.TB) ([]byte, []Receipt, block.TrustRoots) {
 	t.Helper()
-	dir := filepath.Join("testdata", "fabric")
+	return goldenIn(t, filepath.Join("testdata", "fabric"))
+}
+
+// goldenIn reads golden Fabric data from dir (testdata/fabric for Raft,
+// testdata/fabric-bft for BFT).
+func goldenIn(t testing.TB, dir string) ([]byte, []Receipt, block.TrustRoots) {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "block.pb"))
 	if err != nil {
 		t.Fatal(err)
@@ -323,13 +329,16 @@ func FuzzFabricBlock(f *testing.F) {
 	f.Add(raw)
 	g, _ := os.ReadFile(filepath.Join("testdata", "fabric", "genesis.pb"))
 	f.Add(g)
+	if b, err := os.ReadFile(filepath.Join("testdata", "fabric-bft", "block.pb")); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		b, err := fabricblock.Parse(raw)
 		if err != nil {
 			return
 		}
 		b.Transactions()
-		b.OrdererSignatures()
+		b.OrdererSignatures(roots.Fabric.Consenters)
 		fabricblock.RootsFromConfigBlock(raw, "evidence")
 		// Anything that verifies must be the golden block's content.
 		if _, err := VerifyFabricBlock(rcs[0], raw, roots); err == nil {

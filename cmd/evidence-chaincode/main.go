@@ -3,16 +3,21 @@
 // address packaged by network/deploy-chaincode.
 //
 //	id=$(network/deploy-chaincode --name evidence --address 127.0.0.1:27050)
-//	evidence-chaincode --address 127.0.0.1:27050 --ccid "$id" &
+//	tls=network/.run/default/crypto/peerOrganizations/chaincode.evidence/peers/evidence.chaincode.evidence/tls
+//	evidence-chaincode --address 127.0.0.1:27050 --ccid "$id" \
+//	    --tls-cert $tls/server.crt --tls-key $tls/server.key &
 //	network/commit-chaincode --name evidence
 //
-// Flags may also be set in the environment: CHAINCODE_SERVER_ADDRESS and
-// CHAINCODE_ID (or CORE_CHAINCODE_ID_NAME), the names Fabric's chaincode
-// service examples use; flags win.
+// Flags may also be set in the environment: CHAINCODE_SERVER_ADDRESS,
+// CHAINCODE_ID (or CORE_CHAINCODE_ID_NAME), CHAINCODE_TLS_CERT and
+// CHAINCODE_TLS_KEY; flags win. Without --tls-cert and --tls-key the server
+// speaks plain gRPC, which peers refuse when the package's connection.json
+// requires TLS (network/deploy-chaincode's does).
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +40,9 @@ func main() {
 type Config struct {
 	Address string
 	CCID    string
+	// TLSCert and TLSKey are PEM files of the server's TLS key pair; both
+	// or neither.
+	TLSCert, TLSKey string
 }
 
 // Validate checks the configuration.
@@ -48,6 +56,9 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.CCID, ":") {
 		return fmt.Errorf("--ccid %q: want a package ID, label:hash", c.CCID)
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
 	return nil
 }
 
@@ -59,9 +70,11 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Address, "address", first(getenv("CHAINCODE_SERVER_ADDRESS"), "127.0.0.1:27050"), "address to listen on for the peer (env CHAINCODE_SERVER_ADDRESS)")
 	fs.StringVar(&c.CCID, "ccid", first(getenv("CHAINCODE_ID"), getenv("CORE_CHAINCODE_ID_NAME")), "chaincode package ID, label:hash (env CHAINCODE_ID)")
+	fs.StringVar(&c.TLSCert, "tls-cert", getenv("CHAINCODE_TLS_CERT"), "PEM certificate (chain) of the server's TLS key pair (env CHAINCODE_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", getenv("CHAINCODE_TLS_KEY"), "PEM private key of the server's TLS key pair (env CHAINCODE_TLS_KEY)")
 	fs.StringVar(&ccidFile, "ccid-file", "", "read the package ID from this file (e.g. RUN_DIR/chaincode/evidence.package-id)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: evidence-chaincode --address HOST:PORT --ccid LABEL:HASH\n\nRuns the evidence chaincode as a service for Fabric peers.\n\n")
+		fmt.Fprintf(stderr, "usage: evidence-chaincode --address HOST:PORT --ccid LABEL:HASH [--tls-cert FILE --tls-key FILE]\n\nRuns the evidence chaincode as a service for Fabric peers.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -115,12 +128,24 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 // Run serves until ctx is done.
 func Run(ctx context.Context, cfg Config, stderr io.Writer) error {
 	logger := log.New(stderr, "evidence-chaincode: ", log.LstdFlags|log.Lmsgprefix)
+	var tc *tls.Config
+	if cfg.TLSCert != "" {
+		kp, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("TLS key pair: %w", err)
+		}
+		tc = &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS12}
+	}
 	l, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		return err
 	}
-	logger.Printf("serving chaincode %s on %s", cfg.CCID, l.Addr())
-	err = chaincode.Serve(ctx, l, cfg.CCID)
+	mode := "plain gRPC"
+	if tc != nil {
+		mode = "TLS"
+	}
+	logger.Printf("serving chaincode %s on %s (%s)", cfg.CCID, l.Addr(), mode)
+	err = chaincode.Serve(ctx, l, cfg.CCID, tc)
 	logger.Printf("stopped")
 	return err
 }

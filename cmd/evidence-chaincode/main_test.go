@@ -23,14 +23,17 @@ func TestParseFlags(t *testing.T) {
 		want    Config
 		wantErr string // from ParseFlags or Validate
 	}{
-		{"flags", []string{"--address", "127.0.0.1:1", "--ccid", "a:b"}, nil, Config{"127.0.0.1:1", "a:b"}, ""},
-		{"environment", nil, map[string]string{"CHAINCODE_SERVER_ADDRESS": "127.0.0.1:2", "CHAINCODE_ID": "c:d"}, Config{"127.0.0.1:2", "c:d"}, ""},
-		{"Fabric's peer variable", nil, map[string]string{"CORE_CHAINCODE_ID_NAME": "e:f"}, Config{"127.0.0.1:27050", "e:f"}, ""},
-		{"flags win", []string{"--ccid", "g:h"}, map[string]string{"CHAINCODE_ID": "c:d"}, Config{"127.0.0.1:27050", "g:h"}, ""},
-		{"ID file", []string{"--ccid-file", idFile}, nil, Config{"127.0.0.1:27050", "evidence_1.0:abc"}, ""},
+		{"flags", []string{"--address", "127.0.0.1:1", "--ccid", "a:b"}, nil, Config{Address: "127.0.0.1:1", CCID: "a:b"}, ""},
+		{"environment", nil, map[string]string{"CHAINCODE_SERVER_ADDRESS": "127.0.0.1:2", "CHAINCODE_ID": "c:d"}, Config{Address: "127.0.0.1:2", CCID: "c:d"}, ""},
+		{"Fabric's peer variable", nil, map[string]string{"CORE_CHAINCODE_ID_NAME": "e:f"}, Config{Address: "127.0.0.1:27050", CCID: "e:f"}, ""},
+		{"flags win", []string{"--ccid", "g:h"}, map[string]string{"CHAINCODE_ID": "c:d"}, Config{Address: "127.0.0.1:27050", CCID: "g:h"}, ""},
+		{"ID file", []string{"--ccid-file", idFile}, nil, Config{Address: "127.0.0.1:27050", CCID: "evidence_1.0:abc"}, ""},
 		{"no ID", nil, nil, Config{}, "--ccid is empty"},
 		{"not a package ID", []string{"--ccid", "evidence"}, nil, Config{}, "want a package ID"},
 		{"bad address", []string{"--ccid", "a:b", "--address", "nowhere"}, nil, Config{}, "want HOST:PORT"},
+		{"TLS", []string{"--ccid", "a:b", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, Config{Address: "127.0.0.1:27050", CCID: "a:b", TLSCert: "c.pem", TLSKey: "k.pem"}, ""},
+		{"TLS from the environment", []string{"--ccid", "a:b"}, map[string]string{"CHAINCODE_TLS_CERT": "c.pem", "CHAINCODE_TLS_KEY": "k.pem"}, Config{Address: "127.0.0.1:27050", CCID: "a:b", TLSCert: "c.pem", TLSKey: "k.pem"}, ""},
+		{"TLS cert without key", []string{"--ccid", "a:b", "--tls-cert", "c.pem"}, nil, Config{}, "go together"},
 		{"missing ID file", []string{"--ccid-file", "/nonexistent"}, nil, Config{}, "--ccid-file"},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,7 @@ package main
 //	EVIDENCE_FABRIC_NETWORK=1 go test ./cmd/evidenced/ -run Fabric -v
 //
 // Each test starts its own network on its own ports (node/fabric's tests use
-// 29000–29059) and stops it when it ends. Without EVIDENCE_FABRIC_NETWORK=1
+// 29000–29079) and stops it when it ends. Without EVIDENCE_FABRIC_NETWORK=1
 // (or EVIDENCE_FABRIC_CONFIG naming a running network; the fault tests need
 // a network they started) they skip.
 
@@ -51,10 +51,11 @@ import (
 )
 
 // Base ports of the networks this file starts (a network uses base …
-// base+59; node/fabric's tests use 29000).
+// base+79; node/fabric's tests use 29000).
 const (
 	fabricNodePort  = 29100
 	fabricFaultPort = 29200
+	fabricBFTPort   = 29300
 )
 
 // fabricEnv is a started network and what the tests check the node
@@ -73,11 +74,27 @@ type fabricEnv struct {
 // startFabric starts a network on basePort (stopped in t.Cleanup), or
 // skips the test when no network is asked for.
 func startFabric(t *testing.T, basePort int) *fabricEnv {
+	return startFabricConsensus(t, basePort, "")
+}
+
+// startFabricConsensus is startFabric with the network's consensus ("raft"
+// or "bft"; empty: EVIDENCE_FABRIC_CONSENSUS, or a running network's). A
+// consensus named here needs EVIDENCE_FABRIC_NETWORK=1 (a started network).
+func startFabricConsensus(t *testing.T, basePort int, consensus string) *fabricEnv {
 	t.Helper()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	n, err := fabrictest.Start(ctx, basePort, t.Logf)
+	var n *fabrictest.Network
+	var err error
+	switch {
+	case consensus == "":
+		n, err = fabrictest.Start(ctx, basePort, t.Logf)
+	case os.Getenv(fabrictest.EnvNetwork) != "1":
+		err = fabrictest.ErrNoNetwork
+	default:
+		n, err = fabrictest.StartConsensus(ctx, basePort, consensus, t.Logf)
+	}
 	if errors.Is(err, fabrictest.ErrNoNetwork) {
 		t.Skip(err)
 	}
@@ -131,6 +148,27 @@ func (e *fabricEnv) fetch(t *testing.T, peerName, which string) []byte {
 
 // script runs a network/ script on the test's network and logs how long
 // it took.
+// otherEndorsers are the peers of the organisations other than the court,
+// whose node the fault tests run: with both down no two organisations can
+// endorse (the policy is any two of three), so the node cannot commit.
+var otherEndorsers = []string{"peer0.platform", "peer0.notary"}
+
+// stopPeers stops the named nodes, one after the other.
+func (e *fabricEnv) stopPeers(t *testing.T, nodes ...string) {
+	t.Helper()
+	for _, n := range nodes {
+		e.script(t, "stop-node", n)
+	}
+}
+
+// startPeers starts the named nodes, one after the other.
+func (e *fabricEnv) startPeers(t *testing.T, nodes ...string) {
+	t.Helper()
+	for _, n := range nodes {
+		e.script(t, "start-node", n)
+	}
+}
+
 func (e *fabricEnv) script(t *testing.T, name string, args ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -144,26 +182,35 @@ func (e *fabricEnv) script(t *testing.T, name string, args ...string) time.Durat
 	return d
 }
 
-// raftLeader returns the orderer that reports itself Raft leader.
+// raftLeader returns the orderer that reports itself leader: the Raft
+// leader, or on BFT the SmartBFT leader of the latest committed block.
 func (e *fabricEnv) raftLeader(t *testing.T) string {
 	t.Helper()
-	want := fmt.Sprintf("consensus_etcdraft_is_leader{channel=%q} 1", e.profile.Channel)
+	metric := "consensus_etcdraft_is_leader"
+	if e.net.Consensus == "bft" {
+		metric = "consensus_BFT_is_leader"
+	}
+	want := fmt.Sprintf("%s{channel=%q} 1", metric, e.profile.Channel)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		for i := 0; i < 3; i++ {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e.net.BasePort+10*i+3))
+		for i, o := range e.net.Orderers() {
+			ops := e.net.BasePort + 10*i + 3
+			if i == 3 {
+				ops = e.net.BasePort + 63 // network/lib.sh: orderer3 at base+60
+			}
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ops))
 			if err != nil {
 				continue
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if slices.Contains(strings.Split(string(b), "\n"), want) {
-				return fmt.Sprintf("orderer%d", i)
+				return o
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatal("no Raft leader")
+	t.Fatalf("no %s leader", e.net.Consensus)
 	return ""
 }
 
@@ -328,95 +375,100 @@ func (e *fabricEnv) checkAgainstFetched(t *testing.T, peerName string, rcs ...ve
 	}
 }
 
+// testEndToEnd: a PDF submitted through the API gets a receipt that
+// verifies against its block fetched from every peer; the node's block is
+// its peer's; the chaincode holds the record; POST /verify checks the file.
+func testEndToEnd(t *testing.T, e *fabricEnv) {
+	start := time.Now()
+	data := t.TempDir()
+	key := addPlatform(t, data, "acme-sign")
+	p := startFabricNode(t, e, data, "127.0.0.1:0", "court")
+
+	var lv struct {
+		Name       string           `json:"name"`
+		Kind       string           `json:"kind"`
+		Height     uint64           `json:"height"`
+		TrustRoots block.TrustRoots `json:"trust_roots"`
+	}
+	if code := getJSON(t, p.url+"/api/v1/ledger", &lv); code != 200 || lv.Kind != "fabric" || lv.Name != e.roots.Ledger {
+		t.Fatalf("GET /ledger: %d %+v", code, lv)
+	}
+
+	pdf := pdftest.OnePage("Contract HT-2026-042: 1,000,000.00 CNY")
+	t0 := time.Now()
+	code, body := postMultipart(t, p.url+"/api/v1/evidence", key, [][2]string{{"doc_ref", "HT-2026-042"}}, "contract.pdf", pdf)
+	submitTook := time.Since(t0)
+	var rc verifier.Receipt
+	switch code {
+	case 201:
+		if err := json.Unmarshal(body, &rc); err != nil {
+			t.Fatal(err)
+		}
+	case 202:
+		var pd struct{ ID string }
+		json.Unmarshal(body, &pd)
+		t.Logf("submit answered 202 pending after %v; waiting for the receipt", submitTook)
+		rc = waitReceipt(t, p.url, pd.ID, 30*time.Second)
+	default:
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	sum := sha256.Sum256(pdf)
+	if rc.Type != "file" || rc.DigestHex != hex.EncodeToString(sum[:]) || rc.Ledger != e.roots.Ledger || rc.LedgerKind != "fabric" ||
+		rc.TxID == "" || rc.BlockNumber == 0 || len(rc.BlockHash) != 64 || rc.LedgerTime == "" || rc.DocRef != "HT-2026-042" {
+		t.Fatalf("receipt: %s", body)
+	}
+	t.Logf("submit %d in %v: %s in block %d (%s), tx %s, ledger time %s", code, submitTook.Round(time.Millisecond), rc.ID, rc.BlockNumber, rc.BlockHash, rc.TxID, rc.LedgerTime)
+
+	// The block, fetched independently from both peers, hashes to the
+	// receipt's block hash, and the receipt verifies against it.
+	for _, peer := range []string{"peer0.court", "peer0.platform"} {
+		e.checkAgainstFetched(t, peer, rc)
+	}
+	// The node's block is the one its own peer (court) serves.
+	var bv struct {
+		Hash string `json:"hash"`
+		Kind string `json:"kind"`
+		Raw  []byte `json:"raw"`
+	}
+	if code := getJSON(t, fmt.Sprintf("%s/api/v1/blocks/%d", p.url, rc.BlockNumber), &bv); code != 200 || bv.Kind != "fabric" || bv.Hash != rc.BlockHash {
+		t.Fatalf("GET /blocks/%d: %d %s %s", rc.BlockNumber, code, bv.Kind, bv.Hash)
+	}
+	if fetched := e.fetch(t, "peer0.court", strconv.FormatUint(rc.BlockNumber, 10)); !bytes.Equal(fetched, bv.Raw) {
+		t.Fatalf("block %d from the node (%d bytes) differs from peer0.court's (%d bytes)", rc.BlockNumber, len(bv.Raw), len(fetched))
+	}
+	// The chaincode holds the record under its ID, written by the
+	// receipt's transaction.
+	out, err := e.cc.Evaluate(fabricblock.FnGet, client.WithArguments(rc.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entry, err := fabricblock.ParseEntry(out); err != nil || entry.TxID != rc.TxID || entry.Record != string(rc.Proof.Record) {
+		t.Fatalf("chaincode Get(%s) = %s, %v", rc.ID, out, err)
+	}
+
+	// Verify the same PDF: three checks pass; a tampered copy fails
+	// digest_match only.
+	v := verifyFile(t, p.url, rc.ID, pdf)
+	checkVerification(t, v, "pass", true, true, true)
+	if v.Receipt == nil || v.Receipt.BlockHash != rc.BlockHash {
+		t.Fatalf("verification's receipt: %+v", v.Receipt)
+	}
+	tampered := bytes.Replace(pdf, []byte("1,000,000.00"), []byte("9,000,000.00"), 1)
+	v = verifyFile(t, p.url, rc.ID, tampered)
+	checkVerification(t, v, "fail", false, true, true)
+	if v.Outcome != "mismatch" {
+		t.Fatalf("tampered: outcome %q", v.Outcome)
+	}
+	t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
+}
+
 // TestFabricNode: evidenced on Fabric, end to end through the API, checked
 // against blocks fetched with peer channel fetch; then two nodes of two
 // organisations on one channel.
 func TestFabricNode(t *testing.T) {
 	e := startFabric(t, fabricNodePort)
 
-	t.Run("EndToEnd", func(t *testing.T) {
-		start := time.Now()
-		data := t.TempDir()
-		key := addPlatform(t, data, "acme-sign")
-		p := startFabricNode(t, e, data, "127.0.0.1:0", "court")
-
-		var lv struct {
-			Name       string           `json:"name"`
-			Kind       string           `json:"kind"`
-			Height     uint64           `json:"height"`
-			TrustRoots block.TrustRoots `json:"trust_roots"`
-		}
-		if code := getJSON(t, p.url+"/api/v1/ledger", &lv); code != 200 || lv.Kind != "fabric" || lv.Name != e.roots.Ledger {
-			t.Fatalf("GET /ledger: %d %+v", code, lv)
-		}
-
-		pdf := pdftest.OnePage("Contract HT-2026-042: 1,000,000.00 CNY")
-		t0 := time.Now()
-		code, body := postMultipart(t, p.url+"/api/v1/evidence", key, [][2]string{{"doc_ref", "HT-2026-042"}}, "contract.pdf", pdf)
-		submitTook := time.Since(t0)
-		var rc verifier.Receipt
-		switch code {
-		case 201:
-			if err := json.Unmarshal(body, &rc); err != nil {
-				t.Fatal(err)
-			}
-		case 202:
-			var pd struct{ ID string }
-			json.Unmarshal(body, &pd)
-			t.Logf("submit answered 202 pending after %v; waiting for the receipt", submitTook)
-			rc = waitReceipt(t, p.url, pd.ID, 30*time.Second)
-		default:
-			t.Fatalf("submit: %d %s", code, body)
-		}
-		sum := sha256.Sum256(pdf)
-		if rc.Type != "file" || rc.DigestHex != hex.EncodeToString(sum[:]) || rc.Ledger != e.roots.Ledger || rc.LedgerKind != "fabric" ||
-			rc.TxID == "" || rc.BlockNumber == 0 || len(rc.BlockHash) != 64 || rc.LedgerTime == "" || rc.DocRef != "HT-2026-042" {
-			t.Fatalf("receipt: %s", body)
-		}
-		t.Logf("submit %d in %v: %s in block %d (%s), tx %s, ledger time %s", code, submitTook.Round(time.Millisecond), rc.ID, rc.BlockNumber, rc.BlockHash, rc.TxID, rc.LedgerTime)
-
-		// The block, fetched independently from both peers, hashes to the
-		// receipt's block hash, and the receipt verifies against it.
-		for _, peer := range []string{"peer0.court", "peer0.platform"} {
-			e.checkAgainstFetched(t, peer, rc)
-		}
-		// The node's block is the one its own peer (court) serves.
-		var bv struct {
-			Hash string `json:"hash"`
-			Kind string `json:"kind"`
-			Raw  []byte `json:"raw"`
-		}
-		if code := getJSON(t, fmt.Sprintf("%s/api/v1/blocks/%d", p.url, rc.BlockNumber), &bv); code != 200 || bv.Kind != "fabric" || bv.Hash != rc.BlockHash {
-			t.Fatalf("GET /blocks/%d: %d %s %s", rc.BlockNumber, code, bv.Kind, bv.Hash)
-		}
-		if fetched := e.fetch(t, "peer0.court", strconv.FormatUint(rc.BlockNumber, 10)); !bytes.Equal(fetched, bv.Raw) {
-			t.Fatalf("block %d from the node (%d bytes) differs from peer0.court's (%d bytes)", rc.BlockNumber, len(bv.Raw), len(fetched))
-		}
-		// The chaincode holds the record under its ID, written by the
-		// receipt's transaction.
-		out, err := e.cc.Evaluate(fabricblock.FnGet, client.WithArguments(rc.ID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if entry, err := fabricblock.ParseEntry(out); err != nil || entry.TxID != rc.TxID || entry.Record != string(rc.Proof.Record) {
-			t.Fatalf("chaincode Get(%s) = %s, %v", rc.ID, out, err)
-		}
-
-		// Verify the same PDF: three checks pass; a tampered copy fails
-		// digest_match only.
-		v := verifyFile(t, p.url, rc.ID, pdf)
-		checkVerification(t, v, "pass", true, true, true)
-		if v.Receipt == nil || v.Receipt.BlockHash != rc.BlockHash {
-			t.Fatalf("verification's receipt: %+v", v.Receipt)
-		}
-		tampered := bytes.Replace(pdf, []byte("1,000,000.00"), []byte("9,000,000.00"), 1)
-		v = verifyFile(t, p.url, rc.ID, tampered)
-		checkVerification(t, v, "fail", false, true, true)
-		if v.Outcome != "mismatch" {
-			t.Fatalf("tampered: outcome %q", v.Outcome)
-		}
-		t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
-	})
+	t.Run("EndToEnd", func(t *testing.T) { testEndToEnd(t, e) })
 
 	// Trusted time on Fabric: two real TSAs stamp each batch transaction
 	// (its ID and batch root); the receipts, the block and the package
@@ -841,7 +893,7 @@ func (e *fabricEnv) checkAcks(t *testing.T, nodeURL, record string, within time.
 	sample = slices.Compact(sample)
 	for i, n := range sample {
 		in := blocks[n]
-		e.checkAgainstFetched(t, []string{"peer0.court", "peer0.platform"}[i%2], in[:min(3, len(in))]...)
+		e.checkAgainstFetched(t, e.net.Peers()[i%len(e.net.Peers())], in[:min(3, len(in))]...)
 		// Every receipt in the block names the same hash.
 		for _, rc := range in {
 			if rc.BlockHash != in[0].BlockHash {
@@ -958,7 +1010,7 @@ func TestFabricFaults(t *testing.T) {
 		}
 		var early ackLine
 		json.Unmarshal(firstLine(t, rec), &early)
-		e.script(t, "stop-node", "peer0.platform")
+		e.stopPeers(t, otherEndorsers...)
 		stopped := time.Now()
 		time.Sleep(7 * time.Second)
 		outage := time.Since(stopped)
@@ -976,7 +1028,7 @@ func TestFabricFaults(t *testing.T) {
 				t.Errorf("GET of a queued record with the endorser down: %d %v, want 202", code, err)
 			}
 		}
-		e.script(t, "start-node", "peer0.platform")
+		e.startPeers(t, otherEndorsers...)
 		restarted := time.Now()
 		// When does the node commit again (a new submission gets a
 		// receipt, or the first record queued in the outage, drained
@@ -995,7 +1047,7 @@ func TestFabricFaults(t *testing.T) {
 		}
 		r := b.wait(t)
 		ok201, ok202 := ackCounts(t, rec, before, after)
-		t.Logf("with peer0.platform down for %v: %d acknowledged 202 pending, %d with a receipt; queue depth %d submissions; after the restart: first receipt in %v, queue empty in %v",
+		t.Logf("with peer0.platform and peer0.notary down for %v: %d acknowledged 202 pending, %d with a receipt; queue depth %d submissions; after the restart: first receipt in %v, queue empty in %v",
 			outage.Round(time.Millisecond), ok202, ok201, depth, back.Round(time.Millisecond), drained.Round(time.Millisecond))
 		if ok202 < clients || pendingID == "" {
 			t.Errorf("the node did not keep accepting with 202 pending: %d pending, %d with a receipt during the outage", ok202, ok201)
@@ -1060,14 +1112,14 @@ func TestFabricFaults(t *testing.T) {
 		rec := filepath.Join(t.TempDir(), "acks.jsonl")
 		b := startBench(t, p.url, key, clients, 14*time.Second, rec)
 		time.Sleep(2 * time.Second)
-		e.script(t, "stop-node", "peer0.platform")
+		e.stopPeers(t, otherEndorsers...)
 		time.Sleep(4 * time.Second)
 		p.kill9(t)
 		killedAt := b.acked(t)
 		queued := e.notOnLedger(t, ackIDs(t, rec, killedAt))
 		p2 := startFabricNode(t, e, data, addr, "court")
 		time.Sleep(2 * time.Second)
-		e.script(t, "start-node", "peer0.platform")
+		e.startPeers(t, otherEndorsers...)
 		restarted := time.Now()
 		r := b.wait(t)
 		ok201, ok202 := ackCounts(t, rec, 0, killedAt)

@@ -96,7 +96,11 @@ func (l *Ledger) commit(batch []*node.Request) {
 	delay := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var err error
-		pending, err = l.try(ctx, pending)
+		// The first attempt submits without looking the records up:
+		// new records are the rule, and the chaincode refuses a
+		// different record under an existing ID and skips an identical
+		// one anyway. A refused or failed attempt looks them up first.
+		pending, err = l.try(ctx, pending, attempt > 1)
 		if len(pending) == 0 {
 			return
 		}
@@ -105,6 +109,12 @@ func (l *Ledger) commit(batch []*node.Request) {
 				r.Answer(nil, unavailable("append", err))
 			}
 			return
+		}
+		var ee *client.EndorseError
+		if attempt == 1 && errors.As(err, &ee) {
+			// Refused unlooked-up (typically a record conflicting with
+			// a stored one): look the records up now, at once.
+			continue
 		}
 		l.cfg.Logger.Warn("fabric: a batch failed; retrying", "component", "ledger", "attempt", attempt, "requests", len(pending), "err", err)
 		select {
@@ -122,18 +132,25 @@ type item struct {
 	entry *fabricblock.Entry
 }
 
-// try makes one attempt at a batch: it looks the records up (lookup),
-// answers the requests that conflict and collects the new records
-// (partition), submits those in one transaction (submit), and answers
-// from the committed block or the stored entries (answer). It returns the
-// requests to try again, with the reason.
-func (l *Ledger) try(ctx context.Context, reqs []*node.Request) ([]*node.Request, error) {
+// try makes one attempt at a batch: with lookupFirst it looks the records
+// up (lookup) and answers the requests that conflict; it collects the
+// records not stored (partition), submits those in one transaction
+// (submit), and answers from the committed block or the stored entries
+// (answer). It returns the requests to try again, with the reason.
+//
+// Without lookupFirst every distinct record is submitted: a batch holding
+// a record that conflicts with a stored one is refused by the chaincode
+// (nothing is written) and tried again with lookupFirst; a record already
+// stored identically is not written again and is answered from its entry.
+func (l *Ledger) try(ctx context.Context, reqs []*node.Request, lookupFirst bool) ([]*node.Request, error) {
 	items, ids, live := distinct(reqs)
 	if len(live) == 0 {
 		return nil, nil
 	}
-	if err := l.lookup(ctx, items, ids); err != nil {
-		return live, err
+	if lookupFirst {
+		if err := l.lookup(ctx, items, ids); err != nil {
+			return live, err
+		}
 	}
 	live, leaves := partition(live, items)
 	var tx *committedTx

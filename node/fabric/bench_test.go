@@ -23,6 +23,7 @@ import (
 func BenchmarkRawTx(b *testing.B) {
 	cc := gateway(&testing.T{}, "court")
 	b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0))) // about 64 in flight
+	cpu := procCPU(needNetwork(b))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -33,7 +34,9 @@ func BenchmarkRawTx(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+	reportCPU(b, needNetwork(b), cpu, b.N, "tx")
 }
 
 // BenchmarkAppend measures evidence records per second through the
@@ -51,6 +54,7 @@ func BenchmarkAppend(b *testing.B) {
 			var mu sync.Mutex
 			var lat []time.Duration
 			b.SetParallelism(inflight / 2)
+			cpu := procCPU(needNetwork(b))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -73,6 +77,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 				b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
 			}
+			reportCPU(b, needNetwork(b), cpu, b.N, "rec")
 		})
 	}
 }

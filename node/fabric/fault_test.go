@@ -12,8 +12,9 @@ import (
 )
 
 // TestNodeRestarts stops and restarts Fabric nodes under the ledger: one
-// orderer of three (Raft goes on), the other organisation's peer (its
-// endorsement is required: appends fail as unavailable, reads go on), and
+// orderer (the others go on), one other organisation's peer (any two of
+// three organisations endorse: appends go on), both other organisations'
+// peers (appends fail as unavailable, reads go on), and
 // the node's own peer (everything fails as unavailable); after each
 // restart the same Ledger works again without being reopened.
 func TestNodeRestarts(t *testing.T) {
@@ -45,20 +46,25 @@ func TestNodeRestarts(t *testing.T) {
 
 	script("stop-node", "orderer0")
 	if err := appendOne("one orderer down"); err != nil {
-		t.Fatalf("with one orderer of three down: %v", err)
+		t.Fatalf("with one orderer down: %v", err)
 	}
 	script("start-node", "orderer0")
 
 	script("stop-node", "peer0.platform")
+	if err := appendOne("one endorser down"); err != nil {
+		t.Fatalf("with one organisation's peer of three down: %v", err)
+	}
+	script("stop-node", "peer0.notary")
 	start := time.Now()
 	if err := appendOne("endorser down"); !errors.Is(err, node.ErrUnavailable) {
-		t.Fatalf("with a required endorser down: %v, want ErrUnavailable", err)
+		t.Fatalf("with two endorsing organisations of three down: %v, want ErrUnavailable", err)
 	}
 	t.Logf("append failed as unavailable after %v", time.Since(start).Round(time.Millisecond))
 	if _, err := l.Receipt(ctxT(t), old.ID); err != nil {
 		t.Fatalf("reading with the other peer down: %v", err)
 	}
 	script("start-node", "peer0.platform")
+	script("start-node", "peer0.notary")
 	if err := appendOne("endorser back"); err != nil {
 		t.Fatalf("after the endorser restarted: %v", err)
 	}

@@ -20,10 +20,17 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/fabricblock"
 )
 
-var updateGolden = flag.Bool("update-fabric-golden", false, "rewrite verifier/testdata/fabric from the live network")
+var updateGolden = flag.Bool("update-fabric-golden", false, "rewrite verifier/testdata/fabric (Raft) or fabric-bft (BFT) from the live network")
 
-// goldenDir is where the verifier's Fabric golden data lives.
-var goldenDir = filepath.Join("..", "..", "verifier", "testdata", "fabric")
+// goldenDir is where the verifier's Fabric golden data lives: fabric for a
+// Raft network, fabric-bft for a BFT one.
+func goldenDir(consensus string) string {
+	name := "fabric"
+	if consensus == "bft" {
+		name = "fabric-bft"
+	}
+	return filepath.Join("..", "..", "verifier", "testdata", name)
+}
 
 // fetchBlock runs `peer channel fetch n` against a peer of the network, as
 // an auditor would, and returns the block file's bytes.
@@ -99,7 +106,7 @@ func TestFetchedBlock(t *testing.T) {
 	if !bytes.Equal(raw, stored.Raw) {
 		t.Fatalf("block %d from peer0.court (%d bytes) differs from the ledger's (%d bytes)", n, len(raw), len(stored.Raw))
 	}
-	for _, p := range []string{"peer0.court", "peer0.platform"} {
+	for _, p := range needNetwork(t).Peers() {
 		b := fetchBlock(t, n, p)
 		fb, err := fabricblock.Parse(b)
 		if err != nil {
@@ -117,6 +124,7 @@ func TestFetchedBlock(t *testing.T) {
 	if !*updateGolden {
 		return
 	}
+	goldenDir := goldenDir(needNetwork(t).Consensus)
 	if err := os.MkdirAll(goldenDir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,20 @@ import (
 // Profile is the connection profile network/up writes (RUN_DIR/
 // connection.json; network/README.md describes it). Paths are absolute.
 type Profile struct {
-	Channel       string       `json:"channel"`
-	BasePort      int          `json:"base_port"`
+	Channel  string `json:"channel"`
+	BasePort int    `json:"base_port"`
+	// Consensus is "raft" or "bft" (empty in profiles written before BFT:
+	// raft).
+	Consensus     string       `json:"consensus,omitempty"`
 	Orderers      []Endpoint   `json:"orderers"`
 	Organizations []ProfileOrg `json:"organizations"`
 }
 
 // Endpoint is a TLS gRPC endpoint.
 type Endpoint struct {
-	Name               string `json:"name"`
+	Name string `json:"name"`
+	// MSPID is the node's organisation (orderers; peers' is their org's).
+	MSPID              string `json:"msp_id,omitempty"`
 	Endpoint           string `json:"endpoint"`
 	ServerHostOverride string `json:"server_host_override"`
 	// TLSCACert is the path of the PEM TLS CA certificate.

@@ -225,6 +225,19 @@ func (t TrustRoots) Validate() error {
 				}
 			}
 		}
+		seen := map[uint32]bool{}
+		for i, c := range t.Fabric.Consenters {
+			if seen[c.ID] {
+				return fmt.Errorf("%w: consenters.%d: consenter ID %d twice", ErrTrustRoots, i, c.ID)
+			}
+			seen[c.ID] = true
+			if c.MSPID == "" {
+				return fmt.Errorf("%w: consenters.%d: no msp_id", ErrTrustRoots, i)
+			}
+			if _, err := strict.PEM(c.Cert, "CERTIFICATE", false); err != nil {
+				return fmt.Errorf("%w: consenters.%d certificate: %w", ErrTrustRoots, i, err)
+			}
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -155,14 +156,23 @@ type Signed struct {
 	Signer    Identity
 	Data      []byte
 	Signature []byte
+	// ByID says the block signature named its signer by consenter ID
+	// (BFT): Consenter is that ID and Signer the consenter's identity from
+	// the channel's consenter set.
+	ByID      bool
+	Consenter uint32
 }
 
 // OrdererSignatures returns the block signatures in metadata SIGNATURES.
-// Each covers the metadata value (OrdererBlockMetadata), the signature
-// header and the ASN.1 header bytes (protoutil.BlockSignatureVerifier).
-// Signatures that name the signer by consenter ID (BFT) are not
-// supported: this network orders with Raft.
-func (b *Block) OrdererSignatures() ([]Signed, error) {
+// A signature names its signer either by a signature header holding the
+// signer's identity (Raft, and BFT orderers may too) and covers the
+// metadata value (OrdererBlockMetadata), the signature header and the
+// ASN.1 header bytes; or (BFT) by an identifier header holding its
+// consenter ID, mapped to the consenter's identity in consenters (the
+// channel's consenter set), and covers the metadata value, the identifier
+// header and the header bytes (protoutil.BlockSignatureVerifier). An ID
+// outside consenters is an ErrNotConsenter.
+func (b *Block) OrdererSignatures(consenters []vblock.Consenter) ([]Signed, error) {
 	idx := int(common.BlockMetadataIndex_SIGNATURES)
 	if len(b.Metadata) <= idx {
 		return nil, malformed("block %d has no signature metadata", b.Header.Number)
@@ -174,8 +184,31 @@ func (b *Block) OrdererSignatures() ([]Signed, error) {
 	hb := b.Header.Bytes()
 	var out []Signed
 	for i, s := range md.Signatures {
+		signed := func(hdr []byte) []byte {
+			data := make([]byte, 0, len(md.Value)+len(hdr)+len(hb))
+			return append(append(append(data, md.Value...), hdr...), hb...)
+		}
 		if len(s.SignatureHeader) == 0 {
-			return nil, malformed("block %d signature %d names its signer by consenter ID (BFT), not supported", b.Header.Number, i)
+			if len(s.IdentifierHeader) == 0 {
+				return nil, malformed("block %d signature %d names no signer", b.Header.Number, i)
+			}
+			var ih common.IdentifierHeader
+			if err := proto.Unmarshal(s.IdentifierHeader, &ih); err != nil {
+				return nil, malformed("block %d signature %d identifier header: %v", b.Header.Number, i, err)
+			}
+			if len(consenters) == 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: it names consenter %d, but the trust roots have no consenter set (not a BFT channel's)", b.Header.Number, i, ErrNotConsenter, ih.Identifier)
+			}
+			j := slices.IndexFunc(consenters, func(c vblock.Consenter) bool { return c.ID == ih.Identifier })
+			if j < 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: consenter ID %d is not in the channel's consenter set", b.Header.Number, i, ErrNotConsenter, ih.Identifier)
+			}
+			id, err := ConsenterIdentity(consenters[j])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Signed{Signer: id, Data: signed(s.IdentifierHeader), Signature: s.Signature, ByID: true, Consenter: ih.Identifier})
+			continue
 		}
 		var sh common.SignatureHeader
 		if err := proto.Unmarshal(s.SignatureHeader, &sh); err != nil {
@@ -185,14 +218,26 @@ func (b *Block) OrdererSignatures() ([]Signed, error) {
 		if err != nil {
 			return nil, fmt.Errorf("block %d signature %d: %w", b.Header.Number, i, err)
 		}
-		data := make([]byte, 0, len(md.Value)+len(s.SignatureHeader)+len(hb))
-		data = append(append(append(data, md.Value...), s.SignatureHeader...), hb...)
-		out = append(out, Signed{Signer: id, Data: data, Signature: s.Signature})
+		out = append(out, Signed{Signer: id, Data: signed(s.SignatureHeader), Signature: s.Signature})
 	}
 	if len(out) == 0 {
 		return nil, malformed("block %d is not signed", b.Header.Number)
 	}
 	return out, nil
+}
+
+// ConsenterIdentity is the identity of a consenter of the consenter set:
+// its MSP ID and certificate, serialized as Fabric does.
+func ConsenterIdentity(c vblock.Consenter) (Identity, error) {
+	raw, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.MSPID, IdBytes: []byte(c.Cert)})
+	if err != nil {
+		return Identity{}, malformed("consenter %d: %v", c.ID, err)
+	}
+	id, err := ParseIdentity(raw)
+	if err != nil {
+		return Identity{}, fmt.Errorf("consenter %d: %w", c.ID, err)
+	}
+	return id, nil
 }
 
 // Write is one key written by a transaction.

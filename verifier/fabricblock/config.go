@@ -1,11 +1,14 @@
 package fabricblock
 
 import (
+	"encoding/pem"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"google.golang.org/protobuf/proto"
 
 	vblock "github.com/evidence-node/evidence-node/verifier/block"
@@ -16,11 +19,17 @@ const (
 	groupOrderer     = "Orderer"
 	groupApplication = "Application"
 	valueMSP         = "MSP"
+	valueConsensus   = "ConsensusType"
+	valueOrderers    = "Orderers"
+	consensusBFT     = "BFT"
+	// maxConsenters bounds the consenter set read from a configuration.
+	maxConsenters = 1024
 )
 
 // RootsFromConfig builds a channel's trust roots from its configuration
 // (common.Config, as cscc GetChannelConfig returns it): the MSP of every
-// orderer and application organisation, sorted by MSP ID.
+// orderer and application organisation, sorted by MSP ID, and on a BFT
+// channel (ConsensusType "BFT") the consenter set, sorted by ID.
 func RootsFromConfig(config []byte, channel, chaincode string) (vblock.Fabric, error) {
 	var c common.Config
 	if err := proto.Unmarshal(config, &c); err != nil {
@@ -68,7 +77,48 @@ func rootsFrom(c *common.Config, channel, chaincode string) (vblock.Fabric, erro
 	if len(f.Orderers) == 0 || len(f.Orgs) == 0 {
 		return vblock.Fabric{}, malformed("channel config names %d orderer and %d application organisations", len(f.Orderers), len(f.Orgs))
 	}
+	if f.Consenters, err = consenters(c.ChannelGroup.Groups[groupOrderer]); err != nil {
+		return vblock.Fabric{}, err
+	}
 	return f, nil
+}
+
+// consenters reads the BFT consenter set of the orderer group: nil unless
+// the consensus type is BFT.
+func consenters(g *common.ConfigGroup) ([]vblock.Consenter, error) {
+	if g == nil || g.Values[valueConsensus] == nil {
+		return nil, nil
+	}
+	var ct orderer.ConsensusType
+	if err := proto.Unmarshal(g.Values[valueConsensus].Value, &ct); err != nil {
+		return nil, malformed("consensus type: %v", err)
+	}
+	if ct.Type != consensusBFT {
+		return nil, nil
+	}
+	v := g.Values[valueOrderers]
+	if v == nil {
+		return nil, malformed("a BFT channel config without its consenter set (Orderers)")
+	}
+	var os common.Orderers
+	if err := proto.Unmarshal(v.Value, &os); err != nil {
+		return nil, malformed("consenter set: %v", err)
+	}
+	if len(os.ConsenterMapping) == 0 || len(os.ConsenterMapping) > maxConsenters {
+		return nil, malformed("consenter set of %d consenters", len(os.ConsenterMapping))
+	}
+	out := make([]vblock.Consenter, 0, len(os.ConsenterMapping))
+	for _, c := range os.ConsenterMapping {
+		if slices.ContainsFunc(out, func(o vblock.Consenter) bool { return o.ID == c.Id }) {
+			return nil, malformed("consenter ID %d twice in the consenter set", c.Id)
+		}
+		if p, _ := pem.Decode(c.Identity); p == nil || p.Type != "CERTIFICATE" {
+			return nil, malformed("consenter %d has no PEM certificate as its identity", c.Id)
+		}
+		out = append(out, vblock.Consenter{ID: c.Id, MSPID: c.MspId, Cert: string(c.Identity)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 func msps(g *common.ConfigGroup) ([]vblock.MSP, error) {
@@ -130,5 +180,9 @@ func Describe(f vblock.Fabric) string {
 	for _, m := range f.Orgs {
 		a = append(a, m.ID)
 	}
-	return fmt.Sprintf("channel %s, chaincode %s, orderers %v, organisations %v (%d must endorse)", f.Channel, f.Chaincode, o, a, f.RequiredEndorsers())
+	s := fmt.Sprintf("channel %s, chaincode %s, orderers %v, organisations %v (%d must endorse)", f.Channel, f.Chaincode, o, a, f.RequiredEndorsers())
+	if len(f.Consenters) > 0 {
+		s += fmt.Sprintf(", BFT: %d consenters, %d must sign a block", len(f.Consenters), f.Quorum())
+	}
+	return s
 }

@@ -25,6 +25,15 @@ var (
 	ErrUntrusted = errors.New("signer is not trusted")
 	// ErrPolicy: too few organisations endorsed.
 	ErrPolicy = errors.New("endorsement policy not satisfied")
+	// ErrNotConsenter: on a BFT channel, a block signature by someone
+	// outside the channel's consenter set.
+	ErrNotConsenter = errors.New("block signed by a non-consenter")
+	// ErrDuplicateSigner: on a BFT channel, two signatures of one block by
+	// the same consenter.
+	ErrDuplicateSigner = errors.New("a consenter signed the block more than once")
+	// ErrQuorum: on a BFT channel, fewer distinct consenters signed the
+	// block than the quorum needs.
+	ErrQuorum = errors.New("too few distinct consenters signed the block")
 )
 
 // Role says which organisations may produce a signature.
@@ -125,16 +134,27 @@ func certPool(pems []string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// VerifyBlockSignature checks that members of an orderer organisation
-// signed the block, at time at (the block carries no time of its own; pass
-// the transaction's). It returns the key IDs of the valid signers, at
-// least one. Each orderer signs the copy it delivers, so copies of one
-// block from different peers may carry different signatures over the same
-// header.
+// VerifyBlockSignature checks the block's orderer signatures at time at
+// (the block carries no time of its own; pass the transaction's) and
+// returns the key IDs of the valid signers.
+//
+// Raft (roots without consenters): at least one signature by a member of
+// an orderer organisation must verify. Each orderer signs the copy it
+// delivers, so copies of one block from different peers may carry
+// different signatures over the same header.
+//
+// BFT (roots with the consenter set): every signature must be by a
+// consenter (ErrNotConsenter), named by its consenter ID or by its
+// identity, no consenter twice (ErrDuplicateSigner), each a member of its
+// orderer organisation with a valid signature, and at least roots.Quorum()
+// distinct consenters (ErrQuorum: 3 of 4).
 func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) ([]string, error) {
-	sigs, err := b.OrdererSignatures()
+	sigs, err := b.OrdererSignatures(roots.Consenters)
 	if err != nil {
 		return nil, err
+	}
+	if len(roots.Consenters) > 0 {
+		return b.verifyBFT(sigs, roots, at)
 	}
 	var keys []string
 	var errs []error
@@ -151,6 +171,40 @@ func (b *Block) VerifyBlockSignature(roots vblock.Fabric, at time.Time) ([]strin
 	}
 	if len(keys) == 0 {
 		return nil, errors.Join(errs...)
+	}
+	return keys, nil
+}
+
+func (b *Block) verifyBFT(sigs []Signed, roots vblock.Fabric, at time.Time) ([]string, error) {
+	var keys []string
+	seen := map[uint32]bool{}
+	for i, s := range sigs {
+		id := s.Consenter
+		if !s.ByID {
+			// Named by identity: it must be a consenter's.
+			j := slices.IndexFunc(roots.Consenters, func(c vblock.Consenter) bool {
+				ci, err := ConsenterIdentity(c)
+				return err == nil && ci.MSPID == s.Signer.MSPID && ci.Cert.Equal(s.Signer.Cert)
+			})
+			if j < 0 {
+				return nil, fmt.Errorf("block %d signature %d: %w: %s of %s is not in the channel's consenter set", b.Header.Number, i, ErrNotConsenter, s.Signer.Cert.Subject.CommonName, s.Signer.MSPID)
+			}
+			id = roots.Consenters[j].ID
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("block %d signature %d: %w: consenter %d", b.Header.Number, i, ErrDuplicateSigner, id)
+		}
+		seen[id] = true
+		if err := VerifyMember(s.Signer, roots, RoleOrderer, at); err != nil {
+			return nil, fmt.Errorf("block %d signature %d (consenter %d): %w", b.Header.Number, i, id, err)
+		}
+		if err := VerifySignature(s); err != nil {
+			return nil, fmt.Errorf("block %d signature %d (consenter %d): %w", b.Header.Number, i, id, err)
+		}
+		keys = append(keys, s.Signer.KeyID())
+	}
+	if q := roots.Quorum(); len(seen) < q {
+		return nil, fmt.Errorf("block %d: %w: %d of %d consenters, %d needed", b.Header.Number, ErrQuorum, len(seen), len(roots.Consenters), q)
 	}
 	return keys, nil
 }

@@ -15,6 +15,7 @@ package fabrictest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -38,6 +39,9 @@ const (
 	// EnvKeep = "1" leaves a started network running (and its run folder)
 	// for inspection.
 	EnvKeep = "EVIDENCE_FABRIC_KEEP"
+	// EnvConsensus is the ordering of a started network: "raft" (the
+	// default) or "bft" (network/up --consensus).
+	EnvConsensus = "EVIDENCE_FABRIC_CONSENSUS"
 	// EnvChaincode names a built chaincode server (cmd/evidence-chaincode)
 	// to run; unset, one is built from the checkout.
 	EnvChaincode = "EVIDENCE_CHAINCODE_BIN"
@@ -54,6 +58,8 @@ type Network struct {
 	// in one).
 	Dir      string
 	BasePort int
+	// Consensus is "raft" or "bft".
+	Consensus string
 	// Chaincode is the chaincode's name.
 	Chaincode string
 
@@ -79,7 +85,7 @@ func Start(ctx context.Context, basePort int, logf func(format string, args ...a
 		if _, err := os.Stat(abs); err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvConfig, err)
 		}
-		n := &Network{Profile: abs, Chaincode: "evidence", log: logf}
+		n := &Network{Profile: abs, Chaincode: "evidence", log: logf, Consensus: profileConsensus(abs)}
 		// A profile network/up wrote sits in its run folder.
 		if dir := filepath.Dir(abs); fileExists(filepath.Join(dir, "network.env")) {
 			if repo, err := repoRoot(); err == nil {
@@ -90,6 +96,27 @@ func Start(ctx context.Context, basePort int, logf func(format string, args ...a
 	}
 	if os.Getenv(EnvNetwork) != "1" {
 		return nil, ErrNoNetwork
+	}
+	return StartConsensus(ctx, basePort, ConsensusFromEnv(), logf)
+}
+
+// ConsensusFromEnv is EnvConsensus, or "raft".
+func ConsensusFromEnv() string {
+	if c := os.Getenv(EnvConsensus); c != "" {
+		return c
+	}
+	return "raft"
+}
+
+// StartConsensus starts a network of the given consensus ("raft" or
+// "bft") on basePort (EnvBasePort wins) in a new run folder, as Start
+// does when EnvNetwork is "1", whatever EnvConfig says.
+func StartConsensus(ctx context.Context, basePort int, consensus string, logf func(format string, args ...any)) (*Network, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if consensus != "raft" && consensus != "bft" {
+		return nil, fmt.Errorf("fabrictest: consensus %q (want raft or bft)", consensus)
 	}
 	if s := os.Getenv(EnvBasePort); s != "" {
 		p, err := strconv.Atoi(s)
@@ -106,7 +133,7 @@ func Start(ctx context.Context, basePort int, logf func(format string, args ...a
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{Dir: dir, BasePort: basePort, Chaincode: "evidence", repo: repo, own: true, log: logf, Profile: filepath.Join(dir, "connection.json")}
+	n := &Network{Dir: dir, BasePort: basePort, Consensus: consensus, Chaincode: "evidence", repo: repo, own: true, log: logf, Profile: filepath.Join(dir, "connection.json")}
 	if err := n.start(ctx); err != nil {
 		n.Stop()
 		return nil, err
@@ -126,10 +153,10 @@ func (n *Network) start(ctx context.Context) error {
 	}
 
 	t1 := time.Now()
-	if _, err := n.script(ctx, "up", "--no-build", "--base-port", strconv.Itoa(n.BasePort)); err != nil {
+	if _, err := n.script(ctx, "up", "--no-build", "--consensus", n.Consensus, "--base-port", strconv.Itoa(n.BasePort)); err != nil {
 		return err
 	}
-	n.log("fabrictest: network up in %v (base port %d, %s)", time.Since(t1).Round(time.Millisecond), n.BasePort, n.Dir)
+	n.log("fabrictest: %s network up in %v (base port %d, %s)", n.Consensus, time.Since(t1).Round(time.Millisecond), n.BasePort, n.Dir)
 
 	t2 := time.Now()
 	addr := fmt.Sprintf("127.0.0.1:%d", n.BasePort+50)
@@ -144,7 +171,9 @@ func (n *Network) start(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close()
-	n.cc = exec.Command(bin, "--address", addr, "--ccid", ccid)
+	tlsDir := filepath.Join(n.Dir, "crypto", "peerOrganizations", "chaincode.evidence", "peers", "evidence.chaincode.evidence", "tls")
+	n.cc = exec.Command(bin, "--address", addr, "--ccid", ccid,
+		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
 	n.cc.Stdout, n.cc.Stderr = logf, logf
 	n.cc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cc.Start(); err != nil {
@@ -235,6 +264,31 @@ func (n *Network) Stop() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// profileConsensus reads the consensus a connection profile names ("raft"
+// when it names none or cannot be read).
+func profileConsensus(path string) string {
+	var p struct {
+		Consensus string `json:"consensus"`
+	}
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &p) == nil && p.Consensus != "" {
+		return p.Consensus
+	}
+	return "raft"
+}
+
+// Orderers are the orderer names of the network.
+func (n *Network) Orderers() []string {
+	if n.Consensus == "bft" {
+		return []string{"orderer0", "orderer1", "orderer2", "orderer3"}
+	}
+	return []string{"orderer0", "orderer1", "orderer2"}
+}
+
+// Peers are the peer names of the network, court first.
+func (n *Network) Peers() []string {
+	return []string{"peer0.court", "peer0.platform", "peer0.notary"}
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
