@@ -1,0 +1,186 @@
+// Package logproof checks the node's transparency log offline: C2SP
+// checkpoints (c2sp.org/tlog-checkpoint) signed by the log's Ed25519 key
+// and cosigned by witnesses (c2sp.org/tlog-cosignature, cosignature/v1),
+// and RFC 6962 inclusion and consistency proofs against them.
+//
+// A checkpoint is a signed note (c2sp.org/signed-note) whose text is
+// exactly three lines:
+//
+//	<origin>            the log's name (the ledger name)
+//	<tree size>         decimal, no leading zeros
+//	<root hash>         base64 (standard, padded) of 32 bytes
+//
+// The log's leaves are the canonical encodings of the ledger's records in
+// ledger order; leaf hash = SHA-256(0x00 || record), node hash =
+// SHA-256(0x01 || left || right) (RFC 6962 §2.1).
+package logproof
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// MaxCheckpoint bounds a signed checkpoint (with its cosignatures) read by
+// this package.
+const MaxCheckpoint = 16 << 10
+
+// MaxProof bounds the hashes of a proof (a tree of 2^63 leaves needs 63
+// for inclusion, at most 2·63 for consistency).
+const MaxProof = 128
+
+// ErrCheckpoint means a checkpoint is malformed or its signatures do not
+// verify.
+var ErrCheckpoint = errors.New("checkpoint")
+
+// Checkpoint is the text of a checkpoint.
+type Checkpoint struct {
+	Origin string
+	Size   uint64
+	Root   []byte
+}
+
+// Body is the checkpoint's note text.
+func (c Checkpoint) Body() string {
+	return c.Origin + "\n" + strconv.FormatUint(c.Size, 10) + "\n" + base64.StdEncoding.EncodeToString(c.Root) + "\n"
+}
+
+// ParseBody reads a checkpoint's note text strictly: three lines, each
+// ended by a newline, a canonical decimal size and a canonical base64
+// 32-byte root. Extension lines are refused (this log writes none).
+func ParseBody(text string) (Checkpoint, error) {
+	if len(text) > MaxCheckpoint {
+		return Checkpoint{}, fmt.Errorf("%w: %d bytes", ErrCheckpoint, len(text))
+	}
+	lines := strings.SplitAfter(text, "\n")
+	if len(lines) != 4 || lines[3] != "" {
+		return Checkpoint{}, fmt.Errorf("%w: want 3 lines each ended by a newline, origin, size, root", ErrCheckpoint)
+	}
+	origin := strings.TrimSuffix(lines[0], "\n")
+	sizeLine := strings.TrimSuffix(lines[1], "\n")
+	rootLine := strings.TrimSuffix(lines[2], "\n")
+	if origin == "" {
+		return Checkpoint{}, fmt.Errorf("%w: empty origin", ErrCheckpoint)
+	}
+	size, err := strconv.ParseUint(sizeLine, 10, 64)
+	if err != nil || strconv.FormatUint(size, 10) != sizeLine {
+		return Checkpoint{}, fmt.Errorf("%w: tree size %q", ErrCheckpoint, sizeLine)
+	}
+	root, err := base64.StdEncoding.DecodeString(rootLine)
+	if err != nil || len(root) != 32 || base64.StdEncoding.EncodeToString(root) != rootLine {
+		return Checkpoint{}, fmt.Errorf("%w: root hash %q: want base64 of 32 bytes", ErrCheckpoint, rootLine)
+	}
+	return Checkpoint{Origin: origin, Size: size, Root: root}, nil
+}
+
+// Cosignature is a witness's verified cosignature on a checkpoint.
+type Cosignature struct {
+	// Name is the witness's key name; Key its verifier key as trusted.
+	Name string
+	Key  string
+	// Time is when the witness cosigned (cosignature/v1 timestamp).
+	Time time.Time
+}
+
+// Verified is a checkpoint whose log signature verified, with the
+// cosignatures of the trusted witnesses found on it.
+type Verified struct {
+	Checkpoint
+	Cosignatures []Cosignature
+}
+
+// Open checks a signed checkpoint: its text (ParseBody), its origin, a
+// valid signature by the log key logKey (a note verifier key, Ed25519),
+// and collects the valid cosignatures of the witnesses whose
+// cosignature/v1 verifier keys are in witnessKeys. Signature lines by
+// other keys are ignored; a line by a trusted key that does not verify is
+// an error. All errors are ErrCheckpoint.
+func Open(signed []byte, origin, logKey string, witnessKeys []string) (Verified, error) {
+	if len(signed) > MaxCheckpoint {
+		return Verified{}, fmt.Errorf("%w: %d bytes (at most %d)", ErrCheckpoint, len(signed), MaxCheckpoint)
+	}
+	lv, err := note.NewVerifier(logKey)
+	if err != nil {
+		return Verified{}, fmt.Errorf("%w: log key %q: %v", ErrCheckpoint, logKey, err)
+	}
+	vs := []note.Verifier{lv}
+	keyOf := map[uint32]string{}
+	for _, k := range witnessKeys {
+		wv, err := fnote.NewVerifierForCosignatureV1(k)
+		if err != nil {
+			return Verified{}, fmt.Errorf("%w: witness key %q: %v", ErrCheckpoint, k, err)
+		}
+		if wv.Name() == lv.Name() && wv.KeyHash() == lv.KeyHash() {
+			return Verified{}, fmt.Errorf("%w: witness key %q collides with the log key", ErrCheckpoint, k)
+		}
+		vs = append(vs, wv)
+		keyOf[wv.KeyHash()] = k
+	}
+	n, err := note.Open(signed, note.VerifierList(vs...))
+	if err != nil {
+		return Verified{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	c, err := ParseBody(n.Text)
+	if err != nil {
+		return Verified{}, err
+	}
+	if c.Origin != origin {
+		return Verified{}, fmt.Errorf("%w: origin %q, want %q", ErrCheckpoint, c.Origin, origin)
+	}
+	v := Verified{Checkpoint: c}
+	logSigned := false
+	for _, s := range n.Sigs {
+		if s.Name == lv.Name() && s.Hash == lv.KeyHash() {
+			logSigned = true
+			continue
+		}
+		t, err := fnote.CoSigV1Timestamp(s)
+		if err != nil {
+			return Verified{}, fmt.Errorf("%w: cosignature by %s: %v", ErrCheckpoint, s.Name, err)
+		}
+		v.Cosignatures = append(v.Cosignatures, Cosignature{Name: s.Name, Key: keyOf[s.Hash], Time: t})
+	}
+	if !logSigned {
+		return Verified{}, fmt.Errorf("%w: not signed by the log key %s", ErrCheckpoint, lv.Name())
+	}
+	return v, nil
+}
+
+// LeafHash is the RFC 6962 leaf hash of a record's canonical encoding.
+func LeafHash(leaf []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(leaf) }
+
+// VerifyInclusion checks that leaf is at index in the tree of size size
+// with root hash root.
+func VerifyInclusion(leaf []byte, index, size uint64, prf [][]byte, root []byte) error {
+	if len(prf) > MaxProof {
+		return fmt.Errorf("inclusion proof of %d hashes", len(prf))
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, LeafHash(leaf), prf, root); err != nil {
+		return fmt.Errorf("inclusion of leaf %d in the tree of size %d: %w", index, size, err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that the tree of size old with root oldRoot is
+// a prefix of the tree of size new with root newRoot.
+func VerifyConsistency(old, new uint64, prf [][]byte, oldRoot, newRoot []byte) error {
+	if len(prf) > MaxProof {
+		return fmt.Errorf("consistency proof of %d hashes", len(prf))
+	}
+	if old == new && !bytes.Equal(oldRoot, newRoot) {
+		return fmt.Errorf("two trees of size %d with different roots", old)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, new, prf, oldRoot, newRoot); err != nil {
+		return fmt.Errorf("consistency of the tree of size %d with the tree of size %d: %w", old, new, err)
+	}
+	return nil
+}
