@@ -494,3 +494,13 @@ func ValidOrigin(origin string) error {
 	}
 	return nil
 }
+
+// CheckpointNote is the latest checkpoint as a signed note, with the
+// cosignature lines of the witnesses that cosigned it.
+func (l *Log) CheckpointNote() ([]byte, error) {
+	cp, err := l.Latest()
+	if err != nil {
+		return nil, err
+	}
+	return cp.Note, nil
+}
