@@ -93,6 +93,7 @@ type Config struct {
 	TSA             urlList
 	TSARoots        string
 	Tlog            bool
+	Witness         urlList
 	ConfigFile      string
 }
 
@@ -209,6 +210,9 @@ func (c Config) Validate() error {
 	if err := tsa.ValidateURLs(c.TSA.List()); c.TSA != "" && err != nil {
 		return fmt.Errorf("--tsa: %v", err)
 	}
+	if _, err := c.witnesses(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -248,6 +252,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Var(&c.TSA, "tsa", "URL of an RFC 3161 time-stamping authority: every block gets a trusted timestamp from it, fetched in the background (repeatable; comma-separated in the environment)")
 	fs.StringVar(&c.TSARoots, "tsa-roots", "", "with --tsa: PEM file of the CA (or TSA) certificates the TSAs' tokens must chain to; the trust roots list them")
 	fs.BoolVar(&c.Tlog, "tlog", true, "keep the transparency log: every record in ledger order in an RFC 6962 tree, a checkpoint signed with DATA/tlog-key after each block, served at /checkpoint and /tile/ (false: none)")
+	fs.Var(&c.Witness, "witness", "a C2SP tlog-witness that cosigns the transparency log's checkpoints, as \"URL VERIFIER_KEY\" (its prefix and its cosignature/v1 key); the node submits each new checkpoint with a consistency proof and keeps the cosignatures; one down or refusing holds no receipt up (repeatable; comma-separated in the environment)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -573,6 +578,27 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	return err
 }
 
+// witnesses parses --witness.
+func (c Config) witnesses() ([]tlog.Witness, error) {
+	var out []tlog.Witness
+	seen := map[string]bool{}
+	for _, s := range c.Witness.List() {
+		w, err := tlog.ParseWitness(s)
+		if err != nil {
+			return nil, fmt.Errorf("--witness: %v", err)
+		}
+		if seen[w.Name] {
+			return nil, fmt.Errorf("--witness: %s is given twice", w.Name)
+		}
+		seen[w.Name] = true
+		out = append(out, w)
+	}
+	if len(out) > 0 && !c.Tlog {
+		return nil, errors.New("--witness needs the transparency log (--tlog)")
+	}
+	return out, nil
+}
+
 // openLog opens the transparency log of the ledger, its key DATA/tlog-key
 // (created on first start, its verifier key beside it in tlog-key.pub),
 // and starts it following the ledger (a new log back-fills it).
@@ -585,7 +611,8 @@ func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prome
 	if created {
 		fmt.Fprintf(stdout, "created transparency log key %s\n", keyPath)
 	}
-	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Source: tlog.LedgerSource(led), Registerer: reg, Logger: logger})
+	ws, _ := cfg.witnesses() // checked by Validate
+	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@
 package tlog
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -66,6 +67,9 @@ type Config struct {
 	// OnCheckpoint, if set, is called (from the log's goroutine) after
 	// each new checkpoint is stored.
 	OnCheckpoint func(Checkpoint)
+	// Witnesses cosign each new checkpoint (c2sp.org/tlog-witness); one
+	// that is down or refuses holds nothing up.
+	Witnesses []Witness
 	// Registerer receives the log's metrics (nil: none).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -132,9 +136,15 @@ type Log struct {
 	// them before they reach the store); only the log's goroutine uses it.
 	pending map[int64]tlog.Hash
 
-	size  prometheus.Gauge
-	lag   prometheus.Gauge
-	fails prometheus.Counter
+	size      prometheus.Gauge
+	lag       prometheus.Gauge
+	fails     prometheus.Counter
+	witnessed *prometheus.CounterVec
+
+	witnessers []*witnesser
+	wg         sync.WaitGroup
+	// bestCosigned is the largest tree size a witness cosigned (under mu).
+	bestCosigned uint64
 }
 
 // MaxLeavesPerWrite bounds the leaves one store write adds (back-fill of a
@@ -158,8 +168,10 @@ func Open(cfg Config) (*Log, error) {
 	l.size = prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_tlog_size", Help: "Records in the transparency log (its latest checkpoint's tree size)."})
 	l.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_tlog_blocks_behind", Help: "Committed blocks the transparency log has not read yet."})
 	l.fails = prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_tlog_errors_total", Help: "Failed attempts to extend the transparency log (retried)."})
+	l.witnessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_tlog_witness_total",
+		Help: "Checkpoints submitted to witnesses by witness and outcome (cosigned, refused, unreachable)."}, []string{"witness", "outcome"})
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails} {
+		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("tlog: metrics: %w", err)
 			}
@@ -194,6 +206,16 @@ func Open(cfg Config) (*Log, error) {
 		}
 	}
 	l.size.Set(float64(l.st.Size))
+	err = cfg.DB.Scan(prefWitness, nil, func(_, v []byte) (bool, error) {
+		if len(v) == 8 {
+			l.bestCosigned = max(l.bestCosigned, binary.BigEndian.Uint64(v))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tlog: witnesses: %w", err)
+	}
+	l.startWitnesses()
 	go l.run()
 	l.Wake()
 	return l, nil
@@ -211,6 +233,7 @@ func (l *Log) Wake() {
 func (l *Log) Close() error {
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
+	l.wg.Wait()
 	return nil
 }
 
@@ -340,8 +363,11 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			l.log.Info("transparency log back-fill", "block", st.Next, "of", h, "size", st.Size)
 			lastReport = time.Now()
 		}
-		if newCP && l.cfg.OnCheckpoint != nil {
-			l.cfg.OnCheckpoint(cp)
+		if newCP {
+			l.wakeWitnesses()
+			if l.cfg.OnCheckpoint != nil {
+				l.cfg.OnCheckpoint(cp)
+			}
 		}
 	}
 	if d := time.Since(start); d > 10*time.Second {
@@ -447,29 +473,46 @@ type Inclusion struct {
 	Checkpoint Checkpoint
 }
 
-// Include returns the inclusion proof of record id to the latest
-// checkpoint; node.ErrNotFound when the log does not hold it (yet).
+// Include returns the inclusion proof of record id to the checkpoint
+// receipts carry (ProofCheckpoint: the latest cosigned one that holds
+// it, with its cosignatures); node.ErrNotFound when the log does not hold
+// the record (yet).
 func (l *Log) Include(id evidence.ID) (Inclusion, error) {
-	cp, err := l.Latest()
+	idx, err := l.index(id)
 	if err != nil {
 		return Inclusion{}, err
 	}
-	return l.IncludeAt(id, cp)
+	cp, err := l.ProofCheckpoint(idx)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return l.includeAt(idx, cp)
 }
 
 // IncludeAt returns the inclusion proof of record id to checkpoint cp (one
 // of this log's).
 func (l *Log) IncludeAt(id evidence.ID, cp Checkpoint) (Inclusion, error) {
+	idx, err := l.index(id)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return l.includeAt(idx, cp)
+}
+
+func (l *Log) index(id evidence.ID) (uint64, error) {
 	v, err := l.cfg.DB.Get(append(append([]byte(nil), prefRec...), id[:]...))
 	if errors.Is(err, store.ErrNotFound) {
-		return Inclusion{}, fmt.Errorf("%w: record %s is not in the transparency log yet", node.ErrNotFound, id)
+		return 0, fmt.Errorf("%w: record %s is not in the transparency log yet", node.ErrNotFound, id)
 	}
 	if err != nil || len(v) != 8 {
-		return Inclusion{}, fmt.Errorf("tlog: index of %s: %v", id, err)
+		return 0, fmt.Errorf("tlog: index of %s: %v", id, err)
 	}
-	idx := binary.BigEndian.Uint64(v)
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (l *Log) includeAt(idx uint64, cp Checkpoint) (Inclusion, error) {
 	if idx >= cp.Size {
-		return Inclusion{}, fmt.Errorf("%w: record %s is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, id, cp.Size)
+		return Inclusion{}, fmt.Errorf("%w: leaf %d is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, idx, cp.Size)
 	}
 	p, err := tlog.ProveRecord(int64(cp.Size), int64(idx), l.hashes())
 	if err != nil {
@@ -502,5 +545,37 @@ func (l *Log) CheckpointNote() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cp.Note, nil
+	return l.Cosigned(cp.Size)
+}
+
+func (l *Log) noteCosigned(size uint64) {
+	l.mu.Lock()
+	l.bestCosigned = max(l.bestCosigned, size)
+	l.mu.Unlock()
+}
+
+// ProofCheckpoint is the checkpoint receipts prove inclusion to: the
+// largest a witness cosigned, with every cosignature held for it, if it
+// holds the record's index; else the latest (not cosigned yet).
+func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
+	cp, err := l.Latest()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	l.mu.RLock()
+	best := l.bestCosigned
+	l.mu.RUnlock()
+	size := cp.Size
+	if best > index && best <= cp.Size {
+		size = best
+	}
+	n, err := l.Cosigned(size)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c, err := logproof.ParseBody(string(n[:bytes.Index(n, []byte("\n\n"))+1]))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Size: c.Size, Root: c.Root, Note: n}, nil
 }
