@@ -465,7 +465,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
 		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection,
-		Space: space, Timestamps: timestamps})
+		Space: space, Timestamps: timestamps, Log: logOf(translog)})
 	if err != nil {
 		return err
 	}
@@ -576,6 +576,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	err = web.Serve(ctx, app, ln, 10*time.Second)
 	logger.Info("stopped")
 	return err
+}
+
+// logOf is the node.TransparencyLog of l (nil without one).
+func logOf(l *tlog.Log) node.TransparencyLog {
+	if l == nil {
+		return nil
+	}
+	return l
 }
 
 // witnesses parses --witness.

@@ -38,6 +38,8 @@ import (
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/logging"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/logproof"
 )
@@ -74,6 +76,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
+
+var _ node.TransparencyLog = (*Log)(nil)
 
 // Checkpoint is a signed checkpoint of the log.
 type Checkpoint struct {
@@ -578,4 +582,35 @@ func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
 		return Checkpoint{}, err
 	}
 	return Checkpoint{Size: c.Size, Root: c.Root, Note: n}, nil
+}
+
+// Prove sets the log_proof of each receipt whose record the log holds: a
+// c2sp.org/tlog-proof to the checkpoint ProofCheckpoint chooses
+// (node.TransparencyLog).
+func (l *Log) Prove(rcs []verifier.Receipt) error {
+	for i := range rcs {
+		id, err := evidence.ParseID(rcs[i].ID)
+		if err != nil {
+			return err
+		}
+		inc, err := l.Include(id)
+		if errors.Is(err, node.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rcs[i].LogProof = logproof.Proof{Index: inc.Index, Hashes: inc.Proof, Checkpoint: inc.Checkpoint.Note}.Marshal()
+	}
+	return nil
+}
+
+// TrustRoot names the log for the trust roots: origin, key, and the
+// witnesses it submits to (no quorum: a verifier chooses its own).
+func (l *Log) TrustRoot() *block.Log {
+	r := &block.Log{Origin: l.cfg.Origin, Key: l.cfg.Key.VerifierKey}
+	for _, w := range l.cfg.Witnesses {
+		r.Witnesses = append(r.Witnesses, w.Key)
+	}
+	return r
 }

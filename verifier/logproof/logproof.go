@@ -44,9 +44,9 @@ var ErrCheckpoint = errors.New("checkpoint")
 
 // Checkpoint is the text of a checkpoint.
 type Checkpoint struct {
-	Origin string
-	Size   uint64
-	Root   []byte
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+	Root   []byte `json:"root"`
 }
 
 // Body is the checkpoint's note text.
@@ -85,17 +85,17 @@ func ParseBody(text string) (Checkpoint, error) {
 // Cosignature is a witness's verified cosignature on a checkpoint.
 type Cosignature struct {
 	// Name is the witness's key name; Key its verifier key as trusted.
-	Name string
-	Key  string
+	Name string `json:"name"`
+	Key  string `json:"key"`
 	// Time is when the witness cosigned (cosignature/v1 timestamp).
-	Time time.Time
+	Time time.Time `json:"time"`
 }
 
 // Verified is a checkpoint whose log signature verified, with the
 // cosignatures of the trusted witnesses found on it.
 type Verified struct {
 	Checkpoint
-	Cosignatures []Cosignature
+	Cosignatures []Cosignature `json:"cosignatures"`
 }
 
 // Open checks a signed checkpoint: its text (ParseBody), its origin, a
@@ -183,4 +183,143 @@ func VerifyConsistency(old, new uint64, prf [][]byte, oldRoot, newRoot []byte) e
 		return fmt.Errorf("consistency of the tree of size %d with the tree of size %d: %w", old, new, err)
 	}
 	return nil
+}
+
+// MaxProofText bounds a tlog-proof document.
+const MaxProofText = MaxCheckpoint + 4<<10
+
+// Proof is a c2sp.org/tlog-proof: a leaf index, its RFC 6962 inclusion
+// proof and the (cosigned) checkpoint it leads to.
+//
+//	c2sp.org/tlog-proof@v1
+//	index <leaf index>
+//	<base64 hash>          one a line, the inclusion proof
+//	                       (an empty line)
+//	<checkpoint>           the signed note, with its cosignatures
+type Proof struct {
+	Index      uint64
+	Hashes     [][]byte
+	Checkpoint []byte
+}
+
+const proofHeader = "c2sp.org/tlog-proof@v1\n"
+
+// Marshal writes the proof (no extra line).
+func (p Proof) Marshal() string {
+	var b strings.Builder
+	b.WriteString(proofHeader)
+	b.WriteString("index " + strconv.FormatUint(p.Index, 10) + "\n")
+	for _, h := range p.Hashes {
+		b.WriteString(base64.StdEncoding.EncodeToString(h) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(p.Checkpoint)
+	return b.String()
+}
+
+// ErrProof means a tlog-proof is malformed.
+var ErrProof = errors.New("tlog-proof")
+
+// ParseProof reads a tlog-proof strictly: the header, no extra line, a
+// canonical index, at most MaxProof canonical base64 32-byte hashes, an
+// empty line and a checkpoint ending in a newline (its signatures are
+// checked by Open).
+func ParseProof(s string) (Proof, error) {
+	if len(s) > MaxProofText {
+		return Proof{}, fmt.Errorf("%w: %d bytes (at most %d)", ErrProof, len(s), MaxProofText)
+	}
+	rest, ok := strings.CutPrefix(s, proofHeader)
+	if !ok {
+		return Proof{}, fmt.Errorf("%w: no %q line", ErrProof, strings.TrimSpace(proofHeader))
+	}
+	line := func() (string, bool) {
+		l, r, ok := strings.Cut(rest, "\n")
+		rest = r
+		return l, ok
+	}
+	l, _ := line()
+	idxText, ok := strings.CutPrefix(l, "index ")
+	idx, err := strconv.ParseUint(idxText, 10, 64)
+	if !ok || err != nil || strconv.FormatUint(idx, 10) != idxText {
+		return Proof{}, fmt.Errorf("%w: want \"index N\", got %q", ErrProof, clip(l))
+	}
+	p := Proof{Index: idx}
+	for {
+		l, ok := line()
+		if !ok {
+			return Proof{}, fmt.Errorf("%w: no empty line before the checkpoint", ErrProof)
+		}
+		if l == "" {
+			break
+		}
+		h, err := base64.StdEncoding.DecodeString(l)
+		if err != nil || len(h) != 32 || base64.StdEncoding.EncodeToString(h) != l {
+			return Proof{}, fmt.Errorf("%w: hash %q: want base64 of 32 bytes", ErrProof, clip(l))
+		}
+		if len(p.Hashes) == MaxProof {
+			return Proof{}, fmt.Errorf("%w: more than %d hashes", ErrProof, MaxProof)
+		}
+		p.Hashes = append(p.Hashes, h)
+	}
+	if rest == "" || !strings.HasSuffix(rest, "\n") {
+		return Proof{}, fmt.Errorf("%w: no checkpoint after the proof", ErrProof)
+	}
+	p.Checkpoint = []byte(rest)
+	return p, nil
+}
+
+// Trust is what a verifier trusts of a log: its origin and key, the
+// witnesses it accepts cosignatures from, and how many of them must have
+// cosigned (Quorum; 0 with no witnesses).
+type Trust struct {
+	Origin    string
+	Key       string
+	Witnesses []string
+	Quorum    int
+}
+
+// ErrQuorum means a checkpoint lacks the cosignatures the verifier asks
+// for.
+var ErrQuorum = errors.New("too few trusted witnesses cosigned the checkpoint")
+
+// VerifyProof checks that leaf is in the log by the tlog-proof text: the
+// checkpoint verifies under the trust (Open, and at least Quorum trusted
+// cosignatures) and the inclusion proof leads from leaf to its root.
+func VerifyProof(leaf []byte, text string, tr Trust) (Verified, Proof, error) {
+	p, err := ParseProof(text)
+	if err != nil {
+		return Verified{}, Proof{}, err
+	}
+	v, err := Open(p.Checkpoint, tr.Origin, tr.Key, tr.Witnesses)
+	if err != nil {
+		return Verified{}, p, err
+	}
+	if len(v.Cosignatures) < tr.Quorum {
+		var names []string
+		for _, c := range v.Cosignatures {
+			names = append(names, c.Name)
+		}
+		return v, p, fmt.Errorf("%w: %d of the %d trusted (%s), %d needed", ErrQuorum, len(v.Cosignatures), len(tr.Witnesses), strings.Join(names, ", "), tr.Quorum)
+	}
+	if err := VerifyInclusion(leaf, p.Index, v.Size, p.Hashes, v.Root); err != nil {
+		return v, p, err
+	}
+	return v, p, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// ParseWitnessKey checks a witness's cosignature/v1 verifier key and
+// returns its name.
+func ParseWitnessKey(k string) (string, error) {
+	v, err := fnote.NewVerifierForCosignatureV1(k)
+	if err != nil {
+		return "", fmt.Errorf("witness key %q: %v", clip(k), err)
+	}
+	return v.Name(), nil
 }

@@ -118,7 +118,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, PDFDir: filepath.Join(dir, "pdf")})
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, PDFDir: filepath.Join(dir, "pdf"), Log: tl})
 	if err != nil {
 		return fail(err)
 	}
