@@ -155,6 +155,13 @@ func Open(signed []byte, origin, logKey string, witnessKeys []string) (Verified,
 	return v, nil
 }
 
+// ErrInclusion and ErrConsistency mean a proof does not lead to the
+// root it must.
+var (
+	ErrInclusion   = errors.New("inclusion proof does not verify")
+	ErrConsistency = errors.New("consistency proof does not verify")
+)
+
 // LeafHash is the RFC 6962 leaf hash of a record's canonical encoding.
 func LeafHash(leaf []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(leaf) }
 
@@ -162,10 +169,10 @@ func LeafHash(leaf []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(leaf) 
 // with root hash root.
 func VerifyInclusion(leaf []byte, index, size uint64, prf [][]byte, root []byte) error {
 	if len(prf) > MaxProof {
-		return fmt.Errorf("inclusion proof of %d hashes", len(prf))
+		return fmt.Errorf("%w: %d hashes", ErrInclusion, len(prf))
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, LeafHash(leaf), prf, root); err != nil {
-		return fmt.Errorf("inclusion of leaf %d in the tree of size %d: %w", index, size, err)
+		return fmt.Errorf("%w: leaf %d in the tree of size %d: %v", ErrInclusion, index, size, err)
 	}
 	return nil
 }
@@ -174,13 +181,13 @@ func VerifyInclusion(leaf []byte, index, size uint64, prf [][]byte, root []byte)
 // a prefix of the tree of size new with root newRoot.
 func VerifyConsistency(old, new uint64, prf [][]byte, oldRoot, newRoot []byte) error {
 	if len(prf) > MaxProof {
-		return fmt.Errorf("consistency proof of %d hashes", len(prf))
+		return fmt.Errorf("%w: %d hashes", ErrConsistency, len(prf))
 	}
 	if old == new && !bytes.Equal(oldRoot, newRoot) {
-		return fmt.Errorf("two trees of size %d with different roots", old)
+		return fmt.Errorf("%w: two trees of size %d with different roots", ErrConsistency, old)
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, new, prf, oldRoot, newRoot); err != nil {
-		return fmt.Errorf("consistency of the tree of size %d with the tree of size %d: %w", old, new, err)
+		return fmt.Errorf("%w: the tree of size %d is not a prefix of the tree of size %d (%v)", ErrConsistency, old, new, shortErr(err))
 	}
 	return nil
 }
@@ -322,4 +329,13 @@ func ParseWitnessKey(k string) (string, error) {
 		return "", fmt.Errorf("witness key %q: %v", clip(k), err)
 	}
 	return v.Name(), nil
+}
+
+// shortErr is a merkle error without its byte dumps.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, ":"); i > 0 && strings.Contains(s, "[") {
+		return s[:i]
+	}
+	return s
 }
