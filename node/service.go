@@ -88,6 +88,9 @@ type Config struct {
 	// Timestamps, if set, fills receipts and blocks with the trusted
 	// timestamps the node holds, and its TSA roots join the trust roots.
 	Timestamps Timestamper
+	// Log, if set, gives receipts their transparency-log proofs, and its
+	// key joins the trust roots.
+	Log TransparencyLog
 }
 
 // Service is the submission pipeline and the read side of the node.
@@ -111,6 +114,7 @@ type Service struct {
 	originals  chan struct{} // packages with an original being built
 	documents  *documentCache
 	stamps     Timestamper
+	tlog       TransparencyLog
 
 	idemLocks [64]sync.Mutex
 	quotaMu   sync.Mutex
@@ -144,6 +148,7 @@ func NewService(c Config) (*Service, error) {
 		logger:     c.Logger,
 		space:      c.Space,
 		stamps:     c.Timestamps,
+		tlog:       c.Log,
 	}
 	if s.renderer.dir == "" {
 		s.renderer.dir = DefaultPDFDir()
@@ -186,6 +191,9 @@ func (s *Service) Info(ctx context.Context) (Info, error) {
 	info.TrustRoots.Signers = append(slices.Clip(info.TrustRoots.Signers), s.signers...)
 	if s.stamps != nil {
 		info.TrustRoots.TSARoots = s.stamps.TSARoots()
+	}
+	if s.tlog != nil {
+		info.TrustRoots.Log = s.tlog.TrustRoot()
 	}
 	return info, nil
 }
@@ -502,6 +510,11 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) 
 	one := []verifier.Receipt{rc}
 	if err := s.stamp(one); err != nil {
 		return Receipt{}, err
+	}
+	if s.tlog != nil {
+		if err := s.tlog.Prove(one); err != nil {
+			return Receipt{}, fmt.Errorf("%w: transparency log: %v", ErrUnavailable, err)
+		}
 	}
 	out := Receipt{Receipt: one[0]}
 	if v, ierr := s.db.Get(key(prefInsp, id[:])); ierr == nil {

@@ -33,3 +33,14 @@ type BatchTimestamps struct {
 	TrustedTime string               `json:"trusted_time"`
 	Timestamps  []verifier.Timestamp `json:"timestamps"`
 }
+
+// TransparencyLog gives receipts their inclusion proof in the node's
+// transparency log (node/tlog implements it); its key joins the trust
+// roots.
+type TransparencyLog interface {
+	// Prove sets the log_proof of each receipt whose record the log
+	// holds (verifier.Receipt.LogProof); the others are left as they are.
+	Prove(rcs []verifier.Receipt) error
+	// TrustRoot names the log: origin, key and the node's witnesses.
+	TrustRoot() *block.Log
+}

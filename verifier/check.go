@@ -203,6 +203,9 @@ func VerifyReceipt(rc Receipt, roots block.TrustRoots) (evidence.Record, error) 
 	if err := verifyTimestamps(rc, roots); err != nil {
 		return rec, err
 	}
+	if _, err := VerifyLogProof(rc, roots); err != nil {
+		return rec, err
+	}
 	return rec, nil
 }
 

@@ -89,6 +89,11 @@ type Receipt struct {
 	// Timestamps are the trusted timestamps over the receipt's block
 	// (embedded) or transaction (Fabric): see timestamp.go.
 	Timestamps []Timestamp `json:"timestamps,omitempty"`
+	// LogProof is the record's inclusion in the ledger's transparency log
+	// (a c2sp.org/tlog-proof: leaf index, RFC 6962 inclusion proof and the
+	// cosigned checkpoint it leads to; verifier/logproof). Absent until
+	// the log holds the record.
+	LogProof string `json:"log_proof,omitempty"`
 }
 
 // ParseReceipt decodes a receipt document strictly (strict.Decode: exact

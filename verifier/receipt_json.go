@@ -69,6 +69,9 @@ func (r Receipt) AppendFields(b []byte) []byte {
 		ts, _ := json.Marshal(r.Timestamps)
 		b = append(append(b, `,"timestamps":`...), ts...)
 	}
+	if r.LogProof != "" {
+		b = appendKV(b, "log_proof", r.LogProof)
+	}
 	return b
 }
 

@@ -181,9 +181,10 @@ func Judge(c Case) (v Verification) {
 	} else {
 		proof.Pass = true
 		tt := trustedTimeText(rc)
-		proof.Reason = fmt.Sprintf("%sthe Merkle proof, block header and block signature verify against %s of ledger %q (keys %s)%s",
-			c.Intact.EN, c.RootsName.EN, rc.Ledger, strings.Join(rc.KeyIDs, ", "), tt.EN)
-		proof.ReasonZH = fmt.Sprintf("电子数据包完整性校验通过：%s默克尔证明、区块头与区块签名均通过%s校验%s", c.Intact.ZH, c.RootsName.ZH, tt.ZH)
+		lt := logText(rc, c.Roots)
+		proof.Reason = fmt.Sprintf("%sthe Merkle proof, block header and block signature verify against %s of ledger %q (keys %s)%s%s",
+			c.Intact.EN, c.RootsName.EN, rc.Ledger, strings.Join(rc.KeyIDs, ", "), tt.EN, lt.EN)
+		proof.ReasonZH = fmt.Sprintf("电子数据包完整性校验通过：%s默克尔证明、区块头与区块签名均通过%s校验%s%s", c.Intact.ZH, c.RootsName.ZH, tt.ZH, lt.ZH)
 	}
 
 	if err := recordInBlock(rc, c.Block, c.BlockErr, c.Roots); err != nil {

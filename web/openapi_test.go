@@ -30,6 +30,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	served := map[string][]string{}
 	for _, r := range (&server{}).routes(func(fiber.Ctx) error { return nil }) {
 		p := strings.ReplaceAll(param.ReplaceAllString(r.path, "{$1}"), "{wid}", "{webhookID}")
+		p = strings.ReplaceAll(p, "/*", "/{tile}")
 		for m := range r.methods {
 			served[p] = append(served[p], strings.ToLower(m))
 		}

@@ -73,6 +73,8 @@ type Config struct {
 	// links and QR codes on certificates and packages. Empty: certificates
 	// and packages are refused (503), as no link could be trusted.
 	PublicURL string
+	// Log is the node's transparency log (nil: its endpoints answer 404).
+	Log TransparencyLog
 	// Limits are the rate limits; a zero field means no limit of that
 	// class (evidenced's flags default to DefaultLimits).
 	Limits Limits
@@ -101,6 +103,7 @@ type server struct {
 	maxPublicUpload int64
 	publicURL       string
 	pub             *public
+	tlog            TransparencyLog
 	log             *slog.Logger
 	errLines        *rate.Limiter // bounds the 5xx lines logged
 	suppressed      atomic.Int64  // 5xx lines not logged since the last one
@@ -137,6 +140,7 @@ func New(cfg Config) *fiber.App {
 		svc: cfg.Service, maxUpload: cfg.MaxUpload, maxPublicUpload: cfg.MaxPublicUpload, log: cfg.Logger,
 		errLines:  rate.NewLimiter(errorLinesPerSecond, 2*errorLinesPerSecond),
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		tlog:      cfg.Log,
 		pub:       newPublic(cfg.Limits, cfg.TrustedProxies),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_http_requests_total",
 			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
@@ -218,6 +222,11 @@ func (s *server) routes(metrics fiber.Handler) []route {
 	add(v1+"/verify/report.pdf", classRender, true, map[string]fiber.Handler{fiber.MethodPost: s.report})
 	add(v1+"/blocks/:n", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.block})
 	add(v1+"/ledger", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.ledger})
+	// The transparency log: C2SP tlog-tiles at the root (a tlog client's
+	// prefix is the node's URL), the consistency proof under the API.
+	add("/checkpoint", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.checkpoint})
+	add("/tile/*", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.tile})
+	add(v1+"/proof/consistency", classPublic, true, map[string]fiber.Handler{fiber.MethodGet: s.consistency})
 	add(v1+"/platform/usage", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.usage})
 	add(v1+"/platform/webhook/deliveries", classPlatform, false, map[string]fiber.Handler{fiber.MethodGet: s.deliveries})
 	add(v1+"/platform/webhook/deliveries/:wid/redeliver", classPlatform, false, map[string]fiber.Handler{fiber.MethodPost: s.redeliver})

@@ -17,7 +17,7 @@ import (
 )
 
 // Names of the vectors files, in the order they are checked.
-var fileNames = []string{"ids.json", "records.json", "headers.json", "seals.json", "receipts.json", "packages.json"}
+var fileNames = []string{"ids.json", "records.json", "headers.json", "seals.json", "receipts.json", "packages.json", "tlog.json"}
 
 // CheckDir runs every case of the vectors in dir through the reference
 // verifier and returns how many cases there were and a line for each one
@@ -45,6 +45,8 @@ func CheckDir(dir string) (int, []string, error) {
 			cases, fs, err = checkFile(b, checkReceipt)
 		case "packages.json":
 			cases, fs, err = checkFile(b, checkPackage)
+		case "tlog.json":
+			cases, fs, err = checkFile(b, checkTlog)
 		}
 		if err != nil {
 			return n, fails, fmt.Errorf("%s: %w", name, err)

@@ -269,6 +269,7 @@ func Generate(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 	add("packages.json", pkgs)
+	add("tlog.json", genTlog(f))
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/logproof"
 	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
@@ -61,6 +62,11 @@ var reasons = []reason{
 	{"manifest", evpkg.ErrManifest},
 	{"trust_roots", block.ErrTrustRoots},
 	{"record", evidence.ErrRecord},
+	{"inclusion", logproof.ErrInclusion},
+	{"consistency", logproof.ErrConsistency},
+	{"quorum", logproof.ErrQuorum},
+	{"checkpoint", logproof.ErrCheckpoint},
+	{"tlog_proof", logproof.ErrProof},
 }
 
 // reasonOf names err: the first reason it wraps; "syntax" for other

@@ -61,8 +61,10 @@ commands:
   verify ID FILE | --text T | --digest HEX               verify; exit 0 pass, 1 fail
   bench [--clients N --duration D --count N --batch N]   load generator
   package ID [-o FILE] [--certificate | --original FILE]  download the evidence package (电子证据包), optionally with the original embedded
-  verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--json]
+  verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--witness-key KEY]… [--json]
                                                          check a package offline (no network); exit 0 pass, 1 fail
+  monitor --node URL [--state FILE] [--once]           follow the node's transparency log: every checkpoint must be consistent
+                                                         with the last one checked (kept in FILE); exit 1 on a fork, naming both
   fsck --data DIR [--json] [-q]                          check a stopped node's whole embedded ledger offline;
                                                          exit 0 intact, 1 corrupted (names the first bad block)
   backup -o FILE (--node ADMIN-URL --token-file F | --data DIR) [--incremental EARLIER.tar]
@@ -129,6 +131,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "fsck":
 		var ok bool
 		ok, err = cmdFsck(args[1:], stdout, stderr)
+		if err == nil && !ok {
+			return ExitFailed
+		}
+	case "monitor":
+		var ok bool
+		ok, err = cmdMonitor(ctx, args[1:], stdout, stderr)
 		if err == nil && !ok {
 			return ExitFailed
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/logproof"
 	"github.com/evidence-node/evidence-node/verifier/strict"
 	"github.com/evidence-node/evidence-node/web/client"
 )
@@ -44,9 +45,12 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 	alg := fs.String("algorithm", "", "algorithm of --digest: sha256 (default) or sm3")
 	trust := fs.String("trust", "", "trust roots obtained independently (trust-roots.json, or the JSON of GET /api/v1/ledger); default: the package's own")
 	tsaRoots := fs.String("tsa-roots", "", "PEM file of the time-stamping authorities' root certificates obtained independently: the trusted timestamps are checked against them (default: the tsa_roots of the trust roots in use)")
+	var witnessKeys multiFlag
+	fs.Var(&witnessKeys, "witness-key", "cosignature/v1 verifier key of a transparency-log witness you trust (repeatable): the receipt's checkpoint must be cosigned by --witness-quorum of them (default: the witnesses the trust roots list, none required)")
+	quorum := fs.Int("witness-quorum", 1, "with --witness-key: how many of those witnesses must have cosigned")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evidencectl verify-package PACKAGE.pdf [--file ORIGINAL | --text T | --digest HEX [--algorithm sm3]] [--trust ROOTS.json] [--tsa-roots TSA-ROOTS.pem] [--json]")
+		fmt.Fprintln(stderr, "usage: evidencectl verify-package PACKAGE.pdf [--file ORIGINAL | --text T | --digest HEX [--algorithm sm3]] [--trust ROOTS.json] [--tsa-roots TSA-ROOTS.pem] [--witness-key KEY]… [--witness-quorum N] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -109,6 +113,17 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 			return false, usagef("verify-package: --tsa-roots %s: %v", *tsaRoots, err)
 		}
 	}
+	if len(witnessKeys) > 0 {
+		for _, k := range witnessKeys {
+			if _, err := logproof.ParseWitnessKey(k); err != nil {
+				return false, usagef("verify-package: --witness-key: %v", err)
+			}
+		}
+		if *quorum < 1 || *quorum > len(witnessKeys) {
+			return false, usagef("verify-package: --witness-quorum %d: want 1 to %d (the --witness-key count)", *quorum, len(witnessKeys))
+		}
+		o.WitnessKeys, o.WitnessQuorum = witnessKeys, *quorum
+	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
 		return false, usagef("verify-package: %v", err)
@@ -159,6 +174,14 @@ func cmdVerifyPackage(args []string, stdout, stderr io.Writer) (bool, error) {
 			}
 		case rc.TrustedTime() == verifier.TrustedPending:
 			fmt.Fprintln(stdout, "  trusted time: pending (no RFC 3161 timestamp had arrived when the package was made)")
+		}
+		if li := r.Log; li != nil {
+			var names []string
+			for _, c := range li.Checkpoint.Cosignatures {
+				names = append(names, c.Name)
+			}
+			fmt.Fprintf(stdout, "  transparency log %s: record %d of a checkpoint of %d, cosigned by %d witness(es) %s\n",
+				li.Checkpoint.Origin, li.Index, li.Checkpoint.Size, len(names), strings.Join(names, ", "))
 		}
 	}
 	if o.TrustRoots != nil {
@@ -258,3 +281,9 @@ func cmdPackage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "fingerprint (证据数字指纹, SHA-256): %s\n", fp)
 	return nil
 }
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

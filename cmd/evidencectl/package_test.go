@@ -264,9 +264,9 @@ func bitFlips(t *testing.T, pkg, cert, roots string) {
 }
 
 // startNode starts evidenced on 127.0.0.1:0 and returns its URL.
-func startNode(t *testing.T, bin, data string) string {
+func startNode(t *testing.T, bin, data string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"--data", data, "--listen", "127.0.0.1:0"}, extra...)...)
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
 	cmd.Stderr = &logs

@@ -21,7 +21,7 @@ func TestParseFlagsPrecedence(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
 		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 96 << 20, CommitWait: 3 * time.Second, ConfigFile: file,
-		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000, LogFormat: "text", LogLevel: "info", MinFreeSpace: 128 << 20}
+		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000, LogFormat: "text", LogLevel: "info", MinFreeSpace: 128 << 20, Tlog: true}
 	if c != want {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -71,7 +71,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		}
 	}
 	valid := Config{Listen: "127.0.0.1:1", Data: "d", Ledger: "embedded", LedgerName: "n", BlockMaxRecords: 1, MaxUpload: 1, MaxPublicUpload: 1, CommitWait: time.Second,
-		LogFormat: "text", LogLevel: "info"}
+		LogFormat: "text", LogLevel: "info", Tlog: true}
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("valid config refused: %v", err)
 	}
@@ -94,6 +94,11 @@ func TestParseFlagsErrors(t *testing.T) {
 		"proxy":          func(c *Config) { c.TrustedProxy = "10.0.0.0/33" },
 		"metrics":        func(c *Config) { c.MetricsListen = "9090" },
 		"name":           func(c *Config) { c.LedgerName = "" },
+		"witness":        func(c *Config) { c.Witness = "https://w.example" },
+		"witness no log": func(c *Config) {
+			c.Tlog = false
+			c.Witness = "https://w.example w.example+dd8a8a84+BNOqIKZRpQRzNQrbrMgDS9xI5aBI86bHBFvi4UQyt7CE"
+		},
 	} {
 		c := valid
 		mutate(&c)

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/node/tsa"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -90,6 +92,8 @@ type Config struct {
 	MinFreeSpace    int64
 	TSA             urlList
 	TSARoots        string
+	Tlog            bool
+	Witness         urlList
 	ConfigFile      string
 }
 
@@ -206,6 +210,9 @@ func (c Config) Validate() error {
 	if err := tsa.ValidateURLs(c.TSA.List()); c.TSA != "" && err != nil {
 		return fmt.Errorf("--tsa: %v", err)
 	}
+	if _, err := c.witnesses(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -244,6 +251,8 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Int64Var(&c.MinFreeSpace, "min-free-space", 128<<20, "refuse submissions (503 ledger_unavailable) while the data disk has fewer free bytes than this; they resume by themselves when space is freed (0: no floor)")
 	fs.Var(&c.TSA, "tsa", "URL of an RFC 3161 time-stamping authority: every block gets a trusted timestamp from it, fetched in the background (repeatable; comma-separated in the environment)")
 	fs.StringVar(&c.TSARoots, "tsa-roots", "", "with --tsa: PEM file of the CA (or TSA) certificates the TSAs' tokens must chain to; the trust roots list them")
+	fs.BoolVar(&c.Tlog, "tlog", true, "keep the transparency log: every record in ledger order in an RFC 6962 tree, a checkpoint signed with DATA/tlog-key after each block, served at /checkpoint and /tile/ (false: none)")
+	fs.Var(&c.Witness, "witness", "a C2SP tlog-witness that cosigns the transparency log's checkpoints, as \"URL VERIFIER_KEY\" (its prefix and its cosignature/v1 key); the node submits each new checkpoint with a consistency proof and keeps the cosignatures; one down or refusing holds no receipt up (repeatable; comma-separated in the environment)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -386,16 +395,27 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		onSeal     func(*store.Batch, block.Header, block.Seal)
 		onTx       func(string, []byte, uint64, string) error
 		onBlock    = metrics.ObserveBlock
+		// The transparency log opens after the ledger (it reads it); the
+		// ledger's block hook wakes it once it runs.
+		logWake atomic.Pointer[tlog.Log]
 	)
 	if stamper != nil {
 		defer stamper.Close()
 		timestamps, onSeal, onTx = stamper, stamper.StageEmbedded, stamper.AddFabric
-		onBlock = func(n uint64, records int, took time.Duration) {
-			metrics.ObserveBlock(n, records, took)
+	}
+	onBlock = func(n uint64, records int, took time.Duration) {
+		metrics.ObserveBlock(n, records, took)
+		if stamper != nil {
 			stamper.Wake()
 		}
+		if l := logWake.Load(); l != nil {
+			l.Wake()
+		}
 	}
-	var led node.Ledger
+	var (
+		led    node.Ledger
+		origin = cfg.LedgerName
+	)
 	queue := cfg.Queue
 	switch cfg.Ledger {
 	case block.KindFabric:
@@ -403,11 +423,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		// slow or unreachable network is answered 202, never lost.
 		queue = true
 		fl, err := fabric.Open(fabric.Config{Profile: cfg.FabricConfig, Org: cfg.FabricOrg, Logger: logger,
-			OnBatch: metrics.ObserveBlock, OnTx: onTx})
+			OnBatch: onBlock, OnTx: onTx})
 		if err != nil {
 			return err
 		}
-		led = fl
+		led, origin = fl, fl.Name()
 	default:
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
@@ -419,6 +439,14 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		led = el
 	}
 	defer led.Close()
+	var translog *tlog.Log
+	if cfg.Tlog {
+		if translog, err = openLog(cfg, db, led, origin, reg, logger, stdout); err != nil {
+			return err
+		}
+		defer translog.Close()
+		logWake.Store(translog)
+	}
 	info, err := led.Info(ctx)
 	if err != nil {
 		logger.Warn("ledger not reachable yet (submissions are queued)", "err", err)
@@ -437,7 +465,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, Logger: logger,
 		Queue: queue, CommitWait: cfg.CommitWait, SigningKey: key, SigningChain: chain, Inspection: inspection,
-		Space: space, Timestamps: timestamps})
+		Space: space, Timestamps: timestamps, Log: logOf(translog)})
 	if err != nil {
 		return err
 	}
@@ -522,7 +550,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 	}
 	proxies, _ := web.ParseProxies(cfg.TrustedProxy) // checked by Validate
-	app := web.New(web.Config{Service: svc, MaxUpload: cfg.MaxUpload, MaxPublicUpload: cfg.MaxPublicUpload,
+	var weblog web.TransparencyLog
+	if translog != nil {
+		weblog = translog
+	}
+	app := web.New(web.Config{Service: svc, Log: weblog, MaxUpload: cfg.MaxUpload, MaxPublicUpload: cfg.MaxPublicUpload,
 		PublicURL: publicURL, TrustedProxies: proxies, Registry: reg, NoMetrics: cfg.MetricsListen != "", Logger: logger,
 		Limits: web.Limits{Public: cfg.RatePublic, Render: cfg.RateRender, Platform: cfg.RatePlatform}})
 	if cfg.MetricsListen != "" {
@@ -544,6 +576,56 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	err = web.Serve(ctx, app, ln, 10*time.Second)
 	logger.Info("stopped")
 	return err
+}
+
+// logOf is the node.TransparencyLog of l (nil without one).
+func logOf(l *tlog.Log) node.TransparencyLog {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+// witnesses parses --witness.
+func (c Config) witnesses() ([]tlog.Witness, error) {
+	var out []tlog.Witness
+	seen := map[string]bool{}
+	for _, s := range c.Witness.List() {
+		w, err := tlog.ParseWitness(s)
+		if err != nil {
+			return nil, fmt.Errorf("--witness: %v", err)
+		}
+		if seen[w.Name] {
+			return nil, fmt.Errorf("--witness: %s is given twice", w.Name)
+		}
+		seen[w.Name] = true
+		out = append(out, w)
+	}
+	if len(out) > 0 && !c.Tlog {
+		return nil, errors.New("--witness needs the transparency log (--tlog)")
+	}
+	return out, nil
+}
+
+// openLog opens the transparency log of the ledger, its key DATA/tlog-key
+// (created on first start, its verifier key beside it in tlog-key.pub),
+// and starts it following the ledger (a new log back-fills it).
+func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prometheus.Registerer, logger *slog.Logger, stdout io.Writer) (*tlog.Log, error) {
+	keyPath := filepath.Join(cfg.Data, "tlog-key")
+	key, created, err := tlog.LoadOrCreateKey(keyPath, origin)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(stdout, "created transparency log key %s\n", keyPath)
+	}
+	ws, _ := cfg.witnesses() // checked by Validate
+	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "transparency log %q, verifier key %s\n", origin, key.VerifierKey)
+	return l, nil
 }
 
 // openStamper starts the trusted-timestamp fetchers of --tsa (nil

@@ -552,3 +552,51 @@ func (l *Ledger) IDsByDigest(ctx context.Context, d evidence.Digest) ([]evidence
 	}
 	return ids, nil
 }
+
+// Name is the ledger's name, <channel>/<chaincode>.
+func (l *Ledger) Name() string { return l.name }
+
+// BlockLeaves returns the evidence records block n adds to the ledger, in
+// block order (the transparency log's leaves, tlog.BlockLeaveser): of
+// each transaction the peer marked VALID that ran the evidence chaincode's
+// Put or PutBatch and passes verifier.CheckFabricTx, with records that
+// hash to its batch root, the records it wrote (a record already on the
+// ledger, which the transaction only confirmed, is not added again). It
+// reads nothing but the block and the channel's trust roots, so every
+// organisation's node computes the same leaves.
+func (l *Ledger) BlockLeaves(ctx context.Context, n uint64) ([][]byte, error) {
+	if err := l.checkOpen(); err != nil {
+		return nil, err
+	}
+	cb, err := l.blockByNumber(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	txs, err := cb.b.Transactions()
+	if err != nil {
+		return nil, unavailable(fmt.Sprintf("block %d", n), err)
+	}
+	var out [][]byte
+	for _, tx := range txs {
+		if tx.Chaincode != l.cfg.Chaincode || batchLeaves(tx) == nil {
+			continue
+		}
+		if code, err := cb.b.ValidationCode(tx.Index); err != nil || code != 0 {
+			continue
+		}
+		tp, err := l.txProof(ctx, cb, tx.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, leaf := range tp.leaves {
+			r, err := evidence.ParseRecord(leaf)
+			if err != nil {
+				return nil, unavailable(fmt.Sprintf("block %d transaction %s", n, tx.ID), err)
+			}
+			if tp.wrote[r.ID] {
+				out = append(out, leaf)
+			}
+		}
+	}
+	return out, nil
+}

@@ -73,6 +73,25 @@ type TrustRoots struct {
 	// authorities whose RFC 3161 tokens a verifier accepts: a token's
 	// signing certificate must chain to one of them (TSARootsDER).
 	TSARoots []string `json:"tsa_roots,omitempty"`
+	// Log is the ledger's transparency log: receipts' log proofs are
+	// checked against it (nil: none is checked).
+	Log *Log `json:"log,omitempty"`
+}
+
+// Log names a transparency log and whom a verifier trusts for it
+// (docs/transparency-log.md).
+type Log struct {
+	// Origin is the checkpoints' origin line (the ledger name); Key the
+	// log's note verifier key (Ed25519).
+	Origin string `json:"origin"`
+	Key    string `json:"key"`
+	// Witnesses are the cosignature/v1 verifier keys of the witnesses
+	// whose cosignatures count; Quorum how many of them must have
+	// cosigned a receipt's checkpoint (0: none needed). A node lists the
+	// witnesses it submits to; a verifier may trust others
+	// (evidencectl verify-package --witness-key).
+	Witnesses []string `json:"witnesses,omitempty"`
+	Quorum    int      `json:"quorum,omitempty"`
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.

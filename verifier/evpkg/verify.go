@@ -2,6 +2,7 @@ package evpkg
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -27,6 +28,12 @@ type Options struct {
 	// tsa_roots) the receipt's trusted timestamps are checked against, in
 	// place of those of the trust roots in use (pinned or packaged).
 	TSARoots []string
+	// WitnessKeys are the cosignature/v1 keys of the witnesses the
+	// verifier trusts, in place of those the trust roots list for the
+	// transparency log; WitnessQuorum of them (default 1 when keys are
+	// given) must have cosigned the receipt's checkpoint.
+	WitnessKeys   []string
+	WitnessQuorum int
 	// Unreadable says why the attachments could not be taken out of the
 	// package file (it is not a PDF, or a broken one): the package is then
 	// judged not intact.
@@ -75,6 +82,9 @@ type Result struct {
 	Document *verifier.Check `json:"document,omitempty"`
 	// Signer is the key ID that signed the package file.
 	Signer string `json:"signer,omitempty"`
+	// Log is the receipt's verified place in the transparency log, when
+	// it carries a log proof and proof_intact passed.
+	Log *verifier.LogInclusion `json:"log,omitempty"`
 }
 
 // Pass reports whether the verdict is pass.
@@ -131,6 +141,15 @@ func Verify(files map[string][]byte, o Options) Result {
 		if o.TSARoots != nil {
 			c.Roots.TSARoots = o.TSARoots
 		}
+		if o.WitnessKeys != nil {
+			if c.Roots.Log == nil {
+				c.Integrity = errors.New("witness keys were given, but the trust roots name no transparency log")
+			} else {
+				lg := *c.Roots.Log
+				lg.Witnesses, lg.Quorum = o.WitnessKeys, max(o.WitnessQuorum, 1)
+				c.Roots.Log = &lg
+			}
+		}
 		c.RootsName = verifier.Text{EN: "the " + res.TrustRoots + " trust roots", ZH: rootsZH(res.TrustRoots) + "信任根"}
 		c.Intact = verifier.Text{
 			EN: fmt.Sprintf("the %d attachments match the manifest; ", len(p.Manifest.Files)),
@@ -148,6 +167,9 @@ func Verify(files map[string][]byte, o Options) Result {
 	}
 	v := verifier.Judge(c)
 	res.Verdict, res.Outcome, res.ID, res.Checks, res.Receipt = v.Verdict, v.Outcome, v.ID, v.Checks, v.Receipt
+	if v.Receipt != nil && len(v.Checks) == 3 && v.Checks[2].Pass {
+		res.Log, _ = verifier.VerifyLogProof(*v.Receipt, c.Roots)
+	}
 	if o.Document != nil {
 		roots := o.TrustRoots
 		if roots == nil && p != nil {

@@ -1,7 +1,8 @@
 // Package webtest starts a real evidence node in the test's process: the
 // embedded ledger on badger in a temporary directory, the node service and
 // the HTTP API, served on a loopback port. For tests of programs that talk
-// to a node over HTTP (the Go client, its examples).
+// to a node over HTTP (the Go client, its examples), with its
+// transparency log.
 package webtest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/web"
 )
 
@@ -31,6 +34,11 @@ type Node struct {
 	Key string
 	// Data is the data directory.
 	Data string
+	// Log is the node's transparency log; LogKey its note verifier key,
+	// Origin its checkpoints' origin (the ledger name, "webtest").
+	Log    *tlog.Log
+	LogKey string
+	Origin string
 }
 
 // Options tune a node.
@@ -85,11 +93,28 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	metrics := node.NewMetrics(reg)
-	led, err := embedded.Open(db, embedded.Config{Name: "webtest", Key: k, Dir: filepath.Join(dir, "blocks"), OnBlock: metrics.ObserveBlock})
+	var wake atomic.Pointer[tlog.Log]
+	onBlock := func(n uint64, records int, took time.Duration) {
+		metrics.ObserveBlock(n, records, took)
+		if l := wake.Load(); l != nil {
+			l.Wake()
+		}
+	}
+	led, err := embedded.Open(db, embedded.Config{Name: "webtest", Key: k, Dir: filepath.Join(dir, "blocks"), OnBlock: onBlock})
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, led.Close)
+	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(dir, "tlog-key"), "webtest")
+	if err != nil {
+		return fail(err)
+	}
+	tl, err := tlog.Open(tlog.Config{DB: db, Origin: "webtest", Key: lk, Source: tlog.LedgerSource(led)})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, tl.Close)
+	wake.Store(tl)
 	key, _, err := platform.Add(dir, "acme", o.Quota, o.Period, time.Now())
 	if err != nil {
 		return fail(err)
@@ -98,7 +123,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, PDFDir: filepath.Join(dir, "pdf")})
+	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics, PDFDir: filepath.Join(dir, "pdf"), Log: tl})
 	if err != nil {
 		return fail(err)
 	}
@@ -109,7 +134,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	app := web.New(web.Config{Service: svc, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String(),
+	app := web.New(web.Config{Service: svc, Log: tl, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String(),
 		Limits: o.Limits, TrustedProxies: o.TrustedProxies})
 	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second) }()
 	closers = append(closers, func() error {
@@ -119,5 +144,5 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 		}
 		return nil
 	})
-	return &Node{URL: "http://" + ln.Addr().String(), Key: key, Data: dir}, closeAll, nil
+	return &Node{URL: "http://" + ln.Addr().String(), Key: key, Data: dir, Log: tl, LogKey: lk.VerifierKey, Origin: "webtest"}, closeAll, nil
 }

@@ -175,6 +175,10 @@
       thisNode: "本节点（{url}）",
       verifiedBy: "核验时间：{time}{beijing} · 核验节点：{node} · 账本：{ledger}",
       fTrusted: "可信时间",
+      fLog: "透明日志",
+      logCosigned: "已由 {n} 个见证方共同签署：{names}",
+      logNoWitness: "已纳入透明日志检查点，尚无见证方共同签署",
+      logNote: "第 {index} 条，检查点共 {size} 条记录；签名可在电子证据包中离线核验（evidencectl verify-package --witness-key）",
       trustedPending: "可信时间戳尚未取得（已向时间戳服务机构申请）",
       trustedNote: "RFC 3161 可信时间戳，时间戳服务机构：{tsa}",
       hashedLocal: "已在本机计算 {alg} 摘要：{size}，用时 {dur}；文件未上传。",
@@ -356,6 +360,10 @@
       thisNode: "this node ({url})",
       verifiedBy: "Verified at {time}{beijing} · by {node} · ledger {ledger}",
       fTrusted: "Trusted time",
+      fLog: "Transparency log",
+      logCosigned: "cosigned by {n} witness(es): {names}",
+      logNoWitness: "in a transparency-log checkpoint, not cosigned by a witness yet",
+      logNote: "record {index} of a checkpoint of {size}; the signatures are checkable offline in the evidence package (evidencectl verify-package --witness-key)",
       trustedPending: "pending: RFC 3161 timestamps are requested from the time-stamping authorities",
       trustedNote: "RFC 3161 timestamp by {tsa}",
       hashedLocal: "The {alg} digest was computed on this computer: {size} in {dur}. The file was not uploaded.",
@@ -985,6 +993,11 @@
       } else if (/pending$/.test(rc.time_source || "")) {
         row("fTrusted", t("trustedPending"), false);
       }
+      var lp = parseLogProof(rc.log_proof);
+      if (lp) {
+        row("fLog", lp.witnesses.length ? t("logCosigned", { n: lp.witnesses.length, names: lp.witnesses.join(lang === "en" ? ", " : "、") }) : t("logNoWitness"), false,
+          el("span", { "class": "sub", text: t("logNote", { index: lp.index, size: lp.size }) }));
+      }
       row("fLedger", ledgerLabel(rc.ledger, rc.ledger_kind));
       if (rc.tx_id) {
         row("fTx", rc.tx_id, true);
@@ -994,6 +1007,28 @@
         row("fDocRef", rc.doc_ref);
       }
       return dl;
+    }
+
+    // parseLogProof reads a receipt's log_proof (c2sp.org/tlog-proof):
+    // the index, the checkpoint's size and the names on its signature
+    // lines after the first (the log's own): the witnesses. The portal
+    // only shows them; the node's check 3 and the offline verifier check
+    // the signatures.
+    function parseLogProof(text) {
+      if (typeof text !== "string" || text.indexOf("c2sp.org/tlog-proof@v1\n") !== 0) {
+        return null;
+      }
+      var m = /^c2sp\.org\/tlog-proof@v1\nindex (\d+)\n/.exec(text);
+      var parts = text.split("\n\n");
+      if (!m || parts.length < 3) {
+        return null;
+      }
+      var body = parts[1].split("\n");
+      var sigs = parts.slice(2).join("\n\n").split("\n").filter(function (l) { return l.indexOf("\u2014 ") === 0; });
+      return {
+        index: m[1], size: body[1] || "?",
+        witnesses: sigs.slice(1).map(function (l) { return l.split(" ")[1]; })
+      };
     }
 
     // actions: print, the verification report (when content was

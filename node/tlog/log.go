@@ -1,0 +1,616 @@
+// Package tlog is the node's transparency log: one append-only RFC 6962
+// Merkle tree (SHA-256) over every record on the ledger, in ledger order,
+// with C2SP checkpoints signed by an Ed25519 log key
+// (c2sp.org/tlog-checkpoint, c2sp.org/signed-note) and served as C2SP
+// tiles (c2sp.org/tlog-tiles).
+//
+// The log follows the ledger: it reads each committed block (Source) and
+// appends the block's records in the order the block holds them. The
+// leaves are the records' canonical encodings (evidence.Record.Canonical),
+// the same bytes the ledger's batch trees hash, so a record's log leaf
+// hash is the leaf hash of its batch audit path. A block and everything it
+// adds to the log (hashes, the record→index map, the new checkpoint) are
+// written in one atomic store batch: after a crash the log resumes at the
+// first block it has not written, and a new log back-fills every block
+// already on the ledger. On Fabric the log is computed from the committed
+// blocks alone, so every organisation's node builds the same tree.
+//
+// Tree hashes are kept as golang.org/x/mod/sumdb/tlog "stored hashes"
+// (each complete subtree's hash once); tiles are read from them.
+package tlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/evidence-node/evidence-node/node"
+	"github.com/evidence-node/evidence-node/node/logging"
+	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/verifier"
+	"github.com/evidence-node/evidence-node/verifier/block"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
+	"github.com/evidence-node/evidence-node/verifier/logproof"
+)
+
+// Source is the ledger the log follows.
+type Source interface {
+	// Height is the number of committed blocks.
+	Height(ctx context.Context) (uint64, error)
+	// BlockLeaves returns the canonical encodings of the records block n
+	// adds to the ledger, in ledger order (none for a block without
+	// evidence). It must give the same answer every time it is asked.
+	BlockLeaves(ctx context.Context, n uint64) ([][]byte, error)
+}
+
+// Config configures a Log.
+type Config struct {
+	DB *store.DB
+	// Origin is the checkpoints' origin line: the ledger's name.
+	Origin string
+	// Key signs checkpoints (LoadOrCreateKey).
+	Key    Key
+	Source Source
+	// Poll is how often the log asks the Source for new blocks when
+	// nobody calls Wake (default 1 s; Fabric blocks of other
+	// organisations arrive without a Wake).
+	Poll time.Duration
+	// OnCheckpoint, if set, is called (from the log's goroutine) after
+	// each new checkpoint is stored.
+	OnCheckpoint func(Checkpoint)
+	// Witnesses cosign each new checkpoint (c2sp.org/tlog-witness); one
+	// that is down or refuses holds nothing up.
+	Witnesses []Witness
+	// Registerer receives the log's metrics (nil: none).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+var _ node.TransparencyLog = (*Log)(nil)
+
+// Checkpoint is a signed checkpoint of the log.
+type Checkpoint struct {
+	Size uint64
+	Root []byte
+	// Note is the signed note: "<origin>\n<size>\n<base64 root>\n", a
+	// blank line and the log's signature line (c2sp.org/tlog-checkpoint).
+	Note []byte
+}
+
+// Errors the Log returns (wrapped).
+var (
+	// ErrEmpty: the log has no checkpoint yet (no record on the ledger,
+	// or the back-fill has not reached one).
+	ErrEmpty = errors.New("the transparency log has no checkpoint yet")
+)
+
+// Store keys, all under "T/".
+var (
+	keyState  = []byte("T/state")
+	prefHash  = []byte("T/h/")  // stored hash index → 32 bytes
+	prefRec   = []byte("T/r/")  // record ID → leaf index
+	prefEnd   = []byte("T/e/")  // end leaf index (exclusive) → block number, for blocks with records
+	prefStart = []byte("T/b/")  // block number → first leaf index
+	prefCP    = []byte("T/cp/") // tree size → signed checkpoint
+)
+
+func numKey(prefix []byte, n uint64) []byte {
+	k := make([]byte, len(prefix)+8)
+	copy(k, prefix)
+	binary.BigEndian.PutUint64(k[len(prefix):], n)
+	return k
+}
+
+// state is what the log has written.
+type state struct {
+	V int `json:"v"`
+	// Next is the first block not in the log.
+	Next uint64 `json:"next_block"`
+	Size uint64 `json:"size"`
+	Root []byte `json:"root,omitempty"`
+}
+
+// Log is the transparency log.
+type Log struct {
+	cfg  Config
+	log  *slog.Logger
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	catchMu sync.Mutex // serialises CatchUp
+
+	mu sync.RWMutex
+	st state
+	cp Checkpoint // the latest; Size 0 before the first
+
+	// pending are hashes of the write being prepared (ReadHashes sees
+	// them before they reach the store); only the log's goroutine uses it.
+	pending map[int64]tlog.Hash
+
+	size      prometheus.Gauge
+	lag       prometheus.Gauge
+	fails     prometheus.Counter
+	witnessed *prometheus.CounterVec
+
+	witnessers []*witnesser
+	wg         sync.WaitGroup
+	// bestCosigned is the largest tree size a witness cosigned (under mu).
+	bestCosigned uint64
+}
+
+// MaxLeavesPerWrite bounds the leaves one store write adds (back-fill of a
+// large ledger goes in steps of about this many, each signed).
+const MaxLeavesPerWrite = 50000
+
+// Open opens (or creates) the log and starts following the Source: a new
+// log back-fills the ledger's blocks in the background.
+func Open(cfg Config) (*Log, error) {
+	if cfg.DB == nil || cfg.Source == nil || cfg.Key.Signer == nil {
+		return nil, errors.New("tlog: DB, Source and Signer are required")
+	}
+	if err := ValidOrigin(cfg.Origin); err != nil {
+		return nil, err
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	l := &Log{cfg: cfg, log: logging.Or(cfg.Logger).With("part", "tlog"),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	l.size = prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_tlog_size", Help: "Records in the transparency log (its latest checkpoint's tree size)."})
+	l.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_tlog_blocks_behind", Help: "Committed blocks the transparency log has not read yet."})
+	l.fails = prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_tlog_errors_total", Help: "Failed attempts to extend the transparency log (retried)."})
+	l.witnessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_tlog_witness_total",
+		Help: "Checkpoints submitted to witnesses by witness and outcome (cosigned, refused, unreachable)."}, []string{"witness", "outcome"})
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("tlog: metrics: %w", err)
+			}
+		}
+	}
+	b, err := cfg.DB.Get(keyState)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("tlog: read state: %w", err)
+	default:
+		if err := json.Unmarshal(b, &l.st); err != nil {
+			return nil, fmt.Errorf("tlog: state: %w", err)
+		}
+		if l.st.Size > 0 {
+			n, err := cfg.DB.Get(numKey(prefCP, l.st.Size))
+			if err != nil {
+				return nil, fmt.Errorf("tlog: checkpoint %d: %w", l.st.Size, err)
+			}
+			l.cp = Checkpoint{Size: l.st.Size, Root: l.st.Root, Note: n}
+		}
+	}
+	if l.cp.Size > 0 {
+		// A checkpoint of another origin or key (the ledger was renamed,
+		// the key file replaced) would be a second history: refuse.
+		c, err := logproof.Open(l.cp.Note, cfg.Origin, cfg.Key.VerifierKey, nil)
+		if err != nil {
+			return nil, fmt.Errorf("tlog: the stored checkpoint does not verify under origin %q and the log key: %w", cfg.Origin, err)
+		}
+		if c.Size != l.st.Size || string(c.Root) != string(l.st.Root) {
+			return nil, fmt.Errorf("tlog: the stored checkpoint (size %d) is not the stored state (size %d)", c.Size, l.st.Size)
+		}
+	}
+	l.size.Set(float64(l.st.Size))
+	err = cfg.DB.Scan(prefWitness, nil, func(_, v []byte) (bool, error) {
+		if len(v) == 8 {
+			l.bestCosigned = max(l.bestCosigned, binary.BigEndian.Uint64(v))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tlog: witnesses: %w", err)
+	}
+	l.startWitnesses()
+	go l.run()
+	l.Wake()
+	return l, nil
+}
+
+// Wake makes the log look for new blocks now (call it after each block).
+func (l *Log) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops following the ledger.
+func (l *Log) Close() error {
+	l.once.Do(func() { close(l.stop) })
+	<-l.done
+	l.wg.Wait()
+	return nil
+}
+
+func (l *Log) run() {
+	defer close(l.done)
+	t := time.NewTicker(l.cfg.Poll)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-l.stop; cancel() }()
+	failing := false
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.wake:
+		case <-t.C:
+		}
+		err := l.CatchUp(ctx)
+		switch {
+		case err == nil:
+			if failing {
+				l.log.Info("transparency log is following the ledger again", "size", l.Size())
+			}
+			failing = false
+		case ctx.Err() != nil:
+			return
+		default:
+			l.fails.Inc()
+			if !failing {
+				l.log.Warn("transparency log cannot read the ledger (retried)", "err", err)
+			}
+			failing = true
+		}
+	}
+}
+
+// CatchUp appends every committed block the log has not read yet. The
+// log's goroutine calls it; tests may call it to wait for the log (it
+// must not run concurrently with itself: the goroutine and a test call
+// are serialised by a lock).
+func (l *Log) CatchUp(ctx context.Context) error {
+	l.catchMu.Lock()
+	defer l.catchMu.Unlock()
+	h, err := l.cfg.Source.Height(ctx)
+	if err != nil {
+		return fmt.Errorf("tlog: ledger height: %w", err)
+	}
+	l.mu.RLock()
+	st := l.st
+	l.mu.RUnlock()
+	if h > st.Next {
+		l.lag.Set(float64(h - st.Next))
+	}
+	start, lastReport := time.Now(), time.Now()
+	for st.Next < h {
+		var (
+			b       store.Batch
+			added   int
+			hashIdx = tlog.StoredHashIndex(0, int64(st.Size))
+		)
+		l.pending = map[int64]tlog.Hash{}
+		for st.Next < h && added < MaxLeavesPerWrite {
+			leaves, err := l.cfg.Source.BlockLeaves(ctx, st.Next)
+			if err != nil {
+				return fmt.Errorf("tlog: block %d: %w", st.Next, err)
+			}
+			b.Set(numKey(prefStart, st.Next), binary.BigEndian.AppendUint64(nil, st.Size))
+			for _, leaf := range leaves {
+				if len(leaf) > MaxEntry {
+					return fmt.Errorf("tlog: block %d: a record of %d bytes (entries are at most %d)", st.Next, len(leaf), MaxEntry)
+				}
+				r, err := evidence.ParseRecord(leaf)
+				if err != nil {
+					return fmt.Errorf("tlog: block %d: %w", st.Next, err)
+				}
+				hs, err := tlog.StoredHashes(int64(st.Size), leaf, l)
+				if err != nil {
+					return fmt.Errorf("tlog: hash leaf %d: %w", st.Size, err)
+				}
+				for _, x := range hs {
+					l.pending[hashIdx] = x
+					b.Set(numKey(prefHash, uint64(hashIdx)), x[:])
+					hashIdx++
+				}
+				b.Set(append(append([]byte(nil), prefRec...), r.ID[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
+				st.Size++
+			}
+			if len(leaves) > 0 {
+				b.Set(numKey(prefEnd, st.Size), binary.BigEndian.AppendUint64(nil, st.Next))
+			}
+			added += len(leaves)
+			st.Next++
+		}
+		var cp Checkpoint
+		if st.Size > 0 {
+			root, err := tlog.TreeHash(int64(st.Size), l)
+			if err != nil {
+				return fmt.Errorf("tlog: tree hash: %w", err)
+			}
+			st.Root = root[:]
+			if cp, err = l.sign(st.Size, st.Root); err != nil {
+				return err
+			}
+			b.Set(numKey(prefCP, st.Size), cp.Note)
+		}
+		st.V = 1
+		sb, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		b.Set(keyState, sb)
+		if err := l.cfg.DB.Write(&b); err != nil {
+			return fmt.Errorf("tlog: write: %w", err)
+		}
+		l.pending = nil
+		l.mu.Lock()
+		l.st = st
+		newCP := cp.Size > l.cp.Size
+		if newCP {
+			l.cp = cp
+		}
+		l.mu.Unlock()
+		l.size.Set(float64(st.Size))
+		l.lag.Set(float64(h - st.Next))
+		if time.Since(lastReport) > 10*time.Second {
+			l.log.Info("transparency log back-fill", "block", st.Next, "of", h, "size", st.Size)
+			lastReport = time.Now()
+		}
+		if newCP {
+			l.wakeWitnesses()
+			if l.cfg.OnCheckpoint != nil {
+				l.cfg.OnCheckpoint(cp)
+			}
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		l.log.Info("transparency log caught up", "size", st.Size, "blocks", st.Next, "took", d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// sign makes the checkpoint of the tree of size with root.
+func (l *Log) sign(size uint64, root []byte) (Checkpoint, error) {
+	body := CheckpointBody(l.cfg.Origin, size, root)
+	n, err := note.Sign(&note.Note{Text: body}, l.cfg.Key.Signer)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("tlog: sign checkpoint: %w", err)
+	}
+	return Checkpoint{Size: size, Root: append([]byte(nil), root...), Note: n}, nil
+}
+
+// CheckpointBody is the note text of a checkpoint (c2sp.org/tlog-checkpoint):
+// origin, decimal tree size and base64 root hash, one a line.
+func CheckpointBody(origin string, size uint64, root []byte) string {
+	return logproof.Checkpoint{Origin: origin, Size: size, Root: root}.Body()
+}
+
+// ReadHashes reads stored hashes (tlog.HashReader): those of the write
+// being prepared, then the store's.
+func (l *Log) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if h, ok := l.pending[x]; ok {
+			out[i] = h
+			continue
+		}
+		v, err := l.cfg.DB.Get(numKey(prefHash, uint64(x)))
+		if err != nil {
+			return nil, fmt.Errorf("tlog: stored hash %d: %w", x, err)
+		}
+		if len(v) != tlog.HashSize {
+			return nil, fmt.Errorf("tlog: stored hash %d has %d bytes", x, len(v))
+		}
+		copy(out[i][:], v)
+	}
+	return out, nil
+}
+
+// storedReader reads only written hashes (for readers other than the
+// log's goroutine, which may be preparing a write).
+type storedReader struct{ db *store.DB }
+
+func (r storedReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return (&Log{cfg: Config{DB: r.db}}).ReadHashes(indexes)
+}
+
+func (l *Log) hashes() tlog.HashReader { return storedReader{l.cfg.DB} }
+
+// Size is the tree size of the latest checkpoint.
+func (l *Log) Size() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cp.Size
+}
+
+// Origin is the checkpoints' origin line.
+func (l *Log) Origin() string { return l.cfg.Origin }
+
+// VerifierKey is the log's note verifier key.
+func (l *Log) VerifierKey() string { return l.cfg.Key.VerifierKey }
+
+// Latest returns the latest checkpoint, or ErrEmpty.
+func (l *Log) Latest() (Checkpoint, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.cp.Size == 0 {
+		return Checkpoint{}, fmt.Errorf("%w: %w", node.ErrNotFound, ErrEmpty)
+	}
+	return l.cp, nil
+}
+
+// Consistency returns the RFC 6962 consistency proof from the tree of size
+// old to the tree of size new (0 < old ≤ new ≤ the latest checkpoint's
+// size; old = new gives an empty proof). Bad sizes are node.ErrInvalid.
+func (l *Log) Consistency(old, new uint64) ([][]byte, error) {
+	size := l.Size()
+	if old == 0 || old > new || new > size {
+		return nil, fmt.Errorf("%w: consistency proof from %d to %d: want 0 < old ≤ new ≤ %d (the latest checkpoint's size)", node.ErrInvalid, old, new, size)
+	}
+	if old == new {
+		return [][]byte{}, nil
+	}
+	p, err := tlog.ProveTree(int64(new), int64(old), l.hashes())
+	if err != nil {
+		return nil, fmt.Errorf("tlog: consistency proof %d→%d: %w", old, new, err)
+	}
+	return hashesOut(p), nil
+}
+
+// Inclusion is a record's place in the log: its leaf index and the RFC
+// 6962 inclusion proof to the tree of a checkpoint.
+type Inclusion struct {
+	Index uint64
+	Proof [][]byte
+	// Checkpoint is the checkpoint the proof leads to.
+	Checkpoint Checkpoint
+}
+
+// Include returns the inclusion proof of record id to the checkpoint
+// receipts carry (ProofCheckpoint: the latest cosigned one that holds
+// it, with its cosignatures); node.ErrNotFound when the log does not hold
+// the record (yet).
+func (l *Log) Include(id evidence.ID) (Inclusion, error) {
+	idx, err := l.index(id)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	cp, err := l.ProofCheckpoint(idx)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return l.includeAt(idx, cp)
+}
+
+// IncludeAt returns the inclusion proof of record id to checkpoint cp (one
+// of this log's).
+func (l *Log) IncludeAt(id evidence.ID, cp Checkpoint) (Inclusion, error) {
+	idx, err := l.index(id)
+	if err != nil {
+		return Inclusion{}, err
+	}
+	return l.includeAt(idx, cp)
+}
+
+func (l *Log) index(id evidence.ID) (uint64, error) {
+	v, err := l.cfg.DB.Get(append(append([]byte(nil), prefRec...), id[:]...))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("%w: record %s is not in the transparency log yet", node.ErrNotFound, id)
+	}
+	if err != nil || len(v) != 8 {
+		return 0, fmt.Errorf("tlog: index of %s: %v", id, err)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func (l *Log) includeAt(idx uint64, cp Checkpoint) (Inclusion, error) {
+	if idx >= cp.Size {
+		return Inclusion{}, fmt.Errorf("%w: leaf %d is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, idx, cp.Size)
+	}
+	p, err := tlog.ProveRecord(int64(cp.Size), int64(idx), l.hashes())
+	if err != nil {
+		return Inclusion{}, fmt.Errorf("tlog: inclusion proof of %d in %d: %w", idx, cp.Size, err)
+	}
+	return Inclusion{Index: idx, Proof: hashesOut(p), Checkpoint: cp}, nil
+}
+
+func hashesOut(p []tlog.Hash) [][]byte {
+	out := make([][]byte, len(p))
+	for i := range p {
+		out[i] = append([]byte(nil), p[i][:]...)
+	}
+	return out
+}
+
+// ValidOrigin checks an origin line: not empty, printable, no newline, at
+// most 256 bytes.
+func ValidOrigin(origin string) error {
+	if origin == "" || len(origin) > 256 || strings.ContainsAny(origin, "\n\r") {
+		return fmt.Errorf("tlog: origin %q: want one line of 1 to 256 bytes", origin)
+	}
+	return nil
+}
+
+// CheckpointNote is the latest checkpoint as a signed note, with the
+// cosignature lines of the witnesses that cosigned it.
+func (l *Log) CheckpointNote() ([]byte, error) {
+	cp, err := l.Latest()
+	if err != nil {
+		return nil, err
+	}
+	return l.Cosigned(cp.Size)
+}
+
+func (l *Log) noteCosigned(size uint64) {
+	l.mu.Lock()
+	l.bestCosigned = max(l.bestCosigned, size)
+	l.mu.Unlock()
+}
+
+// ProofCheckpoint is the checkpoint receipts prove inclusion to: the
+// largest a witness cosigned, with every cosignature held for it, if it
+// holds the record's index; else the latest (not cosigned yet).
+func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
+	cp, err := l.Latest()
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	l.mu.RLock()
+	best := l.bestCosigned
+	l.mu.RUnlock()
+	size := cp.Size
+	if best > index && best <= cp.Size {
+		size = best
+	}
+	n, err := l.Cosigned(size)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c, err := logproof.ParseBody(string(n[:bytes.Index(n, []byte("\n\n"))+1]))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Size: c.Size, Root: c.Root, Note: n}, nil
+}
+
+// Prove sets the log_proof of each receipt whose record the log holds: a
+// c2sp.org/tlog-proof to the checkpoint ProofCheckpoint chooses
+// (node.TransparencyLog).
+func (l *Log) Prove(rcs []verifier.Receipt) error {
+	for i := range rcs {
+		id, err := evidence.ParseID(rcs[i].ID)
+		if err != nil {
+			return err
+		}
+		inc, err := l.Include(id)
+		if errors.Is(err, node.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rcs[i].LogProof = logproof.Proof{Index: inc.Index, Hashes: inc.Proof, Checkpoint: inc.Checkpoint.Note}.Marshal()
+	}
+	return nil
+}
+
+// TrustRoot names the log for the trust roots: origin, key, and the
+// witnesses it submits to (no quorum: a verifier chooses its own).
+func (l *Log) TrustRoot() *block.Log {
+	r := &block.Log{Origin: l.cfg.Origin, Key: l.cfg.Key.VerifierKey}
+	for _, w := range l.cfg.Witnesses {
+		r.Witnesses = append(r.Witnesses, w.Key)
+	}
+	return r
+}
