@@ -25,6 +25,10 @@ type txProof struct {
 	paths  [][][]byte
 	root   []byte
 	keyIDs []string
+	// recs are the leaves parsed, index the leaf index of each record ID
+	// (parsed once per transaction, not once per receipt).
+	recs  []evidence.Record
+	index map[evidence.ID]int
 	// wrote holds the IDs whose entry this transaction wrote (not those
 	// it carried but found already stored).
 	wrote map[evidence.ID]bool
