@@ -69,7 +69,9 @@ func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
 	if err != nil {
 		return nil, unavailable("block", err)
 	}
-	txs, err := b.Transactions()
+	// Only the transaction IDs here: the transaction a receipt needs is
+	// parsed and checked in full by txProof.
+	ids, err := b.TxIDs()
 	if err != nil {
 		return nil, unavailable("block", err)
 	}
@@ -81,10 +83,10 @@ func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
 	}
 	cb := &cachedBlock{raw: raw, b: b, txs: map[string]*txProof{}}
 	c.byNum[n] = cb
-	for _, tx := range txs {
-		c.txs[tx.ID] = n
-		cb.txIDs = append(cb.txIDs, tx.ID)
+	for _, id := range ids {
+		c.txs[id] = n
 	}
+	cb.txIDs = ids
 	c.order = append(c.order, n)
 	for len(c.order) > c.max {
 		old := c.order[0]
