@@ -248,9 +248,8 @@ func partition(reqs []*node.Request, items map[evidence.ID]*item) ([]*node.Reque
 // committedTx is a batch transaction this node submitted, committed and
 // checked.
 type committedTx struct {
-	cb    *cachedBlock
-	tp    *txProof
-	index map[evidence.ID]int // leaf index of each record it wrote
+	cb *cachedBlock
+	tp *txProof
 }
 
 // submit writes leaves in one PutBatch transaction and reads the
@@ -286,13 +285,7 @@ func (l *Ledger) submit(ctx context.Context, leaves [][]byte) (*committedTx, err
 	if l.cfg.OnBatch != nil {
 		l.cfg.OnBatch(st.BlockNumber, len(leaves), time.Since(start))
 	}
-	tx := &committedTx{cb: cb, tp: tp, index: map[evidence.ID]int{}}
-	for i, leaf := range tp.leaves {
-		if r, err := evidence.ParseRecord(leaf); err == nil {
-			tx.index[r.ID] = i
-		}
-	}
-	return tx, nil
+	return &committedTx{cb: cb, tp: tp}, nil
 }
 
 // answer gives each request its receipts: from the new transaction for
@@ -308,7 +301,7 @@ func (l *Ledger) answer(ctx context.Context, reqs []*node.Request, items map[evi
 		for i, rec := range r.Records {
 			switch {
 			case tx != nil && tx.tp.wrote[rec.ID]:
-				rcs[i], err = l.receipt(tx.cb, tx.tp, tx.index[rec.ID])
+				rcs[i], err = l.receipt(tx.cb, tx.tp, tx.tp.index[rec.ID])
 			case items[rec.ID].entry != nil:
 				rcs[i], err = l.receiptOf(ctx, rec.ID, *items[rec.ID].entry)
 			default:

@@ -25,6 +25,10 @@ type txProof struct {
 	paths  [][][]byte
 	root   []byte
 	keyIDs []string
+	// recs are the leaves parsed, index the leaf index of each record ID
+	// (parsed once per transaction, not once per receipt).
+	recs  []evidence.Record
+	index map[evidence.ID]int
 	// wrote holds the IDs whose entry this transaction wrote (not those
 	// it carried but found already stored).
 	wrote map[evidence.ID]bool
@@ -65,7 +69,9 @@ func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
 	if err != nil {
 		return nil, unavailable("block", err)
 	}
-	txs, err := b.Transactions()
+	// Only the transaction IDs here: the transaction a receipt needs is
+	// parsed and checked in full by txProof.
+	ids, err := b.TxIDs()
 	if err != nil {
 		return nil, unavailable("block", err)
 	}
@@ -77,10 +83,10 @@ func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
 	}
 	cb := &cachedBlock{raw: raw, b: b, txs: map[string]*txProof{}}
 	c.byNum[n] = cb
-	for _, tx := range txs {
-		c.txs[tx.ID] = n
-		cb.txIDs = append(cb.txIDs, tx.ID)
+	for _, id := range ids {
+		c.txs[id] = n
 	}
+	cb.txIDs = ids
 	c.order = append(c.order, n)
 	for len(c.order) > c.max {
 		old := c.order[0]

@@ -469,14 +469,31 @@ func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*tx
 	tp := &txProof{
 		tx: tx, leaves: leaves, paths: block.AuditPaths(leaves), root: ft.Root,
 		keyIDs: append(ft.EndorserKeys, ft.OrdererKeys[0]),
-		wrote:  map[evidence.ID]bool{},
+		recs:   make([]evidence.Record, len(leaves)),
+		index:  make(map[evidence.ID]int, len(leaves)),
+		wrote:  make(map[evidence.ID]bool, len(leaves)),
 	}
-	for _, leaf := range leaves {
+	// The chaincode's writes by key, the first of each as tx.Value finds
+	// it (one pass, not one scan of the write set per record).
+	writes := make(map[string][]byte, len(tx.Writes))
+	for _, w := range tx.Writes {
+		if w.Namespace != l.cfg.Chaincode || w.Delete {
+			continue
+		}
+		if _, ok := writes[w.Key]; !ok {
+			writes[w.Key] = w.Value
+		}
+	}
+	for i, leaf := range leaves {
 		r, err := evidence.ParseRecord(leaf)
 		if err != nil {
 			return fail(err)
 		}
-		if v, ok := tx.Value(l.cfg.Chaincode, r.ID.String()); ok {
+		tp.recs[i] = r
+		if _, ok := tp.index[r.ID]; !ok {
+			tp.index[r.ID] = i
+		}
+		if v, ok := writes[r.ID.String()]; ok {
 			if e, err := fabricblock.ParseEntry(v); err == nil && e.TxID == tx.ID && e.Record == string(leaf) {
 				tp.wrote[r.ID] = true
 			}
@@ -502,11 +519,7 @@ func batchLeaves(tx *fabricblock.Tx) [][]byte {
 
 // receipt builds the receipt of leaf i of a transaction.
 func (l *Ledger) receipt(cb *cachedBlock, tp *txProof, i int) (verifier.Receipt, error) {
-	rec, err := evidence.ParseRecord(tp.leaves[i])
-	if err != nil {
-		return verifier.Receipt{}, unavailable("stored record", err)
-	}
-	rc := verifier.NewReceipt(rec)
+	rc := verifier.NewReceipt(tp.recs[i])
 	rc.Ledger = l.name
 	rc.LedgerKind = block.KindFabric
 	rc.TxID = tp.tx.ID

@@ -324,6 +324,23 @@ func (b *Block) Transactions() ([]*Tx, error) {
 	return out, nil
 }
 
+// TxIDs returns the IDs of the block's endorser transactions, in order,
+// reading only their channel headers: nothing else of a transaction is
+// parsed or checked (FindTx and Transactions do that).
+func (b *Block) TxIDs() ([]string, error) {
+	var out []string
+	for i := range b.Data {
+		_, ch, err := b.header(i)
+		if err != nil {
+			return nil, err
+		}
+		if common.HeaderType(ch.Type) == common.HeaderType_ENDORSER_TRANSACTION {
+			out = append(out, ch.TxId)
+		}
+	}
+	return out, nil
+}
+
 type envelope struct {
 	env     *common.Envelope
 	payload *common.Payload
