@@ -267,9 +267,9 @@ func certificateLayout(rc verifier.Receipt, o CertOptions, font string) (pdfDoc,
 	p.text(marginX, p.y, "电子证据包与证据数字指纹  Evidence package and fingerprint", font, 10, red)
 	p.y += 14
 	w := pageW - 2*marginX
-	p.note("电子证据包（package.pdf）即本证书加附件：存证回执 receipt.json、所在区块 block-<块高>.json、信任根 trust-roots.json 与清单 manifest.json（列出各附件的 SHA-256），可在无网络环境下用 evidencectl verify-package 或按 docs/verification.md 自行核验。证据数字指纹是证据包文件整体的 SHA-256 值：下载时节点在响应头 X-Evidence-Fingerprint 中给出，核验工具亦会显示；每次下载生成的文件不同，请记录所提交文件的指纹。", marginX, w, 8, ink)
+	p.note("电子证据包（package.pdf）即本证书加附件：存证回执 receipt.json、所在区块 block-<块高>.json、信任根 trust-roots.json 与清单 manifest.json（列出各附件的 SHA-256），可在无网络环境下用 evidencectl verify-package 或按 docs/verification.md 自行核验。证据数字指纹是证据包文件整体的 SHA-256 值：下载时节点在响应头 X-Evidence-Fingerprint 中给出，核验工具亦会显示；每次生成的文件不同，请记录所提交文件的指纹。", marginX, w, 8, ink)
 	p.y += 1
-	p.note("The evidence package (package.pdf) is this certificate with attachments: the receipt (receipt.json), the block holding the record (block-<height>.json), the trust roots (trust-roots.json) and a manifest of their SHA-256 digests (manifest.json). Check it offline with evidencectl verify-package or per docs/verification.md. Its fingerprint is the SHA-256 of the whole package file, given on download (header X-Evidence-Fingerprint) and shown by the verifier; every download is a new file, so record the fingerprint of the file you submit.", marginX, w, 7, grey)
+	p.note("The evidence package (package.pdf) is this certificate with attachments: the receipt (receipt.json), the block holding the record (block-<height>.json), the trust roots (trust-roots.json) and a manifest of their SHA-256 digests (manifest.json). Check it offline with evidencectl verify-package or per docs/verification.md. Its fingerprint is the SHA-256 of the whole package file, given on download (header X-Evidence-Fingerprint) and shown by the verifier; every rendering is a new file, so record the fingerprint of the file you submit.", marginX, w, 7, grey)
 	if o.ManifestDigest != "" {
 		p.y += 2
 		p.text(marginX, p.y, "清单摘要  manifest.json SHA-256:", font, 8, ink)
