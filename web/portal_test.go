@@ -163,8 +163,18 @@ func checkPortalHeaders(t *testing.T, what string, h http.Header) {
 		strings.Contains(csp, "wasm-unsafe-eval") && !strings.Contains(what, "/assets/hash-worker.") {
 		t.Errorf("%s: CSP allows unsafe sources: %q", what, csp)
 	}
-	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
+	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("%s: headers %v", what, h)
+	}
+	// The camera (the QR scan) on this origin only; nothing else.
+	pp := map[string]string{}
+	for _, f := range strings.Split(h.Get("Permissions-Policy"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(f), "="); ok {
+			pp[k] = v
+		}
+	}
+	if pp["camera"] != "(self)" || pp["microphone"] != "()" || pp["geolocation"] != "()" {
+		t.Errorf("%s: Permissions-Policy %q: want the camera for this origin only, no microphone or location", what, h.Get("Permissions-Policy"))
 	}
 }
 
