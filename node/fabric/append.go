@@ -160,6 +160,22 @@ func (l *Ledger) try(ctx context.Context, reqs []*node.Request, lookupFirst bool
 			return live, err
 		}
 	}
+	if !lookupFirst && tx != nil {
+		// Records our transaction carried but did not write were stored
+		// before (resubmissions): read their entries in one Lookup, not
+		// one Get each. If that fails, answer reads them one by one.
+		var stored []evidence.ID
+		for _, id := range ids {
+			if !tx.tp.wrote[id] {
+				stored = append(stored, id)
+			}
+		}
+		if len(stored) > 0 {
+			if err := l.lookup(ctx, items, stored); err != nil {
+				l.cfg.Logger.Debug("fabric: lookup of resubmitted records failed; reading them one by one", "component", "ledger", "records", len(stored), "err", err)
+			}
+		}
+	}
 	return l.answer(ctx, live, items, tx)
 }
 

@@ -20,7 +20,8 @@ import (
 // makes the chaincode refuse it and the batch is looked up and tried
 // again: the conflict fails alone with node.ErrConflict, the
 // resubmission gets the stored record's receipt (its transaction), and
-// every new record is appended once with a receipt that verifies.
+// every new record is appended once with a receipt that verifies; all
+// of them resubmitted at once get the receipts they had.
 func TestMixedBatch(t *testing.T) {
 	l, err := fabric.Open(config(t, "court"))
 	if err != nil {
@@ -88,4 +89,28 @@ func TestMixedBatch(t *testing.T) {
 		txs[r.rcs[0].TxID] = true
 	}
 	t.Logf("%d new records in %d transactions", fresh, len(txs))
+
+	// All of them again, concurrently and identically: no conflict, so the
+	// first attempt submits them unlooked-up; the chaincode writes none
+	// again, and each gets the receipt of the transaction that stored it.
+	again := make([]result, fresh)
+	for i, r := range results[2:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := evidence.ParseRecord(r.rcs[0].Proof.Record)
+			if err != nil {
+				again[i] = result{err: err}
+				return
+			}
+			rcs, err := l.Append(ctxT(t), []evidence.Record{rec})
+			again[i] = result{rcs, err}
+		}()
+	}
+	wg.Wait()
+	for i, r := range again {
+		if r.err != nil || len(r.rcs) != 1 || r.rcs[0].TxID != results[2+i].rcs[0].TxID || r.rcs[0].BlockHash != results[2+i].rcs[0].BlockHash {
+			t.Fatalf("resubmission %d: %v, %v; stored in %s", i, r.err, r.rcs, results[2+i].rcs[0].TxID)
+		}
+	}
 }
