@@ -65,9 +65,21 @@ func TestNodeRestarts(t *testing.T) {
 	}
 	script("start-node", "peer0.platform")
 	script("start-node", "peer0.notary")
-	if err := appendOne("endorser back"); err != nil {
-		t.Fatalf("after the endorser restarted: %v", err)
+	// The gateway learns of restarted peers through discovery (gossip
+	// alive messages), a few seconds after they are up: until then it
+	// finds no combination for the policy.
+	start = time.Now()
+	var backErr error
+	for time.Since(start) < 30*time.Second {
+		if backErr = appendOne("endorser back"); backErr == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+	if backErr != nil {
+		t.Fatalf("after the endorsers restarted: %v", backErr)
+	}
+	t.Logf("append works again %v after the endorsers were up", time.Since(start).Round(time.Millisecond))
 
 	script("stop-node", "peer0.court")
 	if _, err := l.Receipt(ctxT(t), old.ID); !errors.Is(err, node.ErrUnavailable) {
