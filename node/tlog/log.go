@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,8 @@ type Checkpoint struct {
 	// Note is the signed note: "<origin>\n<size>\n<base64 root>\n", a
 	// blank line and the log's signature line (c2sp.org/tlog-checkpoint).
 	Note []byte
+
+	made time.Time // when this node signed it (zero if read back)
 }
 
 // Errors the Log returns (wrapped).
@@ -144,6 +147,11 @@ type Log struct {
 	lag       prometheus.Gauge
 	fails     prometheus.Counter
 	witnessed *prometheus.CounterVec
+	// delay: from a block's commit (Wake) to the checkpoint that holds
+	// it; cosignDelay: from a checkpoint to a witness's cosignature.
+	delay       prometheus.Histogram
+	cosignDelay prometheus.Histogram
+	woke        atomic.Int64 // unix ns of the first Wake not yet served
 
 	witnessers []*witnesser
 	wg         sync.WaitGroup
@@ -174,8 +182,13 @@ func Open(cfg Config) (*Log, error) {
 	l.fails = prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_tlog_errors_total", Help: "Failed attempts to extend the transparency log (retried)."})
 	l.witnessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_tlog_witness_total",
 		Help: "Checkpoints submitted to witnesses by witness and outcome (cosigned, refused, unreachable)."}, []string{"witness", "outcome"})
+	buckets := prometheus.ExponentialBuckets(0.001, 2, 15)
+	l.delay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "evidence_tlog_checkpoint_delay_seconds",
+		Help: "From a block's commit to the signed checkpoint that holds it.", Buckets: buckets})
+	l.cosignDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "evidence_tlog_cosign_delay_seconds",
+		Help: "From a checkpoint to a witness's cosignature on it.", Buckets: buckets})
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed} {
+		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed, l.delay, l.cosignDelay} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("tlog: metrics: %w", err)
 			}
@@ -227,6 +240,7 @@ func Open(cfg Config) (*Log, error) {
 
 // Wake makes the log look for new blocks now (call it after each block).
 func (l *Log) Wake() {
+	l.woke.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -282,6 +296,8 @@ func (l *Log) run() {
 func (l *Log) CatchUp(ctx context.Context) error {
 	l.catchMu.Lock()
 	defer l.catchMu.Unlock()
+	// Every block committed before this is read below.
+	woke := l.woke.Swap(0)
 	h, err := l.cfg.Source.Height(ctx)
 	if err != nil {
 		return fmt.Errorf("tlog: ledger height: %w", err)
@@ -374,6 +390,9 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			}
 		}
 	}
+	if woke != 0 {
+		l.delay.Observe(time.Since(time.Unix(0, woke)).Seconds())
+	}
 	if d := time.Since(start); d > 10*time.Second {
 		l.log.Info("transparency log caught up", "size", st.Size, "blocks", st.Next, "took", d.Round(time.Millisecond))
 	}
@@ -387,7 +406,7 @@ func (l *Log) sign(size uint64, root []byte) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("tlog: sign checkpoint: %w", err)
 	}
-	return Checkpoint{Size: size, Root: append([]byte(nil), root...), Note: n}, nil
+	return Checkpoint{Size: size, Root: append([]byte(nil), root...), Note: n, made: time.Now()}, nil
 }
 
 // CheckpointBody is the note text of a checkpoint (c2sp.org/tlog-checkpoint):
@@ -558,20 +577,36 @@ func (l *Log) noteCosigned(size uint64) {
 	l.mu.Unlock()
 }
 
-// ProofCheckpoint is the checkpoint receipts prove inclusion to: the
-// largest a witness cosigned, with every cosignature held for it, if it
-// holds the record's index; else the latest (not cosigned yet).
+// ProofCheckpoint is the checkpoint receipts prove leaf index's
+// inclusion to, with every cosignature held for it: the first checkpoint
+// holding the leaf that a witness cosigned, else the first holding it.
+// Either is kept, so a receipt's log_proof changes at most twice (absent,
+// then to the log's first checkpoint of it, then to its first cosigned
+// one) and the documents made of it stay the same.
 func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
-	cp, err := l.Latest()
+	latest, err := l.Latest()
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	l.mu.RLock()
-	best := l.bestCosigned
-	l.mu.RUnlock()
-	size := cp.Size
-	if best > index && best <= cp.Size {
-		size = best
+	if index >= latest.Size {
+		return Checkpoint{}, fmt.Errorf("%w: leaf %d is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, index, latest.Size)
+	}
+	first := func(prefix []byte) (uint64, error) {
+		var size uint64
+		err := l.cfg.DB.Scan(prefix, numKey(prefix, index+1), func(k, _ []byte) (bool, error) {
+			size = binary.BigEndian.Uint64(k[len(prefix):])
+			return false, nil
+		})
+		return size, err
+	}
+	size, err := first(prefCosig)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("tlog: cosigned checkpoints: %w", err)
+	}
+	if size == 0 || size > latest.Size {
+		if size, err = first(prefCP); err != nil || size == 0 || size > latest.Size {
+			return Checkpoint{}, fmt.Errorf("tlog: no checkpoint holds leaf %d (%v)", index, err)
+		}
 	}
 	n, err := l.Cosigned(size)
 	if err != nil {

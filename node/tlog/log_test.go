@@ -135,14 +135,34 @@ func checkLog(t *testing.T, l *tlog.Log, key tlog.Key, rcs []verifier.Receipt) l
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inc.Index != uint64(i) || inc.Checkpoint.Size != v.Size {
+		if inc.Index != uint64(i) || inc.Checkpoint.Size <= inc.Index || inc.Checkpoint.Size > v.Size {
 			t.Fatalf("record %d: index %d in %d", i, inc.Index, inc.Checkpoint.Size)
 		}
-		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, inc.Index, v.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), inc.Proof, v.Root); err != nil {
+		cv, err := logproof.Open(inc.Checkpoint.Note, origin, key.VerifierKey, nil)
+		if err != nil || cv.Size != inc.Checkpoint.Size || !bytes.Equal(cv.Root, rootOf(leavesUpTo(rcs, cv.Size))) {
+			t.Fatalf("record %d: its checkpoint %v %+v", i, err, cv)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, inc.Index, cv.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), inc.Proof, cv.Root); err != nil {
 			t.Fatalf("record %d: %v", i, err)
+		}
+		// Against the latest checkpoint too.
+		at, err := l.IncludeAt(id, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, at.Index, v.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), at.Proof, v.Root); err != nil {
+			t.Fatalf("record %d in the latest: %v", i, err)
 		}
 	}
 	return v
+}
+
+func leavesUpTo(rcs []verifier.Receipt, n uint64) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = rcs[i].Proof.Record
+	}
+	return out
 }
 
 // rootOf is the RFC 6962 tree hash by the definition (recursive split).
