@@ -118,10 +118,12 @@ func numKey(prefix []byte, n uint64) []byte {
 // state is what the log has written.
 type state struct {
 	V int `json:"v"`
-	// Next is the first block not in the log.
-	Next uint64 `json:"next_block"`
-	Size uint64 `json:"size"`
-	Root []byte `json:"root,omitempty"`
+	// Next is the first block not wholly in the log; Offset how many of
+	// its records are.
+	Next   uint64 `json:"next_block"`
+	Offset uint64 `json:"offset,omitempty"`
+	Size   uint64 `json:"size"`
+	Root   []byte `json:"root,omitempty"`
 }
 
 // Log is the transparency log.
@@ -159,9 +161,11 @@ type Log struct {
 	bestCosigned uint64
 }
 
-// MaxLeavesPerWrite bounds the leaves one store write adds (back-fill of a
-// large ledger goes in steps of about this many, each signed).
-const MaxLeavesPerWrite = 50000
+// MaxLeavesPerWrite bounds the leaves one store write adds (about three
+// keys each, well under badger's largest transaction with the node's
+// small memtables); back-fill and large blocks go in steps of at most this
+// many, each signed.
+const MaxLeavesPerWrite = 2000
 
 // Open opens (or creates) the log and starts following the Source: a new
 // log back-fills the ledger's blocks in the background.
@@ -321,8 +325,19 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("tlog: block %d: %w", st.Next, err)
 			}
-			b.Set(numKey(prefStart, st.Next), binary.BigEndian.AppendUint64(nil, st.Size))
-			for _, leaf := range leaves {
+			if st.Offset > uint64(len(leaves)) {
+				return fmt.Errorf("tlog: block %d holds %d records, the log has %d of them", st.Next, len(leaves), st.Offset)
+			}
+			if st.Offset == 0 {
+				b.Set(numKey(prefStart, st.Next), binary.BigEndian.AppendUint64(nil, st.Size))
+			}
+			// A large block is split over writes (Offset: its leaves in
+			// the log so far).
+			take := leaves[st.Offset:]
+			if len(take) > MaxLeavesPerWrite-added {
+				take = take[:MaxLeavesPerWrite-added]
+			}
+			for _, leaf := range take {
 				if len(leaf) > MaxEntry {
 					return fmt.Errorf("tlog: block %d: a record of %d bytes (entries are at most %d)", st.Next, len(leaf), MaxEntry)
 				}
@@ -342,11 +357,15 @@ func (l *Log) CatchUp(ctx context.Context) error {
 				b.Set(append(append([]byte(nil), prefRec...), r.ID[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
 				st.Size++
 			}
-			if len(leaves) > 0 {
+			if len(take) > 0 {
+				// The block's leaves so far end here (entries are read
+				// back from the block by it).
 				b.Set(numKey(prefEnd, st.Size), binary.BigEndian.AppendUint64(nil, st.Next))
 			}
-			added += len(leaves)
-			st.Next++
+			added += len(take)
+			if st.Offset += uint64(len(take)); st.Offset == uint64(len(leaves)) {
+				st.Next, st.Offset = st.Next+1, 0
+			}
 		}
 		var cp Checkpoint
 		if st.Size > 0 {

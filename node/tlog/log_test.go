@@ -29,14 +29,14 @@ const origin = "evidence-test/tlog"
 // env is an embedded ledger on a real badger store in a temporary
 // directory, and the log key; reopen opens the log again on them.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	db  *store.DB
 	led *embedded.Ledger
 	key tlog.Key
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.open()
@@ -332,5 +332,29 @@ func TestTiles(t *testing.T) {
 	}
 	if data, _, err := l.Tile(ctx, "tile/1/000.p/2"); err != nil || len(data) != 64 {
 		t.Errorf("tile/1/000.p/2: %v", err)
+	}
+}
+
+// TestLargeBlock: a block of more records than one write takes is split
+// over writes; the tree, proofs and entry bundles are those of the whole.
+func TestLargeBlock(t *testing.T) {
+	e := newEnv(t)
+	n := 2*tlog.MaxLeavesPerWrite + 500
+	rcs := e.appendBlocks("a", n, 3)
+	l := e.log()
+	checkLog(t, l, e.key, rcs)
+	// A bundle across the first write's end, read back from the block.
+	b := uint64(tlog.MaxLeavesPerWrite / 256)
+	data, _, err := l.Tile(context.Background(), tlog.TilePath(xtlog.Tile{H: 8, L: -1, N: int64(b), W: 256}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, rc := range rcs[b*256 : b*256+256] {
+		want = binary.BigEndian.AppendUint16(want, uint16(len(rc.Proof.Record)))
+		want = append(want, rc.Proof.Record...)
+	}
+	if !bytes.Equal(data, want) {
+		t.Error("the entry bundle across a split block is not its records")
 	}
 }
