@@ -108,9 +108,10 @@ bench-peers: tools
 	@cat bench-peers.txt
 
 # BASE=REV measures the evidenced of git revision REV in the same run; TSA=1
-# measures this tree with and without two local TSAs stamping every block.
+# measures this tree with and without two local TSAs stamping every block;
+# TLOG=1 with the transparency log and one real witness against --tlog=false.
 bench-load:
-	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
+	EVIDENCE_BENCH_LOAD=1 EVIDENCE_BENCH_BASE=$(BASE) EVIDENCE_BENCH_TSA=$(TSA) EVIDENCE_BENCH_TLOG=$(TLOG) EVIDENCE_BENCH_OUT=$(CURDIR)/bench-load.txt $(GO) test -count=1 -timeout 60m -run TestLoadBenchmarks -v ./cmd/evidenced/
 	@cat bench-load.txt
 
 # Fabric throughput in one run: bare Gateway transactions (one record each,

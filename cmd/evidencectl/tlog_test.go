@@ -247,8 +247,11 @@ func TestHistoryRewriteCaught(t *testing.T) {
 		rcs = append(rcs, rc)
 	}
 	waitFor(t, "the checkpoint of 3 records cosigned", func() bool {
-		rc := getReceipt(t, n.URL, rcs[1].ID)
-		return strings.Contains(rc.LogProof, "\n3\n") && strings.Contains(rc.LogProof, "— "+w.Name+" ")
+		cp, err := fetch(context.Background(), http.DefaultClient, n.URL+"/checkpoint", 1<<16)
+		return err == nil && strings.Contains(string(cp), "\n3\n") && strings.Contains(string(cp), "— "+w.Name+" ")
+	})
+	waitFor(t, "record 2's receipt with a cosigned log proof", func() bool {
+		return strings.Contains(getReceipt(t, n.URL, rcs[1].ID).LogProof, "— "+w.Name+" ")
 	})
 	pkg := filepath.Join(work, "before.pdf")
 	if out, code := ctl("package", rcs[1].ID, "-o", pkg, "--node", n.URL, "--key", key); code != 0 {

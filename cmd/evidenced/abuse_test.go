@@ -317,6 +317,16 @@ func TestAbuse(t *testing.T) {
 		}
 		var rc verifier.Receipt
 		json.Unmarshal(b, &rc)
+		// The receipt is final once the transparency log holds the record
+		// (its log_proof, which a certificate carries, comes after the
+		// block): wait for it, at most a minute.
+		for deadline := time.Now().Add(time.Minute); rc.LogProof == ""; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no log proof after a minute")
+			}
+			_, _, b := do(t, "GET", p.url+"/api/v1/evidence/"+rc.ID, nil)
+			json.Unmarshal(b, &rc)
+		}
 		before := metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="ok"}`)
 		var wg sync.WaitGroup
 		for i := 0; i < 30; i++ {

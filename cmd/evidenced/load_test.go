@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/tlog"
+	"github.com/evidence-node/evidence-node/node/tlog/witnesstest"
 	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
 )
 
@@ -43,11 +48,13 @@ func TestLoadBenchmarks(t *testing.T) {
 	type build struct {
 		name, dir string
 		flags     []string
+		// setup, if set, gives more flags for a run's data directory.
+		setup func(data string) []string
 	}
-	builds := []build{{"this tree", binDir, nil}}
+	builds := []build{{"this tree", binDir, nil, nil}}
 	rounds := 1
 	if rev := os.Getenv("EVIDENCE_BENCH_BASE"); rev != "" {
-		builds = append(builds, build{rev, buildRevision(t, rev), nil})
+		builds = append(builds, build{rev, buildRevision(t, rev), nil, nil})
 		rounds = 2
 	}
 	if os.Getenv("EVIDENCE_BENCH_TSA") == "1" {
@@ -55,7 +62,23 @@ func TestLoadBenchmarks(t *testing.T) {
 		// TSA's RSA signing would be a cost of the test set-up, not of
 		// the node (real TSAs are elsewhere).
 		tp := startTSAsKeys(t, tsatest.ECDSAP256)
-		builds = append([]build{{"with 2 TSAs", binDir, tp.flags()}}, builds...)
+		builds = append([]build{{"with 2 TSAs", binDir, tp.flags(), nil}}, builds...)
+		rounds = 2
+	}
+	if os.Getenv("EVIDENCE_BENCH_TLOG") == "1" {
+		// The transparency log with one real witness (omniwitness), a new
+		// one for each run's new log, against the node without the log.
+		builds = []build{
+			{"log + 1 witness", binDir, nil, func(data string) []string {
+				k, _, err := tlog.LoadOrCreateKey(filepath.Join(data, "tlog-key"), "integration") // startNodeFrom's EVIDENCE_LEDGER_NAME
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := witnesstest.Start(t, "integration", k.VerifierKey)
+				return []string{"--witness", w.URL + " " + w.VerifierKey}
+			}},
+			{"no log", binDir, []string{"--tlog=false"}, nil},
+		}
 		rounds = 2
 	}
 	if s := os.Getenv("EVIDENCE_BENCH_ROUNDS"); s != "" {
@@ -67,7 +90,7 @@ func TestLoadBenchmarks(t *testing.T) {
 	for r := 1; r <= rounds; r++ {
 		for _, b := range builds {
 			fmt.Fprintf(&report, "--- %s, round %d of %d (load %s)\n", b.name, r, rounds, loadAvg())
-			fs := loadRun(t, b.dir, scale, &report, b.flags...)
+			fs := loadRun(t, b.dir, scale, &report, b.setup, b.flags...)
 			if figures[b.name] == nil {
 				figures[b.name] = map[string][]float64{}
 			}
@@ -83,6 +106,10 @@ func TestLoadBenchmarks(t *testing.T) {
 		fmt.Fprintf(&report, "\n%-52s %-26s %-26s %s\n", "figure (min / median / max)", builds[0].name, builds[1].name, "ratio of medians")
 		for _, name := range order {
 			a, b := figures[builds[0].name][name], figures[builds[1].name][name]
+			if len(b) == 0 { // a figure of the first build only (the log's delays)
+				fmt.Fprintf(&report, "%-52s %-26s %-26s\n", name, spread(a), "—")
+				continue
+			}
 			fmt.Fprintf(&report, "%-52s %-26s %-26s %.2f\n", name, spread(a), spread(b), median(a)/median(b))
 		}
 	}
@@ -101,10 +128,15 @@ type figure struct {
 // loadRun starts the evidenced in bin on an empty data directory, runs
 // the load scenarios with this tree's evidencectl, and returns the
 // figures, writing the details to report.
-func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, flags ...string) []figure {
+func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, setup func(string) []string, flags ...string) []figure {
 	secs := func(s float64) string { return fmt.Sprintf("%.0fs", max(2, s*scale)) }
 	data := t.TempDir()
 	key := addPlatform(t, data, "bench")
+	tsa := len(flags) > 0 && flags[0] == "--tsa"
+	withLog := setup != nil
+	if setup != nil {
+		flags = append(flags, setup(data)...)
+	}
 	p := startNodeFrom(t, bin, data, "127.0.0.1:0", flags...)
 	defer stopProc(p)
 	pid := p.cmd.Process.Pid
@@ -128,7 +160,7 @@ func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, f
 			rate = "requests_per_second"
 		}
 		out = append(out, figure{name + ", per s", r[rate].(float64)}, figure{name + ", p99 ms", r["p99_ms"].(float64)})
-		if len(flags) > 0 {
+		if tsa {
 			fmt.Fprintf(report, "%-38s %9.0f tokens awaited (both TSAs), %.0f stored so far\n", "",
 				metricSum(t, p.url, "evidence_timestamps_awaiting", ""), metricSum(t, p.url, "evidence_timestamps_total", ""))
 		}
@@ -148,7 +180,16 @@ func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, f
 	fmt.Fprintf(report, "after %.0f records: RSS %.1f MiB (anonymous %.1f, file-backed %.1f), %d blocks\n",
 		batch["records"].(float64)+single["records"].(float64), mib(rss), mib(anon), mib(file), lv.Height)
 	out = append(out, figure{"RSS after the load, MiB", mib(rss)})
-	if len(flags) > 0 {
+	if withLog {
+		time.Sleep(2 * time.Second) // the last checkpoint and its cosignature
+		cp, cs := histQuantile(t, p.url, "evidence_tlog_checkpoint_delay_seconds", 0.99), histQuantile(t, p.url, "evidence_tlog_cosign_delay_seconds", 0.99)
+		fmt.Fprintf(report, "transparency log: %.0f records; checkpoint after a block p99 ≤ %.3fs (%.0f checkpoints); cosigned p99 ≤ %.3fs after the checkpoint (%.0f cosignatures, %.0f refused, %.0f unreachable)\n",
+			metricSum(t, p.url, "evidence_tlog_size", ""), cp, metricSum(t, p.url, "evidence_tlog_checkpoint_delay_seconds_count", ""), cs,
+			metricSum(t, p.url, "evidence_tlog_witness_total", `outcome="cosigned"`), metricSum(t, p.url, "evidence_tlog_witness_total", `outcome="refused"`),
+			metricSum(t, p.url, "evidence_tlog_witness_total", `outcome="unreachable"`))
+		out = append(out, figure{"checkpoint after a block, p99 ≤ s", cp}, figure{"cosignature after a checkpoint, p99 ≤ s", cs})
+	}
+	if tsa {
 		t0 := time.Now()
 		for metricSum(t, p.url, "evidence_timestamps_awaiting", "") > 0 && time.Since(t0) < 10*time.Minute {
 			time.Sleep(200 * time.Millisecond)
@@ -266,4 +307,47 @@ func memory(t *testing.T, pid int) (rss, anon, file, peak int64) {
 		}
 	}
 	return
+}
+
+// histQuantile is the upper bound of the bucket holding quantile q of a
+// Prometheus histogram the node serves (+Inf as the largest finite bound
+// doubled).
+func histQuantile(t *testing.T, nodeURL, name string, q float64) float64 {
+	t.Helper()
+	resp, err := http.Get(nodeURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for _, l := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(l, name+`_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le, v, _ := strings.Cut(rest, `"} `)
+		n, _ := strconv.ParseFloat(v, 64)
+		f, err := strconv.ParseFloat(le, 64)
+		if le == "+Inf" {
+			f, err = math.Inf(1), nil
+		}
+		if err == nil {
+			bs = append(bs, bucket{f, n})
+		}
+	}
+	if len(bs) == 0 || bs[len(bs)-1].n == 0 {
+		return 0
+	}
+	total := bs[len(bs)-1].n
+	for i, x := range bs {
+		if x.n >= q*total {
+			if math.IsInf(x.le, 1) && i > 0 {
+				return 2 * bs[i-1].le
+			}
+			return x.le
+		}
+	}
+	return 0
 }

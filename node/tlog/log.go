@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,8 @@ type Checkpoint struct {
 	// Note is the signed note: "<origin>\n<size>\n<base64 root>\n", a
 	// blank line and the log's signature line (c2sp.org/tlog-checkpoint).
 	Note []byte
+
+	made time.Time // when this node signed it (zero if read back)
 }
 
 // Errors the Log returns (wrapped).
@@ -115,10 +118,12 @@ func numKey(prefix []byte, n uint64) []byte {
 // state is what the log has written.
 type state struct {
 	V int `json:"v"`
-	// Next is the first block not in the log.
-	Next uint64 `json:"next_block"`
-	Size uint64 `json:"size"`
-	Root []byte `json:"root,omitempty"`
+	// Next is the first block not wholly in the log; Offset how many of
+	// its records are.
+	Next   uint64 `json:"next_block"`
+	Offset uint64 `json:"offset,omitempty"`
+	Size   uint64 `json:"size"`
+	Root   []byte `json:"root,omitempty"`
 }
 
 // Log is the transparency log.
@@ -144,6 +149,11 @@ type Log struct {
 	lag       prometheus.Gauge
 	fails     prometheus.Counter
 	witnessed *prometheus.CounterVec
+	// delay: from a block's commit (Wake) to the checkpoint that holds
+	// it; cosignDelay: from a checkpoint to a witness's cosignature.
+	delay       prometheus.Histogram
+	cosignDelay prometheus.Histogram
+	woke        atomic.Int64 // unix ns of the first Wake not yet served
 
 	witnessers []*witnesser
 	wg         sync.WaitGroup
@@ -151,9 +161,11 @@ type Log struct {
 	bestCosigned uint64
 }
 
-// MaxLeavesPerWrite bounds the leaves one store write adds (back-fill of a
-// large ledger goes in steps of about this many, each signed).
-const MaxLeavesPerWrite = 50000
+// MaxLeavesPerWrite bounds the leaves one store write adds (about three
+// keys each, well under badger's largest transaction with the node's
+// small memtables); back-fill and large blocks go in steps of at most this
+// many, each signed.
+const MaxLeavesPerWrite = 2000
 
 // Open opens (or creates) the log and starts following the Source: a new
 // log back-fills the ledger's blocks in the background.
@@ -174,8 +186,13 @@ func Open(cfg Config) (*Log, error) {
 	l.fails = prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_tlog_errors_total", Help: "Failed attempts to extend the transparency log (retried)."})
 	l.witnessed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_tlog_witness_total",
 		Help: "Checkpoints submitted to witnesses by witness and outcome (cosigned, refused, unreachable)."}, []string{"witness", "outcome"})
+	buckets := prometheus.ExponentialBuckets(0.001, 2, 15)
+	l.delay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "evidence_tlog_checkpoint_delay_seconds",
+		Help: "From a block's commit to the signed checkpoint that holds it.", Buckets: buckets})
+	l.cosignDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "evidence_tlog_cosign_delay_seconds",
+		Help: "From a checkpoint to a witness's cosignature on it.", Buckets: buckets})
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed} {
+		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed, l.delay, l.cosignDelay} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("tlog: metrics: %w", err)
 			}
@@ -227,6 +244,7 @@ func Open(cfg Config) (*Log, error) {
 
 // Wake makes the log look for new blocks now (call it after each block).
 func (l *Log) Wake() {
+	l.woke.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -282,6 +300,8 @@ func (l *Log) run() {
 func (l *Log) CatchUp(ctx context.Context) error {
 	l.catchMu.Lock()
 	defer l.catchMu.Unlock()
+	// Every block committed before this is read below.
+	woke := l.woke.Swap(0)
 	h, err := l.cfg.Source.Height(ctx)
 	if err != nil {
 		return fmt.Errorf("tlog: ledger height: %w", err)
@@ -305,12 +325,23 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("tlog: block %d: %w", st.Next, err)
 			}
-			b.Set(numKey(prefStart, st.Next), binary.BigEndian.AppendUint64(nil, st.Size))
-			for _, leaf := range leaves {
+			if st.Offset > uint64(len(leaves)) {
+				return fmt.Errorf("tlog: block %d holds %d records, the log has %d of them", st.Next, len(leaves), st.Offset)
+			}
+			if st.Offset == 0 {
+				b.Set(numKey(prefStart, st.Next), binary.BigEndian.AppendUint64(nil, st.Size))
+			}
+			// A large block is split over writes (Offset: its leaves in
+			// the log so far).
+			take := leaves[st.Offset:]
+			if len(take) > MaxLeavesPerWrite-added {
+				take = take[:MaxLeavesPerWrite-added]
+			}
+			for _, leaf := range take {
 				if len(leaf) > MaxEntry {
 					return fmt.Errorf("tlog: block %d: a record of %d bytes (entries are at most %d)", st.Next, len(leaf), MaxEntry)
 				}
-				r, err := evidence.ParseRecord(leaf)
+				id, err := recordID(leaf)
 				if err != nil {
 					return fmt.Errorf("tlog: block %d: %w", st.Next, err)
 				}
@@ -323,14 +354,18 @@ func (l *Log) CatchUp(ctx context.Context) error {
 					b.Set(numKey(prefHash, uint64(hashIdx)), x[:])
 					hashIdx++
 				}
-				b.Set(append(append([]byte(nil), prefRec...), r.ID[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
+				b.Set(append(append([]byte(nil), prefRec...), id[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
 				st.Size++
 			}
-			if len(leaves) > 0 {
+			if len(take) > 0 {
+				// The block's leaves so far end here (entries are read
+				// back from the block by it).
 				b.Set(numKey(prefEnd, st.Size), binary.BigEndian.AppendUint64(nil, st.Next))
 			}
-			added += len(leaves)
-			st.Next++
+			added += len(take)
+			if st.Offset += uint64(len(take)); st.Offset == uint64(len(leaves)) {
+				st.Next, st.Offset = st.Next+1, 0
+			}
 		}
 		var cp Checkpoint
 		if st.Size > 0 {
@@ -374,6 +409,9 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			}
 		}
 	}
+	if woke != 0 {
+		l.delay.Observe(time.Since(time.Unix(0, woke)).Seconds())
+	}
 	if d := time.Since(start); d > 10*time.Second {
 		l.log.Info("transparency log caught up", "size", st.Size, "blocks", st.Next, "took", d.Round(time.Millisecond))
 	}
@@ -387,7 +425,7 @@ func (l *Log) sign(size uint64, root []byte) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("tlog: sign checkpoint: %w", err)
 	}
-	return Checkpoint{Size: size, Root: append([]byte(nil), root...), Note: n}, nil
+	return Checkpoint{Size: size, Root: append([]byte(nil), root...), Note: n, made: time.Now()}, nil
 }
 
 // CheckpointBody is the note text of a checkpoint (c2sp.org/tlog-checkpoint):
@@ -558,20 +596,36 @@ func (l *Log) noteCosigned(size uint64) {
 	l.mu.Unlock()
 }
 
-// ProofCheckpoint is the checkpoint receipts prove inclusion to: the
-// largest a witness cosigned, with every cosignature held for it, if it
-// holds the record's index; else the latest (not cosigned yet).
+// ProofCheckpoint is the checkpoint receipts prove leaf index's
+// inclusion to, with every cosignature held for it: the first checkpoint
+// holding the leaf that a witness cosigned, else the first holding it.
+// Either is kept, so a receipt's log_proof changes at most twice (absent,
+// then to the log's first checkpoint of it, then to its first cosigned
+// one) and the documents made of it stay the same.
 func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
-	cp, err := l.Latest()
+	latest, err := l.Latest()
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	l.mu.RLock()
-	best := l.bestCosigned
-	l.mu.RUnlock()
-	size := cp.Size
-	if best > index && best <= cp.Size {
-		size = best
+	if index >= latest.Size {
+		return Checkpoint{}, fmt.Errorf("%w: leaf %d is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, index, latest.Size)
+	}
+	first := func(prefix []byte) (uint64, error) {
+		var size uint64
+		err := l.cfg.DB.Scan(prefix, numKey(prefix, index+1), func(k, _ []byte) (bool, error) {
+			size = binary.BigEndian.Uint64(k[len(prefix):])
+			return false, nil
+		})
+		return size, err
+	}
+	size, err := first(prefCosig)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("tlog: cosigned checkpoints: %w", err)
+	}
+	if size == 0 || size > latest.Size {
+		if size, err = first(prefCP); err != nil || size == 0 || size > latest.Size {
+			return Checkpoint{}, fmt.Errorf("tlog: no checkpoint holds leaf %d (%v)", index, err)
+		}
 	}
 	n, err := l.Cosigned(size)
 	if err != nil {
@@ -613,4 +667,26 @@ func (l *Log) TrustRoot() *block.Log {
 		r.Witnesses = append(r.Witnesses, w.Key)
 	}
 	return r
+}
+
+// recordID is the ID of a record in canonical encoding: read from its
+// fixed place (`{"v":N,"id":"<27 characters>"`) when it is there, else by
+// decoding the record. (The ledger checked the record; the log needs only
+// its ID, and decoding is half the log's work.)
+func recordID(leaf []byte) (evidence.ID, error) {
+	const pre, mid = `{"v":`, `,"id":"`
+	if len(leaf) > len(pre)+1+len(mid)+27 && string(leaf[:len(pre)]) == pre && leaf[len(pre)] >= '1' && leaf[len(pre)] <= '9' &&
+		string(leaf[len(pre)+1:len(pre)+1+len(mid)]) == mid {
+		at := len(pre) + 1 + len(mid)
+		if leaf[at+27] == '"' {
+			if id, err := evidence.ParseID(string(leaf[at : at+27])); err == nil {
+				return id, nil
+			}
+		}
+	}
+	r, err := evidence.ParseRecord(leaf)
+	if err != nil {
+		return evidence.ID{}, err
+	}
+	return r.ID, nil
 }

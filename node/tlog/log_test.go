@@ -29,14 +29,14 @@ const origin = "evidence-test/tlog"
 // env is an embedded ledger on a real badger store in a temporary
 // directory, and the log key; reopen opens the log again on them.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	db  *store.DB
 	led *embedded.Ledger
 	key tlog.Key
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.open()
@@ -135,14 +135,34 @@ func checkLog(t *testing.T, l *tlog.Log, key tlog.Key, rcs []verifier.Receipt) l
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inc.Index != uint64(i) || inc.Checkpoint.Size != v.Size {
+		if inc.Index != uint64(i) || inc.Checkpoint.Size <= inc.Index || inc.Checkpoint.Size > v.Size {
 			t.Fatalf("record %d: index %d in %d", i, inc.Index, inc.Checkpoint.Size)
 		}
-		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, inc.Index, v.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), inc.Proof, v.Root); err != nil {
+		cv, err := logproof.Open(inc.Checkpoint.Note, origin, key.VerifierKey, nil)
+		if err != nil || cv.Size != inc.Checkpoint.Size || !bytes.Equal(cv.Root, rootOf(leavesUpTo(rcs, cv.Size))) {
+			t.Fatalf("record %d: its checkpoint %v %+v", i, err, cv)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, inc.Index, cv.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), inc.Proof, cv.Root); err != nil {
 			t.Fatalf("record %d: %v", i, err)
+		}
+		// Against the latest checkpoint too.
+		at, err := l.IncludeAt(id, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, at.Index, v.Size, rfc6962.DefaultHasher.HashLeaf(rc.Proof.Record), at.Proof, v.Root); err != nil {
+			t.Fatalf("record %d in the latest: %v", i, err)
 		}
 	}
 	return v
+}
+
+func leavesUpTo(rcs []verifier.Receipt, n uint64) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = rcs[i].Proof.Record
+	}
+	return out
 }
 
 // rootOf is the RFC 6962 tree hash by the definition (recursive split).
@@ -312,5 +332,29 @@ func TestTiles(t *testing.T) {
 	}
 	if data, _, err := l.Tile(ctx, "tile/1/000.p/2"); err != nil || len(data) != 64 {
 		t.Errorf("tile/1/000.p/2: %v", err)
+	}
+}
+
+// TestLargeBlock: a block of more records than one write takes is split
+// over writes; the tree, proofs and entry bundles are those of the whole.
+func TestLargeBlock(t *testing.T) {
+	e := newEnv(t)
+	n := 2*tlog.MaxLeavesPerWrite + 500
+	rcs := e.appendBlocks("a", n, 3)
+	l := e.log()
+	checkLog(t, l, e.key, rcs)
+	// A bundle across the first write's end, read back from the block.
+	b := uint64(tlog.MaxLeavesPerWrite / 256)
+	data, _, err := l.Tile(context.Background(), tlog.TilePath(xtlog.Tile{H: 8, L: -1, N: int64(b), W: 256}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, rc := range rcs[b*256 : b*256+256] {
+		want = binary.BigEndian.AppendUint16(want, uint16(len(rc.Proof.Record)))
+		want = append(want, rc.Proof.Record...)
+	}
+	if !bytes.Equal(data, want) {
+		t.Error("the entry bundle across a split block is not its records")
 	}
 }

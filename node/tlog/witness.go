@@ -256,6 +256,9 @@ func (ws *witnesser) store(cp Checkpoint, answer []byte) error {
 	}
 	ws.size = cp.Size
 	ws.l.noteCosigned(cp.Size)
+	if !cp.made.IsZero() {
+		ws.l.cosignDelay.Observe(time.Since(cp.made).Seconds())
+	}
 	return nil
 }
 

@@ -104,6 +104,12 @@ func TestRealWitnesses(t *testing.T) {
 	if err != nil || inc.Checkpoint.Size != 405 {
 		t.Fatalf("inclusion with a witness down: %v %d", err, inc.Checkpoint.Size)
 	}
+	// A record of size 8's step proves to the checkpoint of 8, cosigned
+	// by both: receipts keep their first cosigned checkpoint.
+	inc, err = l.Include(mustID(t, rcs[7].ID))
+	if err != nil || inc.Checkpoint.Size != 8 || !strings.Contains(string(inc.Checkpoint.Note), w2.Name) {
+		t.Fatalf("record 7: %v size %d\n%s", err, inc.Checkpoint.Size, inc.Checkpoint.Note)
+	}
 
 	// The log restarts (its record of each witness's size from the
 	// store), witness 2 comes back and catches up with one proof.
