@@ -30,11 +30,9 @@ import (
 )
 
 // plannedMetrics are named by the dashboard and the alert rules before
-// the node exports them: the name the transparency-log component (issue
-// 12) is to export.
-var plannedMetrics = map[string]bool{
-	"evidence_tlog_checkpoint_age_seconds": true,
-}
+// the node exports them (none now; a panel or rule naming one must say
+// "planned").
+var plannedMetrics = map[string]bool{}
 
 // fromPrometheus are series Prometheus makes itself, not the node.
 var fromPrometheus = map[string]bool{"up": true}

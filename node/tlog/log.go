@@ -140,6 +140,9 @@ type Log struct {
 	mu sync.RWMutex
 	st state
 	cp Checkpoint // the latest; Size 0 before the first
+	// cpSince is when cp was signed (or, read back at Open, when the log
+	// opened): the witnesses' lag is counted from it.
+	cpSince time.Time
 
 	// pending are hashes of the write being prepared (ReadHashes sees
 	// them before they reach the store); only the log's goroutine uses it.
@@ -191,8 +194,20 @@ func Open(cfg Config) (*Log, error) {
 		Help: "From a block's commit to the signed checkpoint that holds it.", Buckets: buckets})
 	l.cosignDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "evidence_tlog_cosign_delay_seconds",
 		Help: "From a checkpoint to a witness's cosignature on it.", Buckets: buckets})
+	// The witnesses' lag: how long the newest checkpoint has waited for a
+	// cosignature (0 once one holds it, and on a node without witnesses).
+	uncosigned := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "evidence_tlog_checkpoint_age_seconds",
+		Help: "Seconds the newest checkpoint has waited for a witness's cosignature (0 once cosigned, or without --witness)."},
+		func() float64 {
+			l.mu.RLock()
+			defer l.mu.RUnlock()
+			if len(l.cfg.Witnesses) == 0 || l.cp.Size == 0 || l.bestCosigned >= l.cp.Size || l.cpSince.IsZero() {
+				return 0
+			}
+			return time.Since(l.cpSince).Seconds()
+		})
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed, l.delay, l.cosignDelay} {
+		for _, c := range []prometheus.Collector{l.size, l.lag, l.fails, l.witnessed, l.delay, l.cosignDelay, uncosigned} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("tlog: metrics: %w", err)
 			}
@@ -213,6 +228,9 @@ func Open(cfg Config) (*Log, error) {
 				return nil, fmt.Errorf("tlog: checkpoint %d: %w", l.st.Size, err)
 			}
 			l.cp = Checkpoint{Size: l.st.Size, Root: l.st.Root, Note: n}
+			// Its signing time is not stored: the witnesses' lag counts
+			// from this start.
+			l.cpSince = time.Now()
 		}
 	}
 	if l.cp.Size > 0 {
@@ -393,7 +411,7 @@ func (l *Log) CatchUp(ctx context.Context) error {
 		l.st = st
 		newCP := cp.Size > l.cp.Size
 		if newCP {
-			l.cp = cp
+			l.cp, l.cpSince = cp, cp.made
 		}
 		l.mu.Unlock()
 		l.size.Set(float64(st.Size))

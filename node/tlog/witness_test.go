@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/node/tlog/witnesstest"
@@ -155,5 +158,62 @@ func TestParseWitness(t *testing.T) {
 		if _, err := tlog.ParseWitness(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
+	}
+}
+
+// TestCheckpointAgeMetric: evidence_tlog_checkpoint_age_seconds (the
+// witness alert's metric) is 0 while the newest checkpoint is cosigned,
+// grows while the only witness is down and a newer checkpoint waits, and
+// is 0 again once the witness, back, cosigns it.
+func TestCheckpointAgeMetric(t *testing.T) {
+	e := newEnv(t)
+	w := witnesstest.Start(t, origin, e.key.VerifierKey)
+	e.appendBlocks("a", 3)
+	reg := prometheus.NewRegistry()
+	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led), Witnesses: []tlog.Witness{witnessOf(t, w)}, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	age := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "evidence_tlog_checkpoint_age_seconds" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("evidence_tlog_checkpoint_age_seconds not exported")
+		return 0
+	}
+	if err := l.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WitnessNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := age(); a != 0 {
+		t.Fatalf("the newest checkpoint is cosigned: age %v, want 0", a)
+	}
+	w.Stop()
+	e.appendBlocks("b", 2)
+	if err := l.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.WitnessNow(ctx) // fails: the witness is down
+	time.Sleep(50 * time.Millisecond)
+	if a := age(); a < 0.05 {
+		t.Fatalf("a checkpoint waiting for the only witness: age %v, want ≥ 0.05 s", a)
+	}
+	w.Restart(t)
+	if err := l.WitnessNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a := age(); a != 0 {
+		t.Fatalf("cosigned again: age %v, want 0", a)
 	}
 }
