@@ -54,10 +54,11 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 		return usagef("key %s takes no arguments", args[0])
 	}
 	if which != nil && *which == keyKindCkpt {
-		// The hook for the transparency log's checkpoint key: node/tlog
-		// rotates it here once the log exists (docs/operations.md,
-		// "Rotating the checkpoint key").
-		return usagef("key rotate --which checkpoint: this node has no transparency log yet, so no checkpoint key to rotate (docs/operations.md#rotating-the-checkpoint-key)")
+		// The transparency log's key (DATA/tlog-key) names the log to
+		// its witnesses and monitors: rotating it needs the verifier to
+		// take a key per range of checkpoints, not built yet
+		// (docs/operations.md, "Rotating the checkpoint key").
+		return usagef("key rotate --which checkpoint: not supported yet: the transparency log's key (DATA/tlog-key) is how witnesses and monitors know the log, and receipts prove to checkpoints signed by it; see docs/operations.md#rotating-the-checkpoint-key")
 	}
 	if which != nil && *which != keyKindNode {
 		return usagef("key rotate --which %q: want node or checkpoint", *which)
