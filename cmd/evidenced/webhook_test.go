@@ -121,6 +121,27 @@ func (r *hookReceiver) records(kind string) map[string]bool {
 	return out
 }
 
+// hookedPlatform registers platform "acme" in data with a webhook to a new
+// receiver refusing the fraction fail of deliveries (evidencectl platform
+// webhook, whose secret is on its output's last line), and returns the
+// platform's API key and the receiver.
+func hookedPlatform(t *testing.T, data string, fail float64) (string, *hookReceiver) {
+	t.Helper()
+	key := addPlatform(t, data, "acme")
+	recv := newReceiver(t, fail)
+	out, code := ctl(t, nil, "platform", "webhook", "acme", "--url", "http://"+recv.addr+"/hooks/evidence", "--data", data)
+	if code != 0 {
+		t.Fatalf("platform webhook: %d %s", code, out)
+	}
+	if !strings.HasPrefix(lastLine(out), "whsec_") {
+		t.Fatalf("no secret on the last line: %s", out)
+	}
+	recv.mu.Lock()
+	recv.secret = lastLine(out)
+	recv.mu.Unlock()
+	return key, recv
+}
+
 // TestWebhooks: a platform's endpoint that refuses 30 % of deliveries and
 // is down for 10 s, and the node killed with SIGKILL under load: every
 // record acknowledged is told to the platform (evidence.committed) at
@@ -130,18 +151,7 @@ func TestWebhooks(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	data := t.TempDir()
-	key := addPlatform(t, data, "acme")
-	recv := newReceiver(t, 0.3)
-	out, code := ctl(t, nil, "platform", "webhook", "acme", "--url", "http://"+recv.addr+"/hooks/evidence", "--data", data)
-	if code != 0 {
-		t.Fatalf("platform webhook: %d %s", code, out)
-	}
-	recv.mu.Lock()
-	recv.secret = lastLine(out)
-	recv.mu.Unlock()
-	if !strings.HasPrefix(lastLine(out), "whsec_") {
-		t.Fatalf("no secret on the last line: %s", out)
-	}
+	key, recv := hookedPlatform(t, data, 0.3)
 
 	p := startNode(t, data, "127.0.0.1:0")
 	acks := filepath.Join(t.TempDir(), "acks.jsonl")
@@ -250,15 +260,7 @@ func TestWebhookTimestamped(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	data := t.TempDir()
-	key := addPlatform(t, data, "acme")
-	recv := newReceiver(t, 0)
-	out, code := ctl(t, nil, "platform", "webhook", "acme", "--url", "http://"+recv.addr+"/hooks", "--data", data)
-	if code != 0 {
-		t.Fatalf("platform webhook: %d %s", code, out)
-	}
-	recv.mu.Lock()
-	recv.secret = lastLine(out)
-	recv.mu.Unlock()
+	key, recv := hookedPlatform(t, data, 0)
 	ts := tsatest.Start(t, tsatest.Options{})
 	roots := filepath.Join(t.TempDir(), "tsa-roots.pem")
 	if err := os.WriteFile(roots, ts.CA.PEM, 0o600); err != nil {
@@ -328,7 +330,7 @@ func TestWebhookTimestamped(t *testing.T) {
 
 	// The platform's commands: deliveries lists both events of each
 	// record as delivered; redeliver sends one again.
-	out, code = ctl(t, nil, "platform", "deliveries", "--node", p.url, "--key", key, "--json")
+	out, code := ctl(t, nil, "platform", "deliveries", "--node", p.url, "--key", key, "--json")
 	if code != 0 {
 		t.Fatalf("platform deliveries: exit %d: %s", code, out)
 	}

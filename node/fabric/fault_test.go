@@ -65,39 +65,33 @@ func TestNodeRestarts(t *testing.T) {
 	}
 	script("start-node", "peer0.platform")
 	script("start-node", "peer0.notary")
-	// The gateway learns of restarted peers through discovery (gossip
-	// alive messages), a few seconds after they are up: until then it
-	// finds no combination for the policy.
-	start = time.Now()
-	var backErr error
-	for time.Since(start) < 30*time.Second {
-		if backErr = appendOne("endorser back"); backErr == nil {
-			break
+	// appendAgain appends until it works, for up to 30 s: the gateway
+	// learns of restarted peers through discovery (gossip alive
+	// messages), a few seconds after they are up; until then it finds no
+	// combination for the policy.
+	appendAgain := func(what string) {
+		t.Helper()
+		start := time.Now()
+		var err error
+		for time.Since(start) < 30*time.Second {
+			if err = appendOne(what); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		time.Sleep(200 * time.Millisecond)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%s: append works again %v after the restart", what, time.Since(start).Round(time.Millisecond))
 	}
-	if backErr != nil {
-		t.Fatalf("after the endorsers restarted: %v", backErr)
-	}
-	t.Logf("append works again %v after the endorsers were up", time.Since(start).Round(time.Millisecond))
+	appendAgain("endorsers back")
 
 	script("stop-node", "peer0.court")
 	if _, err := l.Receipt(ctxT(t), old.ID); !errors.Is(err, node.ErrUnavailable) {
 		t.Fatalf("reading with the node's peer down: %v, want ErrUnavailable", err)
 	}
 	script("start-node", "peer0.court")
-	start = time.Now()
-	var lastErr error
-	for time.Since(start) < 30*time.Second {
-		if lastErr = appendOne("own peer back"); lastErr == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if lastErr != nil {
-		t.Fatalf("after the node's peer restarted: %v", lastErr)
-	}
-	t.Logf("append works again %v after the peer was up", time.Since(start).Round(time.Millisecond))
+	appendAgain("own peer back")
 	if _, err := l.Receipt(ctxT(t), old.ID); err != nil {
 		t.Fatal(err)
 	}
