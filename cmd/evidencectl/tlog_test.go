@@ -25,6 +25,23 @@ import (
 )
 
 // buildBinaries builds evidenced and evidencectl into a temporary
+// newWitnessedData registers platform "acme" in data (returning its API
+// key) and makes the log key before the node's first start, so that a
+// witness can be told it (as an operator would after the first start).
+func newWitnessedData(t *testing.T, ctl func(args ...string) (string, int), data string) (string, tlog.Key) {
+	t.Helper()
+	out, code := ctl("platform", "add", "acme", "--data", data)
+	if code != 0 {
+		t.Fatalf("platform add: %s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(data, "tlog-key"), "evidence-local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines[len(lines)-1], lk
+}
+
 // directory and returns a runner of evidencectl.
 func buildBinaries(t *testing.T) (string, func(args ...string) (string, int)) {
 	t.Helper()
@@ -61,24 +78,13 @@ func TestPackageCosignedByWitness(t *testing.T) {
 	}
 	bin, ctl := buildBinaries(t)
 	data, work := t.TempDir(), t.TempDir()
-	out, code := ctl("platform", "add", "acme", "--data", data)
-	if code != 0 {
-		t.Fatalf("platform add: %s", out)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	key := lines[len(lines)-1]
-	// The log key made before the node's first start, so that the
-	// witness can be told it (as an operator would after the first start).
-	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(data, "tlog-key"), "evidence-local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, lk := newWitnessedData(t, ctl, data)
 	w := witnesstest.Start(t, "evidence-local", lk.VerifierKey)
 	other := witnesstest.Start(t, "evidence-local", lk.VerifierKey) // trusted by nobody here, never asked
 	nodeURL := startNode(t, filepath.Join(bin, "evidenced"), data, "--witness", w.URL+" "+w.VerifierKey)
 	node := []string{"--node", nodeURL, "--key", key}
 
-	out, code = ctl(append([]string{"submit", "--text", "采购合同 HT-2026-001"}, node...)...)
+	out, code := ctl(append([]string{"submit", "--text", "采购合同 HT-2026-001"}, node...)...)
 	if code != 0 {
 		t.Fatalf("submit: %s", out)
 	}
@@ -220,16 +226,7 @@ func TestHistoryRewriteCaught(t *testing.T) {
 	}
 	bin, ctl := buildBinaries(t)
 	data, work := t.TempDir(), t.TempDir()
-	out, code := ctl("platform", "add", "acme", "--data", data)
-	if code != 0 {
-		t.Fatalf("platform add: %s", out)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	key := lines[len(lines)-1]
-	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(data, "tlog-key"), "evidence-local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, lk := newWitnessedData(t, ctl, data)
 	w := witnesstest.Start(t, "evidence-local", lk.VerifierKey)
 	witnessFlag := []string{"--witness", w.URL + " " + w.VerifierKey}
 	n := startNodeProc(t, filepath.Join(bin, "evidenced"), data, witnessFlag...)
@@ -306,7 +303,7 @@ func TestHistoryRewriteCaught(t *testing.T) {
 	}
 
 	n = startNodeProc(t, filepath.Join(bin, "evidenced"), data, witnessFlag...)
-	out, code = ctl("submit", "--text", "合同四", "--node", n.URL, "--key", key)
+	out, code := ctl("submit", "--text", "合同四", "--node", n.URL, "--key", key)
 	if code != 0 {
 		t.Fatalf("submit after the rewrite: %s", out)
 	}

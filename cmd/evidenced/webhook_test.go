@@ -108,6 +108,25 @@ func (r *hookReceiver) up() {
 	r.serve(ln)
 }
 
+// waitAttempts waits until the receiver has seen more than n delivery
+// attempts (a redelivery came), failing the test after within.
+func (r *hookReceiver) waitAttempts(n int, within time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r.mu.Lock()
+		got := r.attempts
+		r.mu.Unlock()
+		if got > n {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatal("the redelivery never came")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // records returns the record IDs accepted, by event type.
 func (r *hookReceiver) records(kind string) map[string]bool {
 	r.mu.Lock()
@@ -234,19 +253,7 @@ func TestWebhooks(t *testing.T) {
 	if err := c.Redeliver(t.Context(), one); err != nil {
 		t.Fatalf("redeliver %s: %v", one, err)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		recv.mu.Lock()
-		n := recv.attempts
-		recv.mu.Unlock()
-		if n > before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a redelivery never came")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	recv.waitAttempts(before, 20*time.Second)
 }
 
 // TestWebhookTimestamped: with --tsa, each record's platform is told
@@ -359,18 +366,6 @@ func TestWebhookTimestamped(t *testing.T) {
 	if out, code := ctl(t, nil, "platform", "redeliver", "msg_nosuch", "--node", p.url, "--key", key); code == 0 {
 		t.Fatalf("redeliver of an unknown webhook-id: exit 0: %s", out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		recv.mu.Lock()
-		n := recv.attempts
-		recv.mu.Unlock()
-		if n > before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the redelivery never came")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	recv.waitAttempts(before, 20*time.Second)
 	recv.mu.Lock()
 }
