@@ -74,8 +74,10 @@ func (m *Metrics) ObserveBlock(number uint64, records int, took time.Duration) {
 }
 
 // ObserveCorrupted counts stored data found not to match its hashes (at
-// start-up or on a read, which is refused) (the embedded ledger's OnCorrupted): first is true the
-// first time block (-1: not known) is found corrupted.
+// start-up or on a read, which is refused) (the embedded ledger's
+// OnCorrupted; the Fabric ledger's, for a block or transaction the peer
+// served that fails the verifier's check): first is true the first time
+// block (-1: not known) is found corrupted.
 func (m *Metrics) ObserveCorrupted(block int64, first bool) {
 	m.corruptReads.Inc()
 	if first && block >= 0 {

@@ -423,7 +423,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		// slow or unreachable network is answered 202, never lost.
 		queue = true
 		fl, err := fabric.Open(fabric.Config{Profile: cfg.FabricConfig, Org: cfg.FabricOrg, Logger: logger,
-			OnBatch: onBlock, OnTx: onTx})
+			OnBatch: onBlock, OnTx: onTx, OnCorrupted: metrics.ObserveCorrupted})
 		if err != nil {
 			return err
 		}

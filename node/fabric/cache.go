@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -16,6 +17,8 @@ type cachedBlock struct {
 
 	mu  sync.Mutex
 	txs map[string]*txProof
+	// checked is set once the whole block passed checkBlock.
+	checked bool
 }
 
 // txProof is what the receipts of one transaction share.
@@ -63,30 +66,34 @@ func (c *blockCache) byTx(txID string) *cachedBlock {
 	return nil
 }
 
-// add parses raw and keeps it.
-func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
+// parseBlock parses bytes the peer served as a block. An error is about
+// the bytes (they are not a Fabric block), never the network.
+func parseBlock(raw []byte) (*cachedBlock, error) {
 	b, err := fabricblock.Parse(raw)
 	if err != nil {
-		return nil, unavailable("block", err)
+		return nil, err
 	}
 	// Only the transaction IDs here: the transaction a receipt needs is
 	// parsed and checked in full by txProof.
 	ids, err := b.TxIDs()
 	if err != nil {
-		return nil, unavailable("block", err)
+		return nil, err
 	}
+	return &cachedBlock{raw: raw, b: b, txIDs: ids, txs: map[string]*txProof{}}, nil
+}
+
+// add keeps cb, or returns the block of that number already kept.
+func (c *blockCache) add(cb *cachedBlock) *cachedBlock {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := b.Header.Number
-	if cb := c.byNum[n]; cb != nil {
-		return cb, nil
+	n := cb.b.Header.Number
+	if old := c.byNum[n]; old != nil {
+		return old
 	}
-	cb := &cachedBlock{raw: raw, b: b, txs: map[string]*txProof{}}
 	c.byNum[n] = cb
-	for _, id := range ids {
+	for _, id := range cb.txIDs {
 		c.txs[id] = n
 	}
-	cb.txIDs = ids
 	c.order = append(c.order, n)
 	for len(c.order) > c.max {
 		old := c.order[0]
@@ -96,5 +103,25 @@ func (c *blockCache) add(raw []byte) (*cachedBlock, error) {
 		}
 		delete(c.byNum, old)
 	}
-	return cb, nil
+	return cb
+}
+
+// drop forgets cb (its bytes failed their check): the next read asks the
+// peer again.
+func (c *blockCache) drop(cb *cachedBlock) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := cb.b.Header.Number
+	if c.byNum[n] != cb {
+		return
+	}
+	for _, id := range cb.txIDs {
+		if c.txs[id] == n {
+			delete(c.txs, id)
+		}
+	}
+	delete(c.byNum, n)
+	if i := slices.Index(c.order, n); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,12 @@ type Config struct {
 	// answer: the node asks for its trusted timestamps (node/tsa). An
 	// error is logged; the answer is not held back.
 	OnTx func(txID string, batchRoot []byte, block uint64, ledgerTime string) error
+	// OnCorrupted, if set, is called each time a block or transaction the
+	// peer served fails the verifier's check and is refused (answered
+	// node.ErrCorrupted): block is its number (-1 if not known), first is
+	// true the first time that block is found corrupted (as
+	// embedded.Config.OnCorrupted).
+	OnCorrupted func(block int64, first bool)
 }
 
 func (c *Config) defaults() {
@@ -140,7 +147,8 @@ type Ledger struct {
 	rootsMu sync.Mutex
 	roots   *block.TrustRoots
 
-	cache *blockCache
+	cache    *blockCache
+	reported reported
 
 	batcher *node.Batcher
 	closed  atomic.Bool
@@ -277,7 +285,7 @@ func (l *Ledger) checkOpen() error {
 
 // unavailable wraps err as node.ErrUnavailable unless it already says more.
 func unavailable(what string, err error) error {
-	if errors.Is(err, node.ErrNotFound) || errors.Is(err, node.ErrConflict) || errors.Is(err, node.ErrUnavailable) || errors.Is(err, node.ErrClosed) {
+	if errors.Is(err, node.ErrNotFound) || errors.Is(err, node.ErrConflict) || errors.Is(err, node.ErrUnavailable) || errors.Is(err, node.ErrClosed) || errors.Is(err, node.ErrCorrupted) {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %w", node.ErrUnavailable, what, err)
@@ -294,11 +302,14 @@ func (l *Ledger) evaluate(ctx context.Context, c *client.Contract, fn string, ar
 
 // trustRoots returns the channel's trust roots, read once from the
 // channel configuration (cscc GetChannelConfig).
+// The lock is not held over the call: callers racing before the first
+// answer each ask, and the first answer is kept.
 func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
 	l.rootsMu.Lock()
-	defer l.rootsMu.Unlock()
-	if l.roots != nil {
-		return *l.roots, nil
+	roots := l.roots
+	l.rootsMu.Unlock()
+	if roots != nil {
+		return *roots, nil
 	}
 	cfg, err := l.evaluate(ctx, l.cscc, "GetChannelConfig", l.profile.Channel)
 	if err != nil {
@@ -308,8 +319,12 @@ func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
 	if err != nil {
 		return block.TrustRoots{}, unavailable("channel config", err)
 	}
-	l.roots = &block.TrustRoots{Ledger: l.name, Kind: block.KindFabric, Fabric: &f}
-	l.cfg.Logger.Info("fabric: trust roots: "+fabricblock.Describe(f), "component", "ledger")
+	l.rootsMu.Lock()
+	defer l.rootsMu.Unlock()
+	if l.roots == nil {
+		l.roots = &block.TrustRoots{Ledger: l.name, Kind: block.KindFabric, Fabric: &f}
+		l.cfg.Logger.Info("fabric: trust roots: "+fabricblock.Describe(f), "component", "ledger")
+	}
 	return *l.roots, nil
 }
 
@@ -341,10 +356,11 @@ func (l *Ledger) height(ctx context.Context) (uint64, error) {
 	return bi.Height, nil
 }
 
-// Block implements node.Ledger: the raw protobuf block, Kind "fabric".
-// Records counts the evidence records of the block's valid evidence
-// transactions; Time is the timestamp of its first transaction (the
-// header carries none).
+// Block implements node.Ledger: the raw protobuf block, Kind "fabric",
+// checked before it is served (checkBlock: a *node.CorruptedError if the
+// bytes the peer served fail the verifier's check). Records counts the
+// evidence records of the block's valid evidence transactions; Time is the
+// timestamp of its first transaction (the header carries none).
 func (l *Ledger) Block(ctx context.Context, n uint64) (node.Block, error) {
 	if err := l.checkOpen(); err != nil {
 		return node.Block{}, err
@@ -360,21 +376,76 @@ func (l *Ledger) Block(ctx context.Context, n uint64) (node.Block, error) {
 	if err != nil {
 		return node.Block{}, err
 	}
-	out := node.Block{Header: cb.b.Header, Kind: block.KindFabric, Raw: cb.raw}
-	txs, err := cb.b.Transactions()
+	return l.serveBlock(ctx, cb)
+}
+
+// serveBlock checks cb (checkBlock) and returns it as node.Block.
+func (l *Ledger) serveBlock(ctx context.Context, cb *cachedBlock) (node.Block, error) {
+	txs, err := l.checkBlock(ctx, cb)
 	if err != nil {
-		return node.Block{}, unavailable(fmt.Sprintf("block %d", n), err)
+		return node.Block{}, err
 	}
+	out := node.Block{Header: cb.b.Header, Kind: block.KindFabric, Raw: cb.raw}
 	for i, tx := range txs {
 		if i == 0 {
 			out.Time = verifier.FormatTime(tx.Timestamp)
 		}
-		if code, err := cb.b.ValidationCode(tx.Index); err != nil || code != 0 || tx.Chaincode != l.cfg.Chaincode {
-			continue
+		if l.isEvidenceTx(cb, tx) {
+			out.Records += len(batchLeaves(tx))
 		}
-		out.Records += len(batchLeaves(tx))
 	}
 	return out, nil
+}
+
+// checkBlock checks a block the peer served before it is served whole,
+// with the verifier's rules and nothing of its own: the data hash covers
+// the transactions (fabricblock.Block.CheckDataHash, as verify-package
+// checks every Fabric block), and every evidence transaction the peer
+// marked VALID passes verifier.CheckFabricTx (txProof), which also checks
+// the orderer's signature over the header. A block without evidence
+// transactions (the genesis block, a configuration block) is checked for
+// its data hash only, as verify-package does. It returns the block's
+// transactions.
+func (l *Ledger) checkBlock(ctx context.Context, cb *cachedBlock) ([]*fabricblock.Tx, error) {
+	n := int64(cb.b.Header.Number)
+	cb.mu.Lock()
+	checked := cb.checked
+	cb.mu.Unlock()
+	if !checked {
+		if err := cb.b.CheckDataHash(); err != nil {
+			return nil, l.corrupted(cb, n, "", "", err)
+		}
+	}
+	txs, err := cb.b.Transactions()
+	if err != nil {
+		return nil, l.corrupted(cb, n, "", "", err)
+	}
+	if checked {
+		return txs, nil
+	}
+	for _, tx := range txs {
+		if !l.isEvidenceTx(cb, tx) {
+			continue
+		}
+		if _, err := l.txProof(ctx, cb, tx.ID); err != nil {
+			return nil, err
+		}
+	}
+	cb.mu.Lock()
+	cb.checked = true
+	cb.mu.Unlock()
+	return txs, nil
+}
+
+// isEvidenceTx reports whether tx is an evidence transaction (the evidence
+// chaincode's Put or PutBatch) the peer marked VALID: the transactions
+// whose records a block adds.
+func (l *Ledger) isEvidenceTx(cb *cachedBlock, tx *fabricblock.Tx) bool {
+	if tx.Chaincode != l.cfg.Chaincode || batchLeaves(tx) == nil {
+		return false
+	}
+	code, err := cb.b.ValidationCode(tx.Index)
+	return err == nil && code == 0
 }
 
 // Receipt implements node.Ledger. It reads the record's entry from the
@@ -412,7 +483,8 @@ func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.En
 		return verifier.Receipt{}, err
 	}
 	if e.Index >= len(tp.leaves) || string(tp.leaves[e.Index]) != e.Record || !tp.wrote[id] {
-		return verifier.Receipt{}, unavailable("record "+id.String(), fmt.Errorf("transaction %s does not hold the stored record at %d", e.TxID, e.Index))
+		return verifier.Receipt{}, l.corrupted(cb, int64(cb.b.Header.Number), e.TxID, id.String(),
+			fmt.Errorf("the transaction does not hold the record the chaincode's entry places at %d", e.Index))
 	}
 	return l.receipt(cb, tp, e.Index)
 }
@@ -426,7 +498,7 @@ func (l *Ledger) blockByNumber(ctx context.Context, n uint64) (*cachedBlock, err
 	if err != nil {
 		return nil, err
 	}
-	return l.cache.add(raw)
+	return l.admit(raw, int64(n), "")
 }
 
 // blockByTxID reads the block holding a transaction (qscc GetBlockByTxID).
@@ -438,12 +510,33 @@ func (l *Ledger) blockByTxID(ctx context.Context, txID string) (*cachedBlock, er
 	if err != nil {
 		return nil, err
 	}
-	return l.cache.add(raw)
+	return l.admit(raw, -1, txID)
+}
+
+// admit parses bytes the peer served as block n (-1: the block holding
+// transaction txID) and keeps them in the cache. Bytes that are not a
+// Fabric block, or another block than asked for, are corruption. Their
+// proofs are checked when they are used (txProof, checkBlock).
+func (l *Ledger) admit(raw []byte, n int64, txID string) (*cachedBlock, error) {
+	cb, err := parseBlock(raw)
+	if err != nil {
+		return nil, l.corrupted(nil, n, txID, "", fmt.Errorf("the peer served bytes that are not a Fabric block: %w", err))
+	}
+	if got := cb.b.Header.Number; n >= 0 && got != uint64(n) {
+		return nil, l.corrupted(nil, n, "", "", fmt.Errorf("the peer served block %d in its place", got))
+	}
+	if txID != "" && !slices.Contains(cb.txIDs, txID) {
+		return nil, l.corrupted(nil, int64(cb.b.Header.Number), txID, "", fmt.Errorf("the peer served block %d as the transaction's, which does not hold it", cb.b.Header.Number))
+	}
+	return l.cache.add(cb), nil
 }
 
 // txProof returns what every receipt of one transaction shares, checking
 // the transaction and the block against the trust roots once per cached
 // block (verifier.CheckFabricTx, the check the offline verifier makes).
+// A transaction that fails it is a *node.CorruptedError (reported, and
+// the block dropped from the cache); the trust roots not read is
+// node.ErrUnavailable.
 func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*txProof, error) {
 	roots, err := l.trustRoots(ctx) // may ask the peer: not under cb.mu
 	if err != nil {
@@ -455,7 +548,7 @@ func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*tx
 		return tp, nil
 	}
 	fail := func(err error) (*txProof, error) {
-		return nil, unavailable(fmt.Sprintf("transaction %s in block %d", txID, cb.b.Header.Number), err)
+		return nil, l.corrupted(cb, int64(cb.b.Header.Number), txID, "", err)
 	}
 	ft, err := verifier.CheckFabricTx(cb.b, txID, *roots.Fabric)
 	if err != nil {
@@ -587,26 +680,19 @@ func (l *Ledger) BlockLeaves(ctx context.Context, n uint64) ([][]byte, error) {
 	}
 	txs, err := cb.b.Transactions()
 	if err != nil {
-		return nil, unavailable(fmt.Sprintf("block %d", n), err)
+		return nil, l.corrupted(cb, int64(n), "", "", err)
 	}
 	var out [][]byte
 	for _, tx := range txs {
-		if tx.Chaincode != l.cfg.Chaincode || batchLeaves(tx) == nil {
-			continue
-		}
-		if code, err := cb.b.ValidationCode(tx.Index); err != nil || code != 0 {
+		if !l.isEvidenceTx(cb, tx) {
 			continue
 		}
 		tp, err := l.txProof(ctx, cb, tx.ID)
 		if err != nil {
 			return nil, err
 		}
-		for _, leaf := range tp.leaves {
-			r, err := evidence.ParseRecord(leaf)
-			if err != nil {
-				return nil, unavailable(fmt.Sprintf("block %d transaction %s", n, tx.ID), err)
-			}
-			if tp.wrote[r.ID] {
+		for i, leaf := range tp.leaves {
+			if tp.wrote[tp.recs[i].ID] {
 				out = append(out, leaf)
 			}
 		}
