@@ -48,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_queue_pending_submissions",
 			Help: "Submissions queued in the node and not yet on the ledger (as of the drainer's last pass)."}),
 		corruptReads: prometheus.NewCounter(prometheus.CounterOpts{Name: "evidence_ledger_corrupted_total",
-			Help: "Times stored ledger data was found not to match its hashes: by the start-up check, or on a read (receipt, block), which is then refused with 500 ledger_corrupted. Any is worth an alert."}),
+			Help: "Times stored ledger data was found not to match its hashes: by the start-up check, or on a read (receipt, block), which is then refused with 500 ledger_corrupted (on Fabric: a block or transaction the peer served that fails the verifier's check). Any is worth an alert."}),
 		corruptBlocks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "evidence_ledger_corrupted_blocks",
 			Help: "Blocks found corrupted since the node started (at start-up or on a read); run evidencectl fsck with the node stopped."}),
 		documents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evidence_documents_rendered_total",
