@@ -148,14 +148,18 @@ func registerKey(db *store.DB, pub *ecdsa.PublicKey, height uint64) (KeyChange, 
 		}
 		k := r.Key
 		ch.Retired = &k
-		b.Set(keyKey(r.ID), mustJSON(r))
+		if err := setKey(&b, r); err != nil {
+			return KeyChange{}, err
+		}
 	}
 	if cur == nil || cur.Unused {
 		cur = &keyRec{Key: nk}
 		cur.Sealed = &block.BlockRange{First: height}
 		recs[nk.ID] = cur
 		ch.Added = true
-		b.Set(keyKey(nk.ID), mustJSON(cur))
+		if err := setKey(&b, cur); err != nil {
+			return KeyChange{}, err
+		}
 	}
 	if b.Len() > 0 {
 		if err := db.Write(&b); err != nil {
@@ -209,15 +213,19 @@ func backfillRanges(db *store.DB, recs map[string]*keyRec, current string, heigh
 		default:
 			r.Unused = true
 		}
-		b.Set(keyKey(r.ID), mustJSON(r))
+		if err := setKey(b, r); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+// setKey adds r's record to b.
+func setKey(b *store.Batch, r *keyRec) error {
+	v, err := json.Marshal(r)
 	if err != nil {
-		panic(err) // a struct of strings and numbers
+		return fmt.Errorf("embedded: trust roots: key %s: %w", r.ID, err)
 	}
-	return b
+	b.Set(keyKey(r.ID), v)
+	return nil
 }
