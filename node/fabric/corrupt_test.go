@@ -155,6 +155,19 @@ func TestGenuineBlockServed(t *testing.T) {
 					t.Fatalf("receipt %d does not verify: %v", i, err)
 				}
 			}
+			// The channel's genesis block: no evidence transaction, its
+			// data hash checked.
+			gen, err := os.ReadFile(filepath.Join("..", "..", "verifier", "testdata", dir, "genesis.pb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err = l.admit(gen, 0, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := l.serveBlock(ctx, cb); err != nil || b.Records != 0 {
+				t.Fatalf("genesis block: %d records, %v", b.Records, err)
+			}
 			if len(c.calls) != 0 || c.errorLogs() != 0 {
 				t.Fatalf("genuine block reported corrupted: %v\n%s", c.calls, c.logs.String())
 			}

@@ -301,9 +301,9 @@ func (l *Ledger) evaluate(ctx context.Context, c *client.Contract, fn string, ar
 }
 
 // trustRoots returns the channel's trust roots, read once from the
-// channel configuration (cscc GetChannelConfig).
-// The lock is not held over the call: callers racing before the first
-// answer each ask, and the first answer is kept.
+// channel configuration (cscc GetChannelConfig). The lock is not held
+// over the call: callers racing before the first answer each ask, and the
+// first answer is kept.
 func (l *Ledger) trustRoots(ctx context.Context) (block.TrustRoots, error) {
 	l.rootsMu.Lock()
 	roots := l.roots
