@@ -432,6 +432,11 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		el, err := embedded.Open(db, embedded.Config{
 			Name: cfg.LedgerName, Key: key, Dir: filepath.Join(cfg.Data, "blocks"), MaxRecords: cfg.BlockMaxRecords, MaxWait: cfg.BlockMaxWait,
 			Logger: logger, OnBlock: onBlock, OnCorrupted: metrics.ObserveCorrupted, CheckSpace: space.Check, OnSeal: onSeal,
+			OnLeaves: func(n uint64, leaves [][]byte) {
+				if l := logWake.Load(); l != nil {
+					l.Offer(n, leaves)
+				}
+			},
 		})
 		if err != nil {
 			return err

@@ -56,6 +56,11 @@ type Config struct {
 	SegmentSize int64
 	// OnBlock, if set, is called after each block is committed.
 	OnBlock func(number uint64, records int, took time.Duration)
+	// OnLeaves, if set, is called after each block is committed, before
+	// OnBlock, with the block's records in canonical encoding and block
+	// order (the transparency log takes them so instead of reading the
+	// block back: tlog.Log.Offer). The slices must not be changed.
+	OnLeaves func(number uint64, leaves [][]byte)
 	// CheckSpace, if set, is asked before each block is written; an error
 	// (node.Space.Check: the disk is nearly full) fails the block's
 	// appends with it, nothing written.
@@ -404,6 +409,9 @@ func (l *Ledger) write(batch []*node.Request) {
 				s.req.Answer(nil, err)
 			}
 			return
+		}
+		if l.cfg.OnLeaves != nil {
+			l.cfg.OnLeaves(hr.Header.Number, leaves)
 		}
 		if l.cfg.OnBlock != nil {
 			l.cfg.OnBlock(hr.Header.Number, len(leaves), time.Since(start))

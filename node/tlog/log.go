@@ -101,12 +101,24 @@ var (
 // Store keys, all under "T/".
 var (
 	keyState  = []byte("T/state")
-	prefHash  = []byte("T/h/")  // stored hash index → 32 bytes
+	prefHash  = []byte("T/h/")  // version 1 only: stored hash index → 32 bytes
+	prefChunk = []byte("T/hc/") // stored hash index ÷ hashChunk → up to hashChunk stored hashes, in index order
 	prefRec   = []byte("T/r/")  // record ID → leaf index
 	prefEnd   = []byte("T/e/")  // end leaf index (exclusive) → block number, for blocks with records
 	prefStart = []byte("T/b/")  // block number → first leaf index
 	prefCP    = []byte("T/cp/") // tree size → signed checkpoint
 )
+
+// hashChunk is how many stored hashes one store key holds: 512 bytes, under
+// the store's value threshold (kept in badger's tree, not its value log).
+// One key per 16 hashes rather than one each keeps the store's write and
+// compaction work for the log small (about two stored hashes a record).
+const hashChunk = 16
+
+// stateVersion is the layout of the log's store keys: 2 keeps stored
+// hashes in chunks; 1 (before 2026-12-02) kept one key a hash, and Open
+// moves such a log to 2.
+const stateVersion = 2
 
 func numKey(prefix []byte, n uint64) []byte {
 	k := make([]byte, len(prefix)+8)
@@ -147,6 +159,13 @@ type Log struct {
 	// pending are hashes of the write being prepared (ReadHashes sees
 	// them before they reach the store); only the log's goroutine uses it.
 	pending map[int64]tlog.Hash
+
+	// offered are the leaves of blocks the ledger has just committed,
+	// handed over by Offer so that CatchUp need not read them back
+	// (bounded by maxOffered leaves; past it a block is read back).
+	offerMu  sync.Mutex
+	offered  map[uint64][][]byte
+	offeredN int
 
 	size      prometheus.Gauge
 	lag       prometheus.Gauge
@@ -222,6 +241,18 @@ func Open(cfg Config) (*Log, error) {
 		if err := json.Unmarshal(b, &l.st); err != nil {
 			return nil, fmt.Errorf("tlog: state: %w", err)
 		}
+		switch l.st.V {
+		case 1:
+			if err := migrate(cfg.DB, &l.st, l.log); err != nil {
+				return nil, err
+			}
+		case stateVersion:
+			if err := dropV1(cfg.DB); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("tlog: the log's layout is version %d; this node knows 1 and %d (written by a newer node?)", l.st.V, stateVersion)
+		}
 		if l.st.Size > 0 {
 			n, err := cfg.DB.Get(numKey(prefCP, l.st.Size))
 			if err != nil {
@@ -267,6 +298,50 @@ func (l *Log) Wake() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// maxOffered bounds the leaves Offer holds for the log: about a dozen
+// full blocks (a few MB); a log further behind reads blocks back.
+const maxOffered = 16 << 10
+
+// Offer hands the log the leaves of block n as the ledger committed it
+// (the canonical records, in block order: what Source.BlockLeaves would
+// return; the ledger calls it after the commit, before Wake). CatchUp
+// then takes them from here instead of reading the block back. leaves
+// must not be changed afterwards.
+func (l *Log) Offer(n uint64, leaves [][]byte) {
+	l.offerMu.Lock()
+	defer l.offerMu.Unlock()
+	if l.offeredN+len(leaves) > maxOffered {
+		return
+	}
+	if l.offered == nil {
+		l.offered = map[uint64][][]byte{}
+	}
+	if _, ok := l.offered[n]; !ok {
+		l.offered[n] = leaves
+		l.offeredN += len(leaves)
+	}
+}
+
+// blockLeaves returns block n's leaves: those Offer gave (forgetting
+// them and any of earlier blocks), else the Source's.
+func (l *Log) blockLeaves(ctx context.Context, n uint64) ([][]byte, error) {
+	l.offerMu.Lock()
+	leaves, ok := l.offered[n]
+	if len(l.offered) > 0 {
+		for m, ls := range l.offered {
+			if m <= n {
+				delete(l.offered, m)
+				l.offeredN -= len(ls)
+			}
+		}
+	}
+	l.offerMu.Unlock()
+	if ok {
+		return leaves, nil
+	}
+	return l.cfg.Source.BlockLeaves(ctx, n)
 }
 
 // Close stops following the ledger.
@@ -333,13 +408,14 @@ func (l *Log) CatchUp(ctx context.Context) error {
 	start, lastReport := time.Now(), time.Now()
 	for st.Next < h {
 		var (
-			b       store.Batch
-			added   int
-			hashIdx = tlog.StoredHashIndex(0, int64(st.Size))
+			b         store.Batch
+			added     int
+			hashIdx   = tlog.StoredHashIndex(0, int64(st.Size))
+			firstHash = hashIdx
 		)
 		l.pending = map[int64]tlog.Hash{}
 		for st.Next < h && added < MaxLeavesPerWrite {
-			leaves, err := l.cfg.Source.BlockLeaves(ctx, st.Next)
+			leaves, err := l.blockLeaves(ctx, st.Next)
 			if err != nil {
 				return fmt.Errorf("tlog: block %d: %w", st.Next, err)
 			}
@@ -369,7 +445,6 @@ func (l *Log) CatchUp(ctx context.Context) error {
 				}
 				for _, x := range hs {
 					l.pending[hashIdx] = x
-					b.Set(numKey(prefHash, uint64(hashIdx)), x[:])
 					hashIdx++
 				}
 				b.Set(append(append([]byte(nil), prefRec...), id[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
@@ -385,6 +460,9 @@ func (l *Log) CatchUp(ctx context.Context) error {
 				st.Next, st.Offset = st.Next+1, 0
 			}
 		}
+		if err := l.setChunks(&b, firstHash, hashIdx); err != nil {
+			return err
+		}
 		var cp Checkpoint
 		if st.Size > 0 {
 			root, err := tlog.TreeHash(int64(st.Size), l)
@@ -397,13 +475,18 @@ func (l *Log) CatchUp(ctx context.Context) error {
 			}
 			b.Set(numKey(prefCP, st.Size), cp.Note)
 		}
-		st.V = 1
+		st.V = stateVersion
 		sb, err := json.Marshal(st)
 		if err != nil {
 			return err
 		}
 		b.Set(keyState, sb)
-		if err := l.cfg.DB.Write(&b); err != nil {
+		// Not synced by itself: the log is derived from the ledger's
+		// durable blocks, so a write a machine crash loses is made
+		// again, the same tree, on the next start. The next synced write
+		// of the store (the ledger's index, a cosignature) syncs it; a
+		// witness never holds a tree larger than the synced log.
+		if err := l.cfg.DB.WriteUnsynced(&b); err != nil {
 			return fmt.Errorf("tlog: write: %w", err)
 		}
 		l.pending = nil
@@ -456,21 +539,131 @@ func CheckpointBody(origin string, size uint64, root []byte) string {
 // being prepared, then the store's.
 func (l *Log) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	var (
+		at    int64 = -1 // the chunk read last
+		chunk []byte
+	)
 	for i, x := range indexes {
 		if h, ok := l.pending[x]; ok {
 			out[i] = h
 			continue
 		}
-		v, err := l.cfg.DB.Get(numKey(prefHash, uint64(x)))
-		if err != nil {
-			return nil, fmt.Errorf("tlog: stored hash %d: %w", x, err)
+		if c := x / hashChunk; c != at {
+			v, err := l.cfg.DB.Get(numKey(prefChunk, uint64(c)))
+			if err != nil {
+				return nil, fmt.Errorf("tlog: stored hash %d: %w", x, err)
+			}
+			at, chunk = c, v
 		}
-		if len(v) != tlog.HashSize {
-			return nil, fmt.Errorf("tlog: stored hash %d has %d bytes", x, len(v))
+		off := int(x%hashChunk) * tlog.HashSize
+		if len(chunk)%tlog.HashSize != 0 || len(chunk) < off+tlog.HashSize {
+			return nil, fmt.Errorf("tlog: stored hash %d: its chunk holds %d bytes", x, len(chunk))
 		}
-		copy(out[i][:], v)
+		copy(out[i][:], chunk[off:])
 	}
 	return out, nil
+}
+
+// setChunks adds to b the chunks that hold stored hashes [from, to) (all
+// in l.pending), with the first chunk's hashes stored before from.
+func (l *Log) setChunks(b *store.Batch, from, to int64) error {
+	for c := from / hashChunk; c*hashChunk < to; c++ {
+		lo, hi := c*hashChunk, min((c+1)*hashChunk, to)
+		v := make([]byte, 0, (hi-lo)*tlog.HashSize)
+		if lo < from {
+			old, err := l.cfg.DB.Get(numKey(prefChunk, uint64(c)))
+			if err != nil {
+				return fmt.Errorf("tlog: stored hashes from %d: %w", lo, err)
+			}
+			if len(old) != int(from-lo)*tlog.HashSize {
+				return fmt.Errorf("tlog: the chunk of stored hash %d holds %d bytes, want %d", lo, len(old), (from-lo)*tlog.HashSize)
+			}
+			v, lo = append(v, old...), from
+		}
+		for x := lo; x < hi; x++ {
+			h, ok := l.pending[x]
+			if !ok {
+				return fmt.Errorf("tlog: stored hash %d was not computed", x)
+			}
+			v = append(v, h[:]...)
+		}
+		b.Set(numKey(prefChunk, uint64(c)), v)
+	}
+	return nil
+}
+
+// migrate moves a log of layout version 1 (a key per stored hash) to
+// version 2 (chunks), in steps; interrupted, it starts again from the
+// old keys, which go only once the new state is written.
+func migrate(db *store.DB, st *state, log *slog.Logger) error {
+	n := tlog.StoredHashCount(int64(st.Size))
+	log.Info("transparency log: moving stored hashes to chunks (layout 2)", "hashes", n)
+	var (
+		b     store.Batch
+		chunk []byte
+		next  int64
+	)
+	err := db.Scan(prefHash, nil, func(k, v []byte) (bool, error) {
+		x := int64(binary.BigEndian.Uint64(k[len(prefHash):]))
+		if x >= n {
+			return false, nil
+		}
+		if x != next || len(v) != tlog.HashSize {
+			return false, fmt.Errorf("tlog: stored hash %d (of %d bytes) where %d was expected", x, len(v), next)
+		}
+		chunk = append(chunk, v...)
+		next++
+		if next%hashChunk == 0 || next == n {
+			b.Set(numKey(prefChunk, uint64((next-1)/hashChunk)), chunk)
+			chunk = nil
+			if b.Len() >= 1000 {
+				if err := db.WriteUnsynced(&b); err != nil {
+					return false, err
+				}
+				b = store.Batch{}
+			}
+		}
+		return true, nil
+	})
+	if err == nil && next != n {
+		err = fmt.Errorf("tlog: %d stored hashes for a tree of %d, want %d", next, st.Size, n)
+	}
+	if err != nil {
+		return fmt.Errorf("tlog: moving to layout 2: %w", err)
+	}
+	st.V = stateVersion
+	sb, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	b.Set(keyState, sb)
+	if err := db.Write(&b); err != nil {
+		return fmt.Errorf("tlog: moving to layout 2: %w", err)
+	}
+	return dropV1(db)
+}
+
+// dropV1 deletes the stored hashes of layout 1 (left by a move to layout 2
+// that was interrupted after the new state was written).
+func dropV1(db *store.DB) error {
+	var b store.Batch
+	err := db.Scan(prefHash, nil, func(k, _ []byte) (bool, error) {
+		b.Delete(bytes.Clone(k))
+		if b.Len() >= 10000 {
+			if err := db.WriteUnsynced(&b); err != nil {
+				return false, err
+			}
+			b = store.Batch{}
+		}
+		return true, nil
+	})
+	if err == nil && b.Len() > 0 {
+		err = db.Write(&b)
+	}
+	if err != nil {
+		return fmt.Errorf("tlog: deleting layout 1's stored hashes: %w", err)
+	}
+	return nil
 }
 
 // storedReader reads only written hashes (for readers other than the

@@ -358,3 +358,33 @@ func TestLargeBlock(t *testing.T) {
 		t.Error("the entry bundle across a split block is not its records")
 	}
 }
+
+// A log written by layout 1 (a store key a stored hash) is moved to
+// layout 2 (chunks) when it opens: the same tree, the same proofs, no key
+// of layout 1 left, and it follows the ledger on.
+func TestLayout1Moved(t *testing.T) {
+	e := newEnv(t)
+	rcs := e.appendBlocks("a", 3, 1, 300, 7, 20)
+	l := e.log()
+	before := checkLog(t, l, e.key, rcs)
+	l.Close()
+	if err := tlog.ToLayout1(e.db); err != nil {
+		t.Fatal(err)
+	}
+	if v1, v2, err := tlog.StoreKeys(e.db); err != nil || v1 == 0 || v2 != 0 {
+		t.Fatalf("layout 1 written: %d keys of layout 1, %d of layout 2, %v", v1, v2, err)
+	}
+	l = e.log()
+	after := checkLog(t, l, e.key, rcs)
+	if after.Size != before.Size || !bytes.Equal(after.Root, before.Root) {
+		t.Fatalf("after the move: size %d root %x, before %d %x", after.Size, after.Root, before.Size, before.Root)
+	}
+	if v1, v2, err := tlog.StoreKeys(e.db); err != nil || v1 != 0 || v2 == 0 {
+		t.Fatalf("after the move: %d keys of layout 1, %d of layout 2, %v", v1, v2, err)
+	}
+	rcs = append(rcs, e.appendBlocks("b", 17, 1)...)
+	if err := l.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l, e.key, rcs)
+}
