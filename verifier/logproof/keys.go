@@ -84,6 +84,16 @@ func CheckKeys(current string, keys []Key) error {
 	return nil
 }
 
+// ParseLogKey checks a log's note verifier key (Ed25519) and returns its
+// name.
+func ParseLogKey(vkey string) (string, error) {
+	v, err := newLogVerifier(vkey)
+	if err != nil {
+		return "", err
+	}
+	return v.Name(), nil
+}
+
 func newLogVerifier(vkey string) (note.Verifier, error) {
 	// note.NewVerifier knows Ed25519 keys only.
 	v, err := note.NewVerifier(vkey)
