@@ -631,8 +631,8 @@ func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prome
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "transparency log %q, verifier key %s\n", origin, key.VerifierKey)
-	if prev != nil {
-		fmt.Fprintf(stdout, "  the rotated-away key %s signs beside it until it is retired\n", prev.VerifierKey)
+	for _, k := range l.SigningKeys()[1:] {
+		fmt.Fprintf(stdout, "  the rotated-away key %s signs beside it until it is retired (evidencectl key retire --which checkpoint)\n", k)
 	}
 	return l, nil
 }

@@ -169,6 +169,19 @@ func newKeyring(history []logproof.Key, cur Key, prev *Key) (keyring, error) {
 	return r, nil
 }
 
+// SigningKeys are the verifier keys of the keys that sign the log's new
+// checkpoints: the current one, and after a rotation the old one until it
+// is retired.
+func (l *Log) SigningKeys() []string {
+	var out []string
+	for _, h := range l.ring.held {
+		if h.signed.Last == nil {
+			out = append(out, h.key.VerifierKey)
+		}
+	}
+	return out
+}
+
 // signersFor are the held keys that sign a checkpoint of size.
 func (r keyring) signersFor(size uint64) []note.Signer {
 	var out []note.Signer

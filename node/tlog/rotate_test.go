@@ -99,6 +99,9 @@ func TestKeyRotationRealWitnesses(t *testing.T) {
 			t.Fatalf("checkpoint 5 under %s: %v %+v\n%s", k, err, v, n)
 		}
 	}
+	if ks := l.SigningKeys(); len(ks) != 2 || ks[0] != k2.VerifierKey || ks[1] != k1.VerifierKey {
+		t.Fatalf("signing keys after the rotation: %v", ks)
+	}
 	during := l.TrustRoot()
 	if len(during.Keys) != 2 || during.Key != k2.VerifierKey || during.Keys[1].Key != k2.VerifierKey || during.Keys[1].Signed.First != 3 {
 		t.Fatalf("trust roots after the rotation: %+v", during)
@@ -145,6 +148,9 @@ func TestKeyRotationRealWitnesses(t *testing.T) {
 	}
 	if _, err := logproof.Open(n, origin, k1.VerifierKey, nil); err == nil {
 		t.Fatalf("checkpoint 9 verifies under the retired key:\n%s", n)
+	}
+	if ks := l.SigningKeys(); len(ks) != 1 || ks[0] != k2.VerifierKey {
+		t.Fatalf("signing keys after the retirement: %v", ks)
 	}
 	after := l.TrustRoot()
 	if len(after.Keys) != 2 || after.Keys[0].Signed.String() != "sizes 0 to 5" || after.Keys[1].Signed.String() != "sizes 3 on" {
@@ -195,5 +201,79 @@ func TestKeyRotationRealWitnesses(t *testing.T) {
 	}
 	if _, err := logproof.OpenKeys(forged, origin, after.Keys, nil); !errors.Is(err, logproof.ErrKeyRange) {
 		t.Fatalf("a checkpoint of size %d by the retired key: %v", cp.Size, err)
+	}
+}
+
+// TestKeyRotationInterrupted: a rotation that stopped after the new key
+// file was written (the history not yet) keeps the log from opening,
+// saying so, and running it again completes it with that key; a
+// retirement that stopped before moving the old key's file leaves a log
+// that opens (the retired key signs nothing), and running it again moves
+// the file.
+func TestKeyRotationInterrupted(t *testing.T) {
+	e := newEnv(t)
+	keyPath := filepath.Join(e.dir, "tlog-key")
+	k1 := e.key
+	e.appendBlocks("a", 2)
+	e.log().Close()
+
+	// The rotation's file steps, by hand: the old key to .previous, a
+	// new key in tlog-key; no history written.
+	old, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath+tlog.PreviousSuffix, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyPath)
+	k2, created, err := tlog.LoadOrCreateKey(keyPath, origin) // a new key file
+	if err != nil || !created {
+		t.Fatal(err, created)
+	}
+	prev, err := tlog.LoadPreviousKey(keyPath, origin)
+	if err != nil || prev == nil {
+		t.Fatal(err)
+	}
+	if _, err := e.logKeys(k2, prev); !errors.Is(err, tlog.ErrKeyNotCurrent) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("an interrupted rotation: %v", err)
+	}
+	rot, err := tlog.RotateKey(e.db, keyPath, nil)
+	if err != nil || !rot.Completed || rot.New.Key != k2.VerifierKey || rot.Old.Key != k1.VerifierKey || rot.New.Signed.First != 2 {
+		t.Fatalf("completing the rotation: %v %+v", err, rot)
+	}
+	l, err := e.logKeys(k2, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.appendBlocks("b", 1)
+	if err := l.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	// The retirement: history written, the file moved back as if the
+	// move had not happened.
+	retired := filepath.Join(e.dir, "retired-keys")
+	if _, err := tlog.RetireKey(e.db, keyPath, retired); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(retired, tlog.RetiredKeyFile(k1.VerifierKey))
+	if err := os.Rename(moved, keyPath+tlog.PreviousSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = e.logKeys(k2, prev); err != nil {
+		t.Fatalf("a log whose retired key's file was not moved yet: %v", err)
+	}
+	l.Close()
+	rot, err = tlog.RetireKey(e.db, keyPath, retired)
+	if err != nil || rot.Old.Key != k1.VerifierKey || rot.Old.Signed.String() != "sizes 0 to 3" {
+		t.Fatalf("retiring again: %v %+v", err, rot)
+	}
+	if _, err := os.Stat(moved); err != nil {
+		t.Fatalf("the retired key's file: %v", err)
+	}
+	if p, err := tlog.LoadPreviousKey(keyPath, origin); p != nil || err != nil {
+		t.Fatalf("tlog-key.previous after the retirement: %v %v", p, err)
 	}
 }
