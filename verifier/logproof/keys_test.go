@@ -1,8 +1,12 @@
 package logproof_test
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -117,4 +121,68 @@ func TestCheckKeys(t *testing.T) {
 			t.Errorf("%s: %v", c.desc, err)
 		}
 	}
+}
+
+// FuzzVerifyProof: any tlog-proof text, checked against a rotated log
+// (two keys with overlapping ranges): no panic, and an accepted proof's
+// checkpoint is signed only by log keys whose range holds its size, and
+// reads back the same.
+func FuzzVerifyProof(f *testing.F) {
+	oldS, oldK := fixedKey(f, "fuzz old")
+	newS, newK := fixedKey(f, "fuzz new")
+	keys := []logproof.Key{{Key: oldK, Signed: logproof.Range{Last: last(6)}}, {Key: newK, Signed: logproof.Range{First: 4}}}
+	leaf := []byte(`{"record":0}`)
+	root := logproof.LeafHash(leaf)
+	for _, size := range []uint64{1, 5, 7} {
+		for _, ss := range [][]note.Signer{{oldS}, {newS}, {newS, oldS}} {
+			cp, err := note.Sign(&note.Note{Text: logproof.Checkpoint{Origin: origin, Size: size, Root: root}.Body()}, ss...)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(leaf, logproof.Proof{Index: 0, Checkpoint: cp}.Marshal())
+		}
+	}
+	f.Fuzz(func(t *testing.T, leaf []byte, text string) {
+		v, p, err := logproof.VerifyProof(leaf, text, logproof.Trust{Origin: origin, Key: newK, Keys: keys})
+		if err != nil {
+			return
+		}
+		n, err := note.Open(p.Checkpoint, note.VerifierList(mustVerifier(t, oldK), mustVerifier(t, newK)))
+		if err != nil {
+			t.Fatalf("accepted, but note.Open: %v", err)
+		}
+		for _, s := range n.Sigs {
+			for _, k := range keys {
+				if mustVerifier(t, k.Key).KeyHash() == s.Hash && !k.Signed.Holds(v.Size) {
+					t.Fatalf("accepted a checkpoint of size %d signed by a key of %s", v.Size, k.Signed)
+				}
+			}
+		}
+		if q, err := logproof.ParseProof(p.Marshal()); err != nil || q.Index != p.Index || string(q.Checkpoint) != string(p.Checkpoint) {
+			t.Fatalf("does not read back: %v", err)
+		}
+	})
+}
+
+func fixedKey(f *testing.F, label string) (note.Signer, string) {
+	seed := sha256.Sum256([]byte(label))
+	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(origin, pub)
+	if err != nil {
+		f.Fatal(err)
+	}
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%s+%s", origin, strings.Split(vkey, "+")[1], encode(append([]byte{1}, seed[:]...)))
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s, vkey
+}
+
+func mustVerifier(t *testing.T, vkey string) note.Verifier {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
