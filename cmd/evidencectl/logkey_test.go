@@ -130,6 +130,16 @@ func TestCheckpointKeyRotation(t *testing.T) {
 		t.Fatalf("key retire: %d %s", code, out)
 	}
 	n = startNodeProc(t, evidenced, data, witnessFlag...)
+	// The monitor is given the new key (its state kept, with a copy of
+	// the old state aside); the checkpoint it holds, signed by both keys,
+	// verifies under the new one.
+	oldState := filepath.Join(work, "monitor-old.json")
+	if b, err := os.ReadFile(state); err != nil || os.WriteFile(oldState, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if out, code := ctl("monitor", "--node", n.URL, "--state", state, "--once", "--log-key", k2.VerifierKey); code != 0 || !strings.Contains(out, "the log key changes") {
+		t.Fatalf("monitor given the new key: %d %s", code, out)
+	}
 	rc3, pkg3 := pkg(n, "合同：旧日志密钥退役之后", "after.pdf")
 	if logSigs(rc3) != 1 || !strings.Contains(rc3.LogProof, "\n3\n") {
 		t.Fatalf("after the retirement: %d log signatures:\n%s", logSigs(rc3), rc3.LogProof)
@@ -138,13 +148,13 @@ func TestCheckpointKeyRotation(t *testing.T) {
 	if len(lg.Keys) != 2 || lg.Keys[0].Signed.String() != "sizes 0 to 2" || lg.Keys[1].Signed.String() != "sizes 1 on" {
 		t.Fatalf("trust roots' log after the retirement: %+v", lg.Keys)
 	}
-	// The monitor's state holds the old key: the new key's checkpoint
-	// does not verify under it, until it is given the new key.
-	if out, code := ctl("monitor", "--node", n.URL, "--state", state, "--once"); code == 0 {
-		t.Fatalf("monitor with the retired key passed: %s", out)
+	// The monitor follows with the new key from its state; the old state
+	// (the retired key) does not verify the new key's checkpoint.
+	if out, code := ctl("monitor", "--node", n.URL, "--state", state, "--once"); code != 0 || !strings.Contains(out, "checkpoint 3 records") {
+		t.Fatalf("monitor with the new key kept in its state: %d %s", code, out)
 	}
-	if out, code := ctl("monitor", "--node", n.URL, "--state", state, "--once", "--log-key", k2.VerifierKey); code != 0 || !strings.Contains(out, "checkpoint 3 records") {
-		t.Fatalf("monitor with the new key: %d %s", code, out)
+	if out, code := ctl("monitor", "--node", n.URL, "--state", oldState, "--once"); code == 0 || !strings.Contains(out, "does not verify") {
+		t.Fatalf("monitor with the retired key: %d %s", code, out)
 	}
 	n.stop()
 

@@ -83,6 +83,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			return false, usagef("monitor: state file %s is not a monitor state (%v)", *statePath, err)
 		}
 	}
+	keyChanged := false // a --log-key replacing the state's: saved even if no new checkpoint
 	if *logKey != "" {
 		if _, err := logproof.ParseLogKey(*logKey); err != nil {
 			return false, usagef("monitor: --log-key: %v", err)
@@ -92,6 +93,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			// checkpoints from now on must verify under the new key, and
 			// be consistent with the one held, checked under the old.
 			fmt.Fprintf(stdout, "the log key changes from %s to %s (a key rotation): checkpoints must verify under the new key from now on\n", st.LogKey, *logKey)
+			keyChanged = true
 		}
 		st.LogKey = *logKey
 	}
@@ -120,7 +122,8 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	st.V = 1
 	for {
 		changed, err := monitorStep(ctx, hc, base, &st, stdout)
-		if changed {
+		if changed || (keyChanged && err == nil) {
+			keyChanged = false
 			b, _ := json.MarshalIndent(st, "", "  ")
 			if werr := store.WriteFile(*statePath, append(b, '\n'), 0o644); werr != nil {
 				return false, fmt.Errorf("monitor: state: %w", werr)
