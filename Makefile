@@ -83,6 +83,7 @@ FUZZ_TARGETS := \
 	./verifier:FuzzParseToken \
 	./verifier/fabricblock:FuzzParseState \
 	./verifier/evpkg:FuzzParse \
+	./verifier/logproof:FuzzVerifyProof \
 	./node/pdf:FuzzInspect \
 	./node/pdf:FuzzExtractAttachments \
 	./verifier/pdfsig:FuzzVerify

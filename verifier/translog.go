@@ -16,7 +16,8 @@ type LogInclusion struct {
 
 // VerifyLogProof checks a receipt's log_proof against the trust roots'
 // log (block.Log): the checkpoint is the ledger's (origin = the receipt's
-// ledger), signed by the log key and cosigned by at least Quorum of the
+// ledger), signed by the log key — after a rotation, by a log key whose
+// range holds its size (logproof.OpenKeys) — and cosigned by at least Quorum of the
 // trusted witnesses, and the record's canonical encoding is at the proof's
 // index in its tree. A receipt without a log proof gives nil, nil; so do
 // trust roots without a log (nothing to check it against). Errors are
@@ -33,7 +34,7 @@ func VerifyLogProof(rc Receipt, roots block.TrustRoots) (*LogInclusion, error) {
 	if q > len(lr.Witnesses) {
 		return nil, rerr("log_proof", "trust roots ask for %d cosignatures of %d witnesses", q, len(lr.Witnesses))
 	}
-	v, p, err := logproof.VerifyProof(rc.Proof.Record, rc.LogProof, logproof.Trust{Origin: lr.Origin, Key: lr.Key, Witnesses: lr.Witnesses, Quorum: q})
+	v, p, err := logproof.VerifyProof(rc.Proof.Record, rc.LogProof, lr.Trust())
 	if err != nil {
 		return nil, rerr("log_proof", "%w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/evpkg"
+	"github.com/evidence-node/evidence-node/verifier/logproof"
 )
 
 // The vectors are a pure function of the code: fixed keys (scalars
@@ -489,6 +490,25 @@ func genSeals(f *fixture) File[SealCase] {
 		bad("a key that seals blocks 2 on only", hdr, seal, rotated(2, nil, newer), "key_range"),
 		bad("a sealed range whose last block is before its first", hdr, seal, swap(rotated(0, &one, newer), `"first": 0,`, `"first": 3,`), "trust_roots"),
 		bad("an unknown member in a sealed range", hdr, seal, swap(rotated(0, &one, newer), `"first": 0,`, `"first": 0, "retired": true,`), "unknown_name"),
+	)
+	// Trust roots naming a transparency log whose key was rotated: the
+	// log's keys with the tree sizes each signs (docs/formats.md).
+	oldLog, _ := fixedLogKey("evidence-node docs/vectors log key")
+	newLog, _ := fixedLogKey("evidence-node docs/vectors log key 2")
+	withLog := func(lg block.Log) string {
+		r := f.roots
+		r.Log = &lg
+		return mustIndent(r)
+	}
+	eight := uint64(8)
+	logKeys := []logproof.Key{{Key: oldLog, Signed: logproof.Range{First: 0, Last: &eight}}, {Key: newLog, Signed: logproof.Range{First: 5}}}
+	rotatedLog := withLog(block.Log{Origin: ledgerName, Key: newLog, Keys: logKeys})
+	cases = append(cases,
+		okc("trust roots with a transparency log whose key was rotated (log.keys, each with the sizes it signs)", hdr, b.Seal, rotatedLog),
+		bad("log.keys without the log's key", hdr, seal, withLog(block.Log{Origin: ledgerName, Key: newLog, Keys: logKeys[:1]}), "trust_roots"),
+		bad("log.keys: the log's key with an end to its range", hdr, seal, withLog(block.Log{Origin: ledgerName, Key: oldLog, Keys: logKeys}), "trust_roots"),
+		bad("log.keys: a range whose last size is before its first", hdr, seal, swap(rotatedLog, `"first": 0,`, `"first": 9,`), "trust_roots"),
+		bad("log.keys: an unknown member in a key's range", hdr, seal, swap(rotatedLog, `"first": 0,`, `"first": 0, "retired": true,`), "unknown_name"),
 	)
 	return File[SealCase]{Kind: "seal", Version: 1, Note: "block.Seal.Verify against the header and trust roots; want.signed is the exact text whose SHA-256 is signed (docs/verification.md)", Cases: cases}
 }

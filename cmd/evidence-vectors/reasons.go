@@ -65,6 +65,7 @@ var reasons = []reason{
 	{"inclusion", logproof.ErrInclusion},
 	{"consistency", logproof.ErrConsistency},
 	{"quorum", logproof.ErrQuorum},
+	{"log_key_range", logproof.ErrKeyRange},
 	{"checkpoint", logproof.ErrCheckpoint},
 	{"tlog_proof", logproof.ErrProof},
 }

@@ -18,9 +18,10 @@ import (
 // an RFC 6962 inclusion proof (kind "inclusion": leaf, index, size,
 // proof, root), a consistency proof ("consistency": old, new, proof,
 // old_root, root) or a c2sp.org/tlog-proof with its signed checkpoint
-// ("tlog_proof": leaf, tlog_proof, origin, log_key; valid when the
-// checkpoint verifies under the log key and the proof leads from the leaf
-// to its root). Hashes and leaves are base64.
+// ("tlog_proof": leaf, tlog_proof, origin, log_key or log_keys; valid
+// when the checkpoint verifies under the log key — every log key that
+// signed it signs its size — and the proof leads from the leaf to its
+// root). Hashes and leaves are base64.
 type TlogCase struct {
 	Desc      string   `json:"desc"`
 	Kind      string   `json:"kind"`
@@ -34,6 +35,10 @@ type TlogCase struct {
 	TlogProof string   `json:"tlog_proof,omitempty"`
 	Origin    string   `json:"origin,omitempty"`
 	LogKey    string   `json:"log_key,omitempty"`
+	// LogKeys, when given, are the log's keys after a rotation, each with
+	// the tree sizes it signs (trust roots' log.keys); log_key is then
+	// the current one, not used by the check.
+	LogKeys []logproof.Key `json:"log_keys,omitempty"`
 	// Witnesses (cosignature/v1 keys) and Quorum: how many of them must
 	// have cosigned the checkpoint.
 	Witnesses []string `json:"witnesses,omitempty"`
@@ -107,17 +112,7 @@ func genTlog(f *fixture) File[TlogCase] {
 	add(TlogCase{Desc: "same size, different roots", Kind: "consistency", Old: size, Size: size, Proof: []string{}, OldRoot: enc(tree.HashAt(size - 1)), Root: root, Reason: "consistency"})
 
 	// tlog-proof documents: a checkpoint signed by a fixed log key.
-	seed := sha256.Sum256([]byte("evidence-node docs/vectors log key"))
-	priv := ed25519.NewKeyFromSeed(seed[:])
-	vkey, err := note.NewEd25519VerifierKey(ledgerName, priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		panic(err)
-	}
-	skey := fmt.Sprintf("PRIVATE+KEY+%s+%s+%s", ledgerName, vkeyHash(vkey), enc(append([]byte{1}, seed[:]...)))
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		panic(err)
-	}
+	vkey, signer := fixedLogKey("evidence-node docs/vectors log key")
 	signed, err := note.Sign(&note.Note{Text: logproof.Checkpoint{Origin: ledgerName, Size: size, Root: tree.Hash()}.Body()}, signer)
 	if err != nil {
 		panic(err)
@@ -136,7 +131,52 @@ func genTlog(f *fixture) File[TlogCase] {
 	wcos := "witness.example+" + cosigKeyHash("witness.example", wpub) + "+" + enc(append([]byte{4}, wpub...))
 	add(TlogCase{Desc: "a quorum of 1 trusted witness, no cosignature", Kind: "tlog_proof", Leaf: enc(leaves[3]), TlogProof: good, Origin: ledgerName, LogKey: vkey, Witnesses: []string{wcos}, Quorum: 1, Reason: "quorum"})
 	add(TlogCase{Desc: "a trusted witness, none required", Kind: "tlog_proof", Leaf: enc(leaves[3]), TlogProof: good, Origin: ledgerName, LogKey: vkey, Witnesses: []string{wcos}, Valid: true})
+
+	// A rotated log key (log_keys: each key with the tree sizes it
+	// signs): the old key (vkey) and a new one (vkey2) from size 5.
+	vkey2, signer2 := fixedLogKey("evidence-node docs/vectors log key 2")
+	both, err := note.Sign(&note.Note{Text: logproof.Checkpoint{Origin: ledgerName, Size: size, Root: tree.Hash()}.Body()}, signer2, signer)
+	if err != nil {
+		panic(err)
+	}
+	newOnly, err := note.Sign(&note.Note{Text: logproof.Checkpoint{Origin: ledgerName, Size: size, Root: tree.Hash()}.Body()}, signer2)
+	if err != nil {
+		panic(err)
+	}
+	proofTo := func(cp []byte) string { return logproof.Proof{Index: 3, Hashes: inc(3), Checkpoint: cp}.Marshal() }
+	upTo := func(n uint64) *uint64 { return &n }
+	keys := func(oldLast *uint64, newFirst uint64) []logproof.Key {
+		return []logproof.Key{{Key: vkey, Signed: logproof.Range{First: 0, Last: oldLast}}, {Key: vkey2, Signed: logproof.Range{First: newFirst}}}
+	}
+	rot := func(desc string, proof string, ks []logproof.Key, reason string) {
+		add(TlogCase{Desc: desc, Kind: "tlog_proof", Leaf: enc(leaves[3]), TlogProof: proof, Origin: ledgerName, LogKey: vkey2, LogKeys: ks, Valid: reason == "", Reason: reason})
+	}
+	rot(fmt.Sprintf("a rotated key: both keys sign size %d, the old one's range open", size), proofTo(both), keys(nil, 5), "")
+	rot(fmt.Sprintf("a rotated key: both keys sign size %d, the old one retired at it", size), proofTo(both), keys(upTo(size), 5), "")
+	rot(fmt.Sprintf("a rotated key: the new key alone signs size %d", size), proofTo(newOnly), keys(upTo(6), 5), "")
+	rot(fmt.Sprintf("a rotated key: the old key alone signs size %d, in its range", size), good, keys(upTo(size), 5), "")
+	rot(fmt.Sprintf("the retired key alone signs size %d, after its range (to size %d)", size, size-1), good, keys(upTo(size-1), 5), "log_key_range")
+	rot(fmt.Sprintf("the retired key beside the new one signs size %d, after its range", size), proofTo(both), keys(upTo(size-1), 5), "log_key_range")
+	rot(fmt.Sprintf("the new key signs size %d, before its range (sizes %d on)", size, size+1), proofTo(newOnly), keys(nil, size+1), "log_key_range")
+	rot("a checkpoint signed by neither of the log's keys", proofTo(newOnly), []logproof.Key{{Key: vkey, Signed: logproof.AnySize}}, "checkpoint")
 	return file
+}
+
+// fixedLogKey is the Ed25519 log key (note verifier key and signer) of
+// the vectors' ledger derived from label.
+func fixedLogKey(label string) (string, note.Signer) {
+	seed := sha256.Sum256([]byte(label))
+	priv := ed25519.NewKeyFromSeed(seed[:])
+	vkey, err := note.NewEd25519VerifierKey(ledgerName, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		panic(err)
+	}
+	skey := fmt.Sprintf("PRIVATE+KEY+%s+%s+%s", ledgerName, vkeyHash(vkey), base64.StdEncoding.EncodeToString(append([]byte{1}, seed[:]...)))
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		panic(err)
+	}
+	return vkey, signer
 }
 
 // cosigKeyHash is the key hash of a cosignature/v1 key: the first 4
@@ -168,7 +208,7 @@ func checkTlog(c TlogCase) error {
 	case "consistency":
 		err = logproof.VerifyConsistency(c.Old, c.Size, decs(c.Proof), dec(c.OldRoot), dec(c.Root))
 	case "tlog_proof":
-		_, _, err = logproof.VerifyProof(dec(c.Leaf), c.TlogProof, logproof.Trust{Origin: c.Origin, Key: c.LogKey, Witnesses: c.Witnesses, Quorum: c.Quorum})
+		_, _, err = logproof.VerifyProof(dec(c.Leaf), c.TlogProof, logproof.Trust{Origin: c.Origin, Key: c.LogKey, Keys: c.LogKeys, Witnesses: c.Witnesses, Quorum: c.Quorum})
 	default:
 		return fmt.Errorf("%s: unknown kind %q", c.Desc, c.Kind)
 	}

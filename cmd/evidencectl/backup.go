@@ -132,7 +132,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "  ledger  %q, %d blocks\n", r.Ledger, r.Height)
 	}
 	fmt.Fprintf(stdout, "  store   %d keys\n", r.StoreKeys)
-	fmt.Fprintln(stdout, "the file holds the node's private keys (node-key.pem, and tlog-key for the transparency log): keep it as you keep the keys")
+	fmt.Fprintln(stdout, "the file holds the node's private keys (node-key.pem, and tlog-key — with tlog-key.previous after a rotation — for the transparency log): keep it as you keep the keys")
 	return nil
 }
 

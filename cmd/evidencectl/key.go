@@ -26,24 +26,33 @@ const (
 )
 
 func cmdKey(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
-		return usagef("key: want rotate or list")
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list" && args[0] != "retire") {
+		return usagef("key: want rotate, retire or list")
 	}
 	flags := flag.NewFlagSet("key "+args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	data := flags.String("data", envOr("EVIDENCE_DATA", "./data"), "the stopped node's data directory (env EVIDENCE_DATA)")
 	var which, newKey, chain *string
-	if args[0] == "rotate" {
+	switch args[0] {
+	case "rotate":
 		which = flags.String("which", keyKindNode, "the key to rotate: node (seals blocks, signs certificates and packages) or checkpoint (the transparency log's)")
-		newKey = flags.String("key", "", "the new node key, a PKCS #8 PEM P-256 private key of mode 0600 (default: one made now)")
-		chain = flags.String("signing-cert", "", "the certificate chain (PEM, leaf first) that evidenced --signing-cert will give for the new key: checked to be for it (default: a self-signed one, DATA/node-cert.pem)")
+		newKey = flags.String("key", "", "the new key: for node a PKCS #8 PEM P-256 private key, for checkpoint a note signer key (the form of DATA/tlog-key), of mode 0600 (default: one made now)")
+		chain = flags.String("signing-cert", "", "node key only: the certificate chain (PEM, leaf first) that evidenced --signing-cert will give for the new key: checked to be for it (default: a self-signed one, DATA/node-cert.pem)")
+	case "retire":
+		which = flags.String("which", keyKindCkpt, "the key to retire: checkpoint (the transparency log's key rotated away, which signs beside the new one until retired)")
 	}
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidencectl key rotate --data DIR [--key NEW.pem] [--signing-cert CHAIN.pem]\n"+
+			"       evidencectl key rotate --which checkpoint --data DIR [--key NEW]\n"+
+			"       evidencectl key retire --which checkpoint --data DIR\n"+
 			"       evidencectl key list --data DIR\n\n"+
 			"rotate replaces the node key of a stopped node: new blocks are sealed with the new key, and it\n"+
 			"signs certificates and packages; the old key stays in the trust roots with the blocks it sealed,\n"+
-			"so receipts and packages made before keep verifying. list shows the keys' history.\n\n")
+			"so receipts and packages made before keep verifying. list shows the keys' history.\n\n"+
+			"rotate --which checkpoint replaces the transparency log's key (DATA/tlog-key): the new key signs\n"+
+			"checkpoints from the log's current size on, and the old one (DATA/tlog-key.previous) signs them\n"+
+			"too, so witnesses that know only the old key keep cosigning. Once every witness and monitor has\n"+
+			"the new key, retire --which checkpoint ends the old key's range at the log's size.\n\n")
 		flags.PrintDefaults()
 	}
 	pos, err := parse(flags, args[1:])
@@ -53,15 +62,14 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 {
 		return usagef("key %s takes no arguments", args[0])
 	}
-	if which != nil && *which == keyKindCkpt {
-		// The transparency log's key (DATA/tlog-key) names the log to
-		// its witnesses and monitors: rotating it needs the verifier to
-		// take a key per range of checkpoints, not built yet
-		// (docs/operations.md, "Rotating the checkpoint key").
-		return usagef("key rotate --which checkpoint: not supported yet: the transparency log's key (DATA/tlog-key) is how witnesses and monitors know the log, and receipts prove to checkpoints signed by it; see docs/operations.md#rotating-the-checkpoint-key")
+	if args[0] == "retire" && *which != keyKindCkpt {
+		return usagef("key retire --which %q: only the checkpoint key is retired this way (a node key is retired by key rotate)", *which)
 	}
-	if which != nil && *which != keyKindNode {
+	if which != nil && *which != keyKindNode && *which != keyKindCkpt {
 		return usagef("key rotate --which %q: want node or checkpoint", *which)
+	}
+	if chain != nil && *chain != "" && *which == keyKindCkpt {
+		return usagef("key rotate --which checkpoint: --signing-cert is for the node key")
 	}
 	storeDir := filepath.Join(*data, "store")
 	if _, err := os.Stat(storeDir); err != nil {
@@ -80,8 +88,13 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	if args[0] == "list" {
-		return listKeys(db, stdout)
+	switch {
+	case args[0] == "list":
+		return listKeys(db, *data, stdout)
+	case args[0] == "retire":
+		return retireLogKey(db, *data, stdout)
+	case *which == keyKindCkpt:
+		return rotateLogKey(db, *data, *newKey, stdout)
 	}
 	return rotateKey(db, *data, *newKey, *chain, stdout)
 }
@@ -205,7 +218,7 @@ func checkNotRetired(db *store.DB, id string) error {
 	return nil
 }
 
-func listKeys(db *store.DB, stdout io.Writer) error {
+func listKeys(db *store.DB, data string, stdout io.Writer) error {
 	if ks, err := embedded.Keys(db); err == nil {
 		fmt.Fprintln(stdout, "block sealing keys (trust roots), oldest first:")
 		for _, k := range ks {
@@ -226,5 +239,5 @@ func listKeys(db *store.DB, stdout io.Writer) error {
 	for _, k := range ss {
 		fmt.Fprintf(stdout, "  %s\n", k.ID)
 	}
-	return nil
+	return listLogKeys(db, data, stdout)
 }

@@ -72,6 +72,8 @@ commands:
   key rotate --data DIR [--key NEW.pem] [--signing-cert CHAIN.pem]
                                                          replace a stopped node's key; the old one stays in the trust roots
                                                          with the blocks it sealed (key list --data DIR: the history)
+  key rotate --which checkpoint --data DIR [--key NEW]   replace the transparency log's key; the old one signs beside it
+  key retire --which checkpoint --data DIR               until retired, once every witness has the new key
   restore FULL.tar [INCREMENTAL.tar …] --data NEWDIR      restore backups into a new data directory, then check it as fsck does;
                                                          refuses a damaged backup (exit 2), exit 1 if the check fails
 

@@ -58,7 +58,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	fs.SetOutput(stderr)
 	nodeURL := fs.String("node", envOr("EVIDENCE_NODE", "http://127.0.0.1:8080"), "the node whose log to follow")
 	statePath := fs.String("state", "monitor-state.json", "state file: the log's key and the last checkpoint checked (created on first run)")
-	logKey := fs.String("log-key", "", "the log's note verifier key (DATA/tlog-key.pub); default: the state file's, or on a first run the trust roots the node serves (trust on first use)")
+	logKey := fs.String("log-key", "", "the log's note verifier key (DATA/tlog-key.pub); default: the state file's, or on a first run the trust roots the node serves (trust on first use); after a key rotation, the new key replaces the state file's")
 	once := fs.Bool("once", false, "check the current checkpoint once and exit")
 	interval := fs.Duration("interval", 10*time.Second, "how often to fetch the checkpoint")
 	fs.Usage = func() {
@@ -83,9 +83,17 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			return false, usagef("monitor: state file %s is not a monitor state (%v)", *statePath, err)
 		}
 	}
+	keyChanged := false // a --log-key replacing the state's: saved even if no new checkpoint
 	if *logKey != "" {
+		if _, err := logproof.ParseLogKey(*logKey); err != nil {
+			return false, usagef("monitor: --log-key: %v", err)
+		}
 		if st.LogKey != "" && st.LogKey != *logKey {
-			return false, usagef("monitor: --log-key differs from the key in %s", *statePath)
+			// The log's key was rotated (docs/transparency-log.md): the
+			// checkpoints from now on must verify under the new key, and
+			// be consistent with the one held, checked under the old.
+			fmt.Fprintf(stdout, "the log key changes from %s to %s (a key rotation): checkpoints must verify under the new key from now on\n", st.LogKey, *logKey)
+			keyChanged = true
 		}
 		st.LogKey = *logKey
 	}
@@ -114,7 +122,8 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	st.V = 1
 	for {
 		changed, err := monitorStep(ctx, hc, base, &st, stdout)
-		if changed {
+		if changed || (keyChanged && err == nil) {
+			keyChanged = false
 			b, _ := json.MarshalIndent(st, "", "  ")
 			if werr := store.WriteFile(*statePath, append(b, '\n'), 0o644); werr != nil {
 				return false, fmt.Errorf("monitor: state: %w", werr)

@@ -624,12 +624,21 @@ func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prome
 	if created {
 		fmt.Fprintf(stdout, "created transparency log key %s\n", keyPath)
 	}
+	// After a key rotation, the old key signs beside the new one until
+	// it is retired (evidencectl key retire --which checkpoint).
+	prev, err := tlog.LoadPreviousKey(keyPath, origin)
+	if err != nil {
+		return nil, err
+	}
 	ws, _ := cfg.witnesses() // checked by Validate
-	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
+	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "transparency log %q, verifier key %s\n", origin, key.VerifierKey)
+	for _, k := range l.SigningKeys()[1:] {
+		fmt.Fprintf(stdout, "  the rotated-away key %s signs beside it until it is retired (evidencectl key retire --which checkpoint)\n", k)
+	}
 	return l, nil
 }
 

@@ -21,6 +21,8 @@ type Key struct {
 	// VerifierKey is the note verifier key "<name>+<hash>+<base64(0x01 ||
 	// public key)>": what witnesses and verifiers are given.
 	VerifierKey string
+
+	skey string // the signer key text, as the key file holds it
 }
 
 // KeyName is the note key name for a log origin: the origin with every
@@ -94,5 +96,5 @@ func ParseKey(skey string) (Key, error) {
 	if err != nil || v.KeyHash() != s.KeyHash() {
 		return Key{}, fmt.Errorf("derived verifier key %q does not match the signer key", vkey)
 	}
-	return Key{Signer: s, VerifierKey: vkey}, nil
+	return Key{Signer: s, VerifierKey: vkey, skey: skey}, nil
 }

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,9 +61,12 @@ type Config struct {
 	DB *store.DB
 	// Origin is the checkpoints' origin line: the ledger's name.
 	Origin string
-	// Key signs checkpoints (LoadOrCreateKey).
-	Key    Key
-	Source Source
+	// Key signs checkpoints (LoadOrCreateKey). Previous, after a key
+	// rotation, is the key rotated away (LoadPreviousKey): it signs
+	// beside Key until it is retired (rotate.go).
+	Key      Key
+	Previous *Key
+	Source   Source
 	// Poll is how often the log asks the Source for new blocks when
 	// nobody calls Wake (default 1 s; Fabric blocks of other
 	// organisations arrive without a Wake).
@@ -149,6 +153,8 @@ type Log struct {
 
 	catchMu sync.Mutex // serialises CatchUp
 
+	ring keyring // the log's keys (rotate.go)
+
 	mu sync.RWMutex
 	st state
 	cp Checkpoint // the latest; Size 0 before the first
@@ -232,6 +238,13 @@ func Open(cfg Config) (*Log, error) {
 			}
 		}
 	}
+	history, err := KeyHistory(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if l.ring, err = newKeyring(history, cfg.Key, cfg.Previous); err != nil {
+		return nil, err
+	}
 	b, err := cfg.DB.Get(keyState)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -267,7 +280,7 @@ func Open(cfg Config) (*Log, error) {
 	if l.cp.Size > 0 {
 		// A checkpoint of another origin or key (the ledger was renamed,
 		// the key file replaced) would be a second history: refuse.
-		c, err := logproof.Open(l.cp.Note, cfg.Origin, cfg.Key.VerifierKey, nil)
+		c, err := logproof.OpenKeys(l.cp.Note, cfg.Origin, l.ring.trust, nil)
 		if err != nil {
 			return nil, fmt.Errorf("tlog: the stored checkpoint does not verify under origin %q and the log key: %w", cfg.Origin, err)
 		}
@@ -522,7 +535,13 @@ func (l *Log) CatchUp(ctx context.Context) error {
 // sign makes the checkpoint of the tree of size with root.
 func (l *Log) sign(size uint64, root []byte) (Checkpoint, error) {
 	body := CheckpointBody(l.cfg.Origin, size, root)
-	n, err := note.Sign(&note.Note{Text: body}, l.cfg.Key.Signer)
+	// Every key the log holds whose range holds size: after a rotation,
+	// the new key and the old one until it is retired.
+	signers := l.ring.signersFor(size)
+	if len(signers) == 0 {
+		return Checkpoint{}, fmt.Errorf("tlog: no key of the log signs a checkpoint of size %d", size)
+	}
+	n, err := note.Sign(&note.Note{Text: body}, signers...)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("tlog: sign checkpoint: %w", err)
 	}
@@ -870,10 +889,11 @@ func (l *Log) Prove(rcs []verifier.Receipt) error {
 	return nil
 }
 
-// TrustRoot names the log for the trust roots: origin, key, and the
-// witnesses it submits to (no quorum: a verifier chooses its own).
+// TrustRoot names the log for the trust roots: origin, key (after a
+// rotation, every key with the sizes it signs), and the witnesses it
+// submits to (no quorum: a verifier chooses its own).
 func (l *Log) TrustRoot() *block.Log {
-	r := &block.Log{Origin: l.cfg.Origin, Key: l.cfg.Key.VerifierKey}
+	r := &block.Log{Origin: l.cfg.Origin, Key: l.cfg.Key.VerifierKey, Keys: slices.Clone(l.ring.history)}
 	for _, w := range l.cfg.Witnesses {
 		r.Witnesses = append(r.Witnesses, w.Key)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/evidence-node/evidence-node/verifier/logproof"
 	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
@@ -82,9 +83,15 @@ type TrustRoots struct {
 // (docs/transparency-log.md).
 type Log struct {
 	// Origin is the checkpoints' origin line (the ledger name); Key the
-	// log's note verifier key (Ed25519).
+	// log's note verifier key (Ed25519): the key that signs its new
+	// checkpoints.
 	Origin string `json:"origin"`
 	Key    string `json:"key"`
+	// Keys is the log's key history once its key was rotated: every key
+	// that signs or signed its checkpoints, with the tree sizes each
+	// signs (logproof.OpenKeys: a checkpoint signed by a key outside its
+	// range is refused). Absent: Key signs every size.
+	Keys []logproof.Key `json:"keys,omitempty"`
 	// Witnesses are the cosignature/v1 verifier keys of the witnesses
 	// whose cosignatures count; Quorum how many of them must have
 	// cosigned a receipt's checkpoint (0: none needed). A node lists the
@@ -92,6 +99,11 @@ type Log struct {
 	// (evidencectl verify-package --witness-key).
 	Witnesses []string `json:"witnesses,omitempty"`
 	Quorum    int      `json:"quorum,omitempty"`
+}
+
+// Trust is what the log's checkpoints are checked against.
+func (l Log) Trust() logproof.Trust {
+	return logproof.Trust{Origin: l.Origin, Key: l.Key, Keys: l.Keys, Witnesses: l.Witnesses, Quorum: l.Quorum}
 }
 
 // ErrUntrustedKey is returned when a seal names a key not in the roots.
@@ -231,6 +243,11 @@ func (t TrustRoots) Validate() error {
 	}
 	if _, err := t.TSARootsDER(); err != nil {
 		return fmt.Errorf("%w: %w", ErrTrustRoots, err)
+	}
+	if t.Log != nil && t.Log.Keys != nil {
+		if err := logproof.CheckKeys(t.Log.Key, t.Log.Keys); err != nil {
+			return fmt.Errorf("%w: log: %w", ErrTrustRoots, err)
+		}
 	}
 	if t.Fabric != nil {
 		for _, orgs := range [][]MSP{t.Fabric.Orderers, t.Fabric.Orgs} {

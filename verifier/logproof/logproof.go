@@ -27,7 +27,6 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // MaxCheckpoint bounds a signed checkpoint (with its cosignatures) read by
@@ -105,54 +104,7 @@ type Verified struct {
 // other keys are ignored; a line by a trusted key that does not verify is
 // an error. All errors are ErrCheckpoint.
 func Open(signed []byte, origin, logKey string, witnessKeys []string) (Verified, error) {
-	if len(signed) > MaxCheckpoint {
-		return Verified{}, fmt.Errorf("%w: %d bytes (at most %d)", ErrCheckpoint, len(signed), MaxCheckpoint)
-	}
-	lv, err := note.NewVerifier(logKey)
-	if err != nil {
-		return Verified{}, fmt.Errorf("%w: log key %q: %v", ErrCheckpoint, logKey, err)
-	}
-	vs := []note.Verifier{lv}
-	keyOf := map[uint32]string{}
-	for _, k := range witnessKeys {
-		wv, err := fnote.NewVerifierForCosignatureV1(k)
-		if err != nil {
-			return Verified{}, fmt.Errorf("%w: witness key %q: %v", ErrCheckpoint, k, err)
-		}
-		if wv.Name() == lv.Name() && wv.KeyHash() == lv.KeyHash() {
-			return Verified{}, fmt.Errorf("%w: witness key %q collides with the log key", ErrCheckpoint, k)
-		}
-		vs = append(vs, wv)
-		keyOf[wv.KeyHash()] = k
-	}
-	n, err := note.Open(signed, note.VerifierList(vs...))
-	if err != nil {
-		return Verified{}, fmt.Errorf("%w: %v", ErrCheckpoint, err)
-	}
-	c, err := ParseBody(n.Text)
-	if err != nil {
-		return Verified{}, err
-	}
-	if c.Origin != origin {
-		return Verified{}, fmt.Errorf("%w: origin %q, want %q", ErrCheckpoint, c.Origin, origin)
-	}
-	v := Verified{Checkpoint: c}
-	logSigned := false
-	for _, s := range n.Sigs {
-		if s.Name == lv.Name() && s.Hash == lv.KeyHash() {
-			logSigned = true
-			continue
-		}
-		t, err := fnote.CoSigV1Timestamp(s)
-		if err != nil {
-			return Verified{}, fmt.Errorf("%w: cosignature by %s: %v", ErrCheckpoint, s.Name, err)
-		}
-		v.Cosignatures = append(v.Cosignatures, Cosignature{Name: s.Name, Key: keyOf[s.Hash], Time: t})
-	}
-	if !logSigned {
-		return Verified{}, fmt.Errorf("%w: not signed by the log key %s", ErrCheckpoint, lv.Name())
-	}
-	return v, nil
+	return OpenKeys(signed, origin, []Key{{Key: logKey, Signed: AnySize}}, witnessKeys)
 }
 
 // ErrInclusion and ErrConsistency mean a proof does not lead to the
@@ -277,12 +229,23 @@ func ParseProof(s string) (Proof, error) {
 
 // Trust is what a verifier trusts of a log: its origin and key, the
 // witnesses it accepts cosignatures from, and how many of them must have
-// cosigned (Quorum; 0 with no witnesses).
+// cosigned (Quorum; 0 with no witnesses). Keys, when given, are the log's
+// keys with the sizes each signs (a rotated key; OpenKeys), and Key is
+// not used; else Key signs every size.
 type Trust struct {
 	Origin    string
 	Key       string
+	Keys      []Key
 	Witnesses []string
 	Quorum    int
+}
+
+// LogKeys are the log keys of the trust: Keys, or Key for every size.
+func (tr Trust) LogKeys() []Key {
+	if len(tr.Keys) > 0 {
+		return tr.Keys
+	}
+	return []Key{{Key: tr.Key, Signed: AnySize}}
 }
 
 // ErrQuorum means a checkpoint lacks the cosignatures the verifier asks
@@ -297,7 +260,7 @@ func VerifyProof(leaf []byte, text string, tr Trust) (Verified, Proof, error) {
 	if err != nil {
 		return Verified{}, Proof{}, err
 	}
-	v, err := Open(p.Checkpoint, tr.Origin, tr.Key, tr.Witnesses)
+	v, err := OpenKeys(p.Checkpoint, tr.Origin, tr.LogKeys(), tr.Witnesses)
 	if err != nil {
 		return Verified{}, p, err
 	}

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ type Witness struct {
 	LogKey string
 
 	proc *toolproc.Process
+	dir  string
 }
 
 // Start starts a witness for the log with checkpoint origin line origin
@@ -88,14 +90,11 @@ func Start(t testing.TB, origin, logVerifierKey string) *Witness {
 	w.VerifierKey = CosignatureV1Key(w.Name, w.PublicKey)
 
 	dir := t.TempDir()
-	// The log list: YAML with a "Logs" list of Origin and PublicKey
-	// (JSON strings are YAML strings).
-	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	logs := fmt.Sprintf("Logs:\n  - Origin: %s\n    PublicKey: %s\n", q(origin), q(logVerifierKey))
+	w.dir = dir
 	files := map[string]string{
 		// The key file is the bare note signer key: no newline.
 		"witness.key": skey,
-		"logs.yaml":   logs,
+		"logs.yaml":   logList(origin, logVerifierKey),
 	}
 	for name, s := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
@@ -151,6 +150,45 @@ func (w *Witness) Restart(t testing.TB) {
 	if err := w.proc.Start(); err != nil {
 		t.Fatalf("witnesstest: restart: %v", err)
 	}
+}
+
+// SetLogKey is the witness operator's step after the log's key rotation:
+// the witness stops, the key it trusts for the log becomes logVerifierKey
+// (omniwitness trusts one key per log), and it starts again on the same
+// port with its own key and the checkpoints it witnessed. omniwitness
+// copies its log list into its database once (INSERT OR IGNORE: a changed
+// list does not change a log it knows), so the key is changed there, with
+// the sqlite3 command, as well as in the list.
+func (w *Witness) SetLogKey(t testing.TB, logVerifierKey string) {
+	t.Helper()
+	if _, err := note.NewVerifier(logVerifierKey); err != nil {
+		t.Fatalf("witnesstest: log verifier key %q: %v", logVerifierKey, err)
+	}
+	sqlite, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Fatalf("witnesstest: SetLogKey needs the sqlite3 command (Debian: apt-get install sqlite3): %v", err)
+	}
+	w.proc.Stop()
+	if err := os.WriteFile(filepath.Join(w.dir, "logs.yaml"), []byte(logList(w.Origin, logVerifierKey)), 0o600); err != nil {
+		t.Fatalf("witnesstest: %v", err)
+	}
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	sql := "UPDATE logs SET vkey = " + q(logVerifierKey) + " WHERE origin = " + q(w.Origin) + "; SELECT changes();"
+	out, err := exec.Command(sqlite, filepath.Join(w.dir, "witness.db"), sql).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("witnesstest: changing the log key in the witness's database: %v %s", err, out)
+	}
+	w.LogKey = logVerifierKey
+	if err := w.proc.Start(); err != nil {
+		t.Fatalf("witnesstest: restart: %v", err)
+	}
+}
+
+// logList is the witness's log list: YAML with a "Logs" list of Origin
+// and PublicKey (JSON strings are YAML strings).
+func logList(origin, logVerifierKey string) string {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	return fmt.Sprintf("Logs:\n  - Origin: %s\n    PublicKey: %s\n", q(origin), q(logVerifierKey))
 }
 
 // Running reports whether the witness process runs.
