@@ -631,7 +631,7 @@ func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prome
 		return nil, err
 	}
 	ws, _ := cfg.witnesses() // checked by Validate
-	l, err := tlog.Open(tlog.Config{DB: db, Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
+	l, err := tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(cfg.Data, tlog.HashesFile), Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ import (
 	"github.com/evidence-node/evidence-node/node"
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/node/tsa"
 )
 
@@ -443,7 +444,7 @@ func writeBlocks(w *writer, dir string, base *Head, head Head) error {
 
 // writeFiles copies every regular file of the data directory but the
 // store and the block files, whole, in name order; atomic writes' temporary
-// files and lock files are left out.
+// files, lock files and the transparency log's stored hashes are left out.
 func writeFiles(w *writer, dataDir string) error {
 	var names []string
 	err := filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
@@ -459,7 +460,9 @@ func writeFiles(w *writer, dataDir string) error {
 			return nil
 		}
 		base := path.Base(rel)
-		if !d.Type().IsRegular() || strings.HasPrefix(base, ".tmp-") || strings.HasSuffix(base, ".lock") {
+		// The transparency log's stored hashes are derived data, computed
+		// again from the ledger when the restored node starts.
+		if !d.Type().IsRegular() || strings.HasPrefix(base, ".tmp-") || strings.HasSuffix(base, ".lock") || rel == tlog.HashesFile {
 			return nil
 		}
 		names = append(names, rel)

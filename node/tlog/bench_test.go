@@ -12,7 +12,7 @@ import (
 // embedded ledger on disk; reported per record.
 func BenchmarkCatchUp(b *testing.B) {
 	e := newEnv(b)
-	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led)})
+	l, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,15 +2,17 @@ package tlog
 
 import (
 	"encoding/json"
+	"os"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/evidence-node/evidence-node/node/store"
 )
 
-// ToLayout1 rewrites a closed log's store as layout 1 wrote it (a key a
-// stored hash, state version 1), for the test of the move to layout 2.
-func ToLayout1(db *store.DB) error {
+// ToLayout1 rewrites a closed log's data as layout 1 kept it (a store key
+// a stored hash, state version 1, no hash file), for the test of the move
+// to layout 2.
+func ToLayout1(db *store.DB, hashes string) error {
 	v, err := db.Get(keyState)
 	if err != nil {
 		return err
@@ -19,36 +21,27 @@ func ToLayout1(db *store.DB) error {
 	if err := json.Unmarshal(v, &st); err != nil {
 		return err
 	}
+	raw, err := os.ReadFile(hashes)
+	if err != nil {
+		return err
+	}
 	var b store.Batch
 	n := tlog.StoredHashCount(int64(st.Size))
-	for c := int64(0); c*hashChunk < n; c++ {
-		k := numKey(prefChunk, uint64(c))
-		chunk, err := db.Get(k)
-		if err != nil {
-			return err
-		}
-		for i := 0; i*tlog.HashSize < len(chunk); i++ {
-			b.Set(numKey(prefHash, uint64(c*hashChunk)+uint64(i)), chunk[i*tlog.HashSize:(i+1)*tlog.HashSize])
-		}
-		b.Delete(k)
+	for x := int64(0); x < n; x++ {
+		b.Set(numKey(prefHash, uint64(x)), raw[x*tlog.HashSize:(x+1)*tlog.HashSize])
 	}
 	st.V = 1
 	sb, _ := json.Marshal(st)
 	b.Set(keyState, sb)
-	return db.Write(&b)
+	if err := db.Write(&b); err != nil {
+		return err
+	}
+	return os.Remove(hashes)
 }
 
-// StoreKeys counts the keys under the log's stored-hash prefixes: layout
-// 1's and layout 2's.
-func StoreKeys(db *store.DB) (v1, v2 int, err error) {
-	count := func(p []byte) (int, error) {
-		n := 0
-		err := db.Scan(p, nil, func(_, _ []byte) (bool, error) { n++; return true, nil })
-		return n, err
-	}
-	if v1, err = count(prefHash); err != nil {
-		return
-	}
-	v2, err = count(prefChunk)
-	return
+// Layout1Keys counts the store keys of layout 1's stored hashes.
+func Layout1Keys(db *store.DB) (int, error) {
+	n := 0
+	err := db.Scan(prefHash, nil, func(_, _ []byte) (bool, error) { n++; return true, nil })
+	return n, err
 }

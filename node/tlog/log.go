@@ -8,15 +8,18 @@
 // appends the block's records in the order the block holds them. The
 // leaves are the records' canonical encodings (evidence.Record.Canonical),
 // the same bytes the ledger's batch trees hash, so a record's log leaf
-// hash is the leaf hash of its batch audit path. A block and everything it
-// adds to the log (hashes, the record→index map, the new checkpoint) are
-// written in one atomic store batch: after a crash the log resumes at the
-// first block it has not written, and a new log back-fills every block
+// hash is the leaf hash of its batch audit path. What a block adds to the
+// log (the record→index map on Fabric, the new checkpoint, the log's
+// position) is written in one atomic store batch, the stored hashes to
+// their file just before: after a crash the log resumes at the first
+// block it has not written, and a new log back-fills every block
 // already on the ledger. On Fabric the log is computed from the committed
 // blocks alone, so every organisation's node builds the same tree.
 //
 // Tree hashes are kept as golang.org/x/mod/sumdb/tlog "stored hashes"
-// (each complete subtree's hash once); tiles are read from them.
+// (each complete subtree's hash once) in a file of their own (hashes.go),
+// computed again from the ledger when it is short, missing or damaged;
+// tiles and proofs are read from it.
 package tlog
 
 import (
@@ -59,6 +62,9 @@ type Source interface {
 // Config configures a Log.
 type Config struct {
 	DB *store.DB
+	// Hashes is the file of the tree's stored hashes (derived data,
+	// computed again from the ledger when it is short or missing).
+	Hashes string
 	// Origin is the checkpoints' origin line: the ledger's name.
 	Origin string
 	// Key signs checkpoints (LoadOrCreateKey). Previous, after a key
@@ -105,23 +111,17 @@ var (
 // Store keys, all under "T/".
 var (
 	keyState  = []byte("T/state")
-	prefHash  = []byte("T/h/")  // version 1 only: stored hash index → 32 bytes
-	prefChunk = []byte("T/hc/") // stored hash index ÷ hashChunk → up to hashChunk stored hashes, in index order
-	prefRec   = []byte("T/r/")  // record ID → leaf index
+	prefHash  = []byte("T/h/")  // layout 1 only: stored hash index → 32 bytes (now in Config.Hashes)
+	prefRec   = []byte("T/r/")  // record ID → leaf index (a Source that is not positional)
 	prefEnd   = []byte("T/e/")  // end leaf index (exclusive) → block number, for blocks with records
 	prefStart = []byte("T/b/")  // block number → first leaf index
 	prefCP    = []byte("T/cp/") // tree size → signed checkpoint
 )
 
-// hashChunk is how many stored hashes one store key holds: 512 bytes, under
-// the store's value threshold (kept in badger's tree, not its value log).
-// One key per 16 hashes rather than one each keeps the store's write and
-// compaction work for the log small (about two stored hashes a record).
-const hashChunk = 16
-
-// stateVersion is the layout of the log's store keys: 2 keeps stored
-// hashes in chunks; 1 (before 2026-12-02) kept one key a hash, and Open
-// moves such a log to 2.
+// stateVersion is the layout of the log's data: 2 keeps the stored hashes
+// in their own file (Config.Hashes); 1 (before 2026-12-02) kept them in
+// the store, a key each: Open deletes those and the file is computed from
+// the ledger.
 const stateVersion = 2
 
 func numKey(prefix []byte, n uint64) []byte {
@@ -162,9 +162,21 @@ type Log struct {
 	// opened): the witnesses' lag is counted from it.
 	cpSince time.Time
 
-	// pending are hashes of the write being prepared (ReadHashes sees
-	// them before they reach the store); only the log's goroutine uses it.
-	pending map[int64]tlog.Hash
+	// pend are the stored hashes of the write being prepared, from index
+	// pendFrom (ReadHashes sees them before they reach the file); only
+	// the log's goroutine uses them.
+	pend     []tlog.Hash
+	pendFrom int64
+	hf       *hashFile
+	// have is how many stored hashes the file holds for certain; repaired
+	// is set once the file holds the recorded tree (repair).
+	have     atomic.Int64
+	repaired atomic.Bool
+	damaged  atomic.Bool // a reader found a proof that does not check
+	// positional: the Source's blocks hold the records at their receipts'
+	// leaf index, so a record's log index is its block's first leaf plus
+	// that (no record→index key is stored).
+	positional bool
 
 	// offered are the leaves of blocks the ledger has just committed,
 	// handed over by Offer so that CatchUp need not read them back
@@ -198,8 +210,8 @@ const MaxLeavesPerWrite = 2000
 // Open opens (or creates) the log and starts following the Source: a new
 // log back-fills the ledger's blocks in the background.
 func Open(cfg Config) (*Log, error) {
-	if cfg.DB == nil || cfg.Source == nil || cfg.Key.Signer == nil {
-		return nil, errors.New("tlog: DB, Source and Signer are required")
+	if cfg.DB == nil || cfg.Source == nil || cfg.Key.Signer == nil || cfg.Hashes == "" {
+		return nil, errors.New("tlog: DB, Hashes, Source and Signer are required")
 	}
 	if err := ValidOrigin(cfg.Origin); err != nil {
 		return nil, err
@@ -255,12 +267,8 @@ func Open(cfg Config) (*Log, error) {
 			return nil, fmt.Errorf("tlog: state: %w", err)
 		}
 		switch l.st.V {
-		case 1:
-			if err := migrate(cfg.DB, &l.st, l.log); err != nil {
-				return nil, err
-			}
-		case stateVersion:
-			if err := dropV1(cfg.DB); err != nil {
+		case 1, stateVersion:
+			if err := dropOld(cfg.DB); err != nil {
 				return nil, err
 			}
 		default:
@@ -297,6 +305,17 @@ func Open(cfg Config) (*Log, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tlog: witnesses: %w", err)
+	}
+	if l.hf, err = openHashFile(cfg.Hashes); err != nil {
+		return nil, err
+	}
+	if p, ok := cfg.Source.(interface{ Positional() bool }); ok {
+		l.positional = p.Positional()
+	}
+	// A whole file is taken at once; one to compute again is computed
+	// before the log reads new blocks (repair, in CatchUp).
+	if _, err := l.quickCheck(l.st); err != nil {
+		return nil, err
 	}
 	l.startWitnesses()
 	go l.run()
@@ -362,7 +381,7 @@ func (l *Log) Close() error {
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
 	l.wg.Wait()
-	return nil
+	return l.hf.close()
 }
 
 func (l *Log) run() {
@@ -406,6 +425,9 @@ func (l *Log) run() {
 func (l *Log) CatchUp(ctx context.Context) error {
 	l.catchMu.Lock()
 	defer l.catchMu.Unlock()
+	if err := l.repair(ctx); err != nil {
+		return err
+	}
 	// Every block committed before this is read below.
 	woke := l.woke.Swap(0)
 	h, err := l.cfg.Source.Height(ctx)
@@ -421,12 +443,11 @@ func (l *Log) CatchUp(ctx context.Context) error {
 	start, lastReport := time.Now(), time.Now()
 	for st.Next < h {
 		var (
-			b         store.Batch
-			added     int
-			hashIdx   = tlog.StoredHashIndex(0, int64(st.Size))
-			firstHash = hashIdx
+			b       store.Batch
+			added   int
+			hashIdx = tlog.StoredHashIndex(0, int64(st.Size))
 		)
-		l.pending = map[int64]tlog.Hash{}
+		l.pendFrom, l.pend = hashIdx, l.pend[:0]
 		for st.Next < h && added < MaxLeavesPerWrite {
 			leaves, err := l.blockLeaves(ctx, st.Next)
 			if err != nil {
@@ -456,11 +477,11 @@ func (l *Log) CatchUp(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("tlog: hash leaf %d: %w", st.Size, err)
 				}
-				for _, x := range hs {
-					l.pending[hashIdx] = x
-					hashIdx++
+				l.pend = append(l.pend, hs...)
+				hashIdx += int64(len(hs))
+				if !l.positional {
+					b.Set(append(append([]byte(nil), prefRec...), id[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
 				}
-				b.Set(append(append([]byte(nil), prefRec...), id[:]...), binary.BigEndian.AppendUint64(nil, st.Size))
 				st.Size++
 			}
 			if len(take) > 0 {
@@ -473,7 +494,9 @@ func (l *Log) CatchUp(ctx context.Context) error {
 				st.Next, st.Offset = st.Next+1, 0
 			}
 		}
-		if err := l.setChunks(&b, firstHash, hashIdx); err != nil {
+		// The hashes reach the file before the store records the size
+		// they make (the file is not synced: repair).
+		if err := l.hf.write(l.pendFrom, l.pend); err != nil {
 			return err
 		}
 		var cp Checkpoint
@@ -502,7 +525,8 @@ func (l *Log) CatchUp(ctx context.Context) error {
 		if err := l.cfg.DB.WriteUnsynced(&b); err != nil {
 			return fmt.Errorf("tlog: write: %w", err)
 		}
-		l.pending = nil
+		l.have.Store(hashIdx)
+		l.pend = l.pend[:0]
 		l.mu.Lock()
 		l.st = st
 		newCP := cp.Size > l.cp.Size
@@ -554,147 +578,6 @@ func CheckpointBody(origin string, size uint64, root []byte) string {
 	return logproof.Checkpoint{Origin: origin, Size: size, Root: root}.Body()
 }
 
-// ReadHashes reads stored hashes (tlog.HashReader): those of the write
-// being prepared, then the store's.
-func (l *Log) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	var (
-		at    int64 = -1 // the chunk read last
-		chunk []byte
-	)
-	for i, x := range indexes {
-		if h, ok := l.pending[x]; ok {
-			out[i] = h
-			continue
-		}
-		if c := x / hashChunk; c != at {
-			v, err := l.cfg.DB.Get(numKey(prefChunk, uint64(c)))
-			if err != nil {
-				return nil, fmt.Errorf("tlog: stored hash %d: %w", x, err)
-			}
-			at, chunk = c, v
-		}
-		off := int(x%hashChunk) * tlog.HashSize
-		if len(chunk)%tlog.HashSize != 0 || len(chunk) < off+tlog.HashSize {
-			return nil, fmt.Errorf("tlog: stored hash %d: its chunk holds %d bytes", x, len(chunk))
-		}
-		copy(out[i][:], chunk[off:])
-	}
-	return out, nil
-}
-
-// setChunks adds to b the chunks that hold stored hashes [from, to) (all
-// in l.pending), with the first chunk's hashes stored before from.
-func (l *Log) setChunks(b *store.Batch, from, to int64) error {
-	for c := from / hashChunk; c*hashChunk < to; c++ {
-		lo, hi := c*hashChunk, min((c+1)*hashChunk, to)
-		v := make([]byte, 0, (hi-lo)*tlog.HashSize)
-		if lo < from {
-			old, err := l.cfg.DB.Get(numKey(prefChunk, uint64(c)))
-			if err != nil {
-				return fmt.Errorf("tlog: stored hashes from %d: %w", lo, err)
-			}
-			if len(old) != int(from-lo)*tlog.HashSize {
-				return fmt.Errorf("tlog: the chunk of stored hash %d holds %d bytes, want %d", lo, len(old), (from-lo)*tlog.HashSize)
-			}
-			v, lo = append(v, old...), from
-		}
-		for x := lo; x < hi; x++ {
-			h, ok := l.pending[x]
-			if !ok {
-				return fmt.Errorf("tlog: stored hash %d was not computed", x)
-			}
-			v = append(v, h[:]...)
-		}
-		b.Set(numKey(prefChunk, uint64(c)), v)
-	}
-	return nil
-}
-
-// migrate moves a log of layout version 1 (a key per stored hash) to
-// version 2 (chunks), in steps; interrupted, it starts again from the
-// old keys, which go only once the new state is written.
-func migrate(db *store.DB, st *state, log *slog.Logger) error {
-	n := tlog.StoredHashCount(int64(st.Size))
-	log.Info("transparency log: moving stored hashes to chunks (layout 2)", "hashes", n)
-	var (
-		b     store.Batch
-		chunk []byte
-		next  int64
-	)
-	err := db.Scan(prefHash, nil, func(k, v []byte) (bool, error) {
-		x := int64(binary.BigEndian.Uint64(k[len(prefHash):]))
-		if x >= n {
-			return false, nil
-		}
-		if x != next || len(v) != tlog.HashSize {
-			return false, fmt.Errorf("tlog: stored hash %d (of %d bytes) where %d was expected", x, len(v), next)
-		}
-		chunk = append(chunk, v...)
-		next++
-		if next%hashChunk == 0 || next == n {
-			b.Set(numKey(prefChunk, uint64((next-1)/hashChunk)), chunk)
-			chunk = nil
-			if b.Len() >= 1000 {
-				if err := db.WriteUnsynced(&b); err != nil {
-					return false, err
-				}
-				b = store.Batch{}
-			}
-		}
-		return true, nil
-	})
-	if err == nil && next != n {
-		err = fmt.Errorf("tlog: %d stored hashes for a tree of %d, want %d", next, st.Size, n)
-	}
-	if err != nil {
-		return fmt.Errorf("tlog: moving to layout 2: %w", err)
-	}
-	st.V = stateVersion
-	sb, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	b.Set(keyState, sb)
-	if err := db.Write(&b); err != nil {
-		return fmt.Errorf("tlog: moving to layout 2: %w", err)
-	}
-	return dropV1(db)
-}
-
-// dropV1 deletes the stored hashes of layout 1 (left by a move to layout 2
-// that was interrupted after the new state was written).
-func dropV1(db *store.DB) error {
-	var b store.Batch
-	err := db.Scan(prefHash, nil, func(k, _ []byte) (bool, error) {
-		b.Delete(bytes.Clone(k))
-		if b.Len() >= 10000 {
-			if err := db.WriteUnsynced(&b); err != nil {
-				return false, err
-			}
-			b = store.Batch{}
-		}
-		return true, nil
-	})
-	if err == nil && b.Len() > 0 {
-		err = db.Write(&b)
-	}
-	if err != nil {
-		return fmt.Errorf("tlog: deleting layout 1's stored hashes: %w", err)
-	}
-	return nil
-}
-
-// storedReader reads only written hashes (for readers other than the
-// log's goroutine, which may be preparing a write).
-type storedReader struct{ db *store.DB }
-
-func (r storedReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return (&Log{cfg: Config{DB: r.db}}).ReadHashes(indexes)
-}
-
-func (l *Log) hashes() tlog.HashReader { return storedReader{l.cfg.DB} }
-
 // Size is the tree size of the latest checkpoint.
 func (l *Log) Size() uint64 {
 	l.mu.RLock()
@@ -745,12 +628,12 @@ type Inclusion struct {
 	Checkpoint Checkpoint
 }
 
-// Include returns the inclusion proof of record id to the checkpoint
-// receipts carry (ProofCheckpoint: the latest cosigned one that holds
-// it, with its cosignatures); node.ErrNotFound when the log does not hold
-// the record (yet).
-func (l *Log) Include(id evidence.ID) (Inclusion, error) {
-	idx, err := l.index(id)
+// Include returns the inclusion proof of receipt rc's record to the
+// checkpoint receipts carry (ProofCheckpoint: the latest cosigned one that
+// holds it, with its cosignatures); node.ErrNotFound when the log does not
+// hold the record (yet).
+func (l *Log) Include(rc verifier.Receipt) (Inclusion, error) {
+	idx, err := l.index(rc)
 	if err != nil {
 		return Inclusion{}, err
 	}
@@ -758,37 +641,84 @@ func (l *Log) Include(id evidence.ID) (Inclusion, error) {
 	if err != nil {
 		return Inclusion{}, err
 	}
-	return l.includeAt(idx, cp)
+	return l.includeAt(idx, tlog.RecordHash(rc.Proof.Record), cp)
 }
 
-// IncludeAt returns the inclusion proof of record id to checkpoint cp (one
-// of this log's).
-func (l *Log) IncludeAt(id evidence.ID, cp Checkpoint) (Inclusion, error) {
-	idx, err := l.index(id)
+// IncludeAt returns the inclusion proof of receipt rc's record to
+// checkpoint cp (one of this log's).
+func (l *Log) IncludeAt(rc verifier.Receipt, cp Checkpoint) (Inclusion, error) {
+	idx, err := l.index(rc)
 	if err != nil {
 		return Inclusion{}, err
 	}
-	return l.includeAt(idx, cp)
+	return l.includeAt(idx, tlog.RecordHash(rc.Proof.Record), cp)
 }
 
-func (l *Log) index(id evidence.ID) (uint64, error) {
-	v, err := l.cfg.DB.Get(append(append([]byte(nil), prefRec...), id[:]...))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, fmt.Errorf("%w: record %s is not in the transparency log yet", node.ErrNotFound, id)
+// index is the leaf index of rc's record: on a positional Source its
+// block's first leaf plus its place in the block, else the stored
+// record→index key. Either way the leaf there must hash as rc's record.
+func (l *Log) index(rc verifier.Receipt) (uint64, error) {
+	notYet := fmt.Errorf("%w: record %s is not in the transparency log yet", node.ErrNotFound, rc.ID)
+	var idx uint64
+	if l.positional && rc.LedgerKind == block.KindEmbedded {
+		v, err := l.cfg.DB.Get(numKey(prefStart, rc.BlockNumber))
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, notYet
+		}
+		if err != nil || len(v) != 8 {
+			return 0, fmt.Errorf("tlog: first leaf of block %d: %v", rc.BlockNumber, err)
+		}
+		idx = binary.BigEndian.Uint64(v) + rc.Proof.LeafIndex
+	} else {
+		id, err := evidence.ParseID(rc.ID)
+		if err != nil {
+			return 0, err
+		}
+		v, err := l.cfg.DB.Get(append(append([]byte(nil), prefRec...), id[:]...))
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, notYet
+		}
+		if err != nil || len(v) != 8 {
+			return 0, fmt.Errorf("tlog: index of %s: %v", id, err)
+		}
+		idx = binary.BigEndian.Uint64(v)
 	}
-	if err != nil || len(v) != 8 {
-		return 0, fmt.Errorf("tlog: index of %s: %v", id, err)
+	l.mu.RLock()
+	size := l.st.Size
+	l.mu.RUnlock()
+	if idx >= size {
+		return 0, notYet
 	}
-	return binary.BigEndian.Uint64(v), nil
+	hs, err := l.hashes().ReadHashes([]int64{tlog.StoredHashIndex(0, int64(idx))})
+	if err != nil {
+		return 0, err
+	}
+	if hs[0] != tlog.RecordHash(rc.Proof.Record) {
+		// The ledger checked the record against its block; the stored
+		// hash is wrong (and if the ledger was changed instead, the
+		// recomputation finds the root changed and stops the log).
+		l.hashesDamaged(fmt.Sprintf("leaf %d", idx))
+		return 0, fmt.Errorf("%w: %w", node.ErrUnavailable, errRepairing)
+	}
+	return idx, nil
 }
 
-func (l *Log) includeAt(idx uint64, cp Checkpoint) (Inclusion, error) {
+// includeAt proves leaf idx (of hash leaf) in checkpoint cp, and checks
+// the proof before it is given: one that does not lead to cp's root means
+// the stored hashes are damaged (hashesDamaged).
+func (l *Log) includeAt(idx uint64, leaf tlog.Hash, cp Checkpoint) (Inclusion, error) {
 	if idx >= cp.Size {
 		return Inclusion{}, fmt.Errorf("%w: leaf %d is not in the transparency log's checkpoint of size %d yet", node.ErrNotFound, idx, cp.Size)
 	}
 	p, err := tlog.ProveRecord(int64(cp.Size), int64(idx), l.hashes())
 	if err != nil {
 		return Inclusion{}, fmt.Errorf("tlog: inclusion proof of %d in %d: %w", idx, cp.Size, err)
+	}
+	var root tlog.Hash
+	copy(root[:], cp.Root)
+	if err := tlog.CheckRecord(p, int64(cp.Size), root, int64(idx), leaf); err != nil {
+		l.hashesDamaged(fmt.Sprintf("inclusion of %d in %d", idx, cp.Size))
+		return Inclusion{}, fmt.Errorf("%w: %w", node.ErrUnavailable, errRepairing)
 	}
 	return Inclusion{Index: idx, Proof: hashesOut(p), Checkpoint: cp}, nil
 }
@@ -873,12 +803,10 @@ func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
 // (node.TransparencyLog).
 func (l *Log) Prove(rcs []verifier.Receipt) error {
 	for i := range rcs {
-		id, err := evidence.ParseID(rcs[i].ID)
-		if err != nil {
-			return err
-		}
-		inc, err := l.Include(id)
-		if errors.Is(err, node.ErrNotFound) {
+		inc, err := l.Include(rcs[i])
+		if errors.Is(err, node.ErrNotFound) || errors.Is(err, errRepairing) {
+			// Not in the log yet, or not provable while the log computes
+			// its stored hashes again: the receipt goes without.
 			continue
 		}
 		if err != nil {

@@ -62,6 +62,9 @@ func (e *env) open() {
 	}
 }
 
+// hashes is the log's stored-hash file.
+func (e *env) hashes() string { return filepath.Join(e.dir, "tlog-hashes") }
+
 func (e *env) close() {
 	if e.led != nil {
 		e.led.Close()
@@ -72,7 +75,7 @@ func (e *env) close() {
 
 func (e *env) log() *tlog.Log {
 	e.t.Helper()
-	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led)})
+	l, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -127,11 +130,7 @@ func checkLog(t *testing.T, l *tlog.Log, key tlog.Key, rcs []verifier.Receipt) l
 		t.Fatalf("root %x, want %x", got, want)
 	}
 	for i, rc := range rcs {
-		id, err := evidence.ParseID(rc.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inc, err := l.Include(id)
+		inc, err := l.Include(rc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +145,7 @@ func checkLog(t *testing.T, l *tlog.Log, key tlog.Key, rcs []verifier.Receipt) l
 			t.Fatalf("record %d: %v", i, err)
 		}
 		// Against the latest checkpoint too.
-		at, err := l.IncludeAt(id, cp)
+		at, err := l.IncludeAt(rc, cp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +230,7 @@ func TestRestartResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	if _, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: other, Source: tlog.LedgerSource(e.led)}); err == nil {
+	if _, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: other, Source: tlog.LedgerSource(e.led)}); err == nil {
 		t.Error("the log opened under another key")
 	}
 }
@@ -359,32 +358,103 @@ func TestLargeBlock(t *testing.T) {
 	}
 }
 
-// A log written by layout 1 (a store key a stored hash) is moved to
-// layout 2 (chunks) when it opens: the same tree, the same proofs, no key
-// of layout 1 left, and it follows the ledger on.
+// A log written by layout 1 (a store key a stored hash) opens: those keys
+// are deleted, the hash file is computed from the ledger, the tree and
+// proofs are the same, and it follows the ledger on.
 func TestLayout1Moved(t *testing.T) {
 	e := newEnv(t)
 	rcs := e.appendBlocks("a", 3, 1, 300, 7, 20)
 	l := e.log()
 	before := checkLog(t, l, e.key, rcs)
 	l.Close()
-	if err := tlog.ToLayout1(e.db); err != nil {
+	if err := tlog.ToLayout1(e.db, e.hashes()); err != nil {
 		t.Fatal(err)
 	}
-	if v1, v2, err := tlog.StoreKeys(e.db); err != nil || v1 == 0 || v2 != 0 {
-		t.Fatalf("layout 1 written: %d keys of layout 1, %d of layout 2, %v", v1, v2, err)
+	if n, err := tlog.Layout1Keys(e.db); err != nil || n == 0 {
+		t.Fatalf("layout 1 written: %d keys, %v", n, err)
 	}
 	l = e.log()
 	after := checkLog(t, l, e.key, rcs)
 	if after.Size != before.Size || !bytes.Equal(after.Root, before.Root) {
 		t.Fatalf("after the move: size %d root %x, before %d %x", after.Size, after.Root, before.Size, before.Root)
 	}
-	if v1, v2, err := tlog.StoreKeys(e.db); err != nil || v1 != 0 || v2 == 0 {
-		t.Fatalf("after the move: %d keys of layout 1, %d of layout 2, %v", v1, v2, err)
+	if n, err := tlog.Layout1Keys(e.db); err != nil || n != 0 {
+		t.Fatalf("after the move: %d keys of layout 1, %v", n, err)
 	}
 	rcs = append(rcs, e.appendBlocks("b", 17, 1)...)
 	if err := l.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	checkLog(t, l, e.key, rcs)
+}
+
+// The hash file is derived data: cut short (a crash of the machine loses
+// its unsynced tail), missing (a restore), or damaged, it is computed again
+// from the ledger when the log opens; a ledger that no longer holds the
+// logged records stops the log.
+func TestHashFileRepaired(t *testing.T) {
+	e := newEnv(t)
+	rcs := e.appendBlocks("a", 5, 300, 1, 64, 2)
+	l := e.log()
+	want := checkLog(t, l, e.key, rcs)
+	l.Close()
+	full, err := os.ReadFile(e.hashes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string]func(){
+		"cut short": func() { os.Truncate(e.hashes(), int64(len(full))/3+7) },
+		"missing":   func() { os.Remove(e.hashes()) },
+		"damaged": func() {
+			b := bytes.Clone(full)
+			b[len(b)/2] ^= 1
+			os.WriteFile(e.hashes(), b, 0o644)
+		},
+		"too long": func() { os.WriteFile(e.hashes(), append(bytes.Clone(full), make([]byte, 100)...), 0o644) },
+	}
+	for _, name := range []string{"cut short", "missing", "damaged", "too long"} {
+		damage[name]()
+		l := e.log()
+		if name == "damaged" {
+			// The root still checks (the damage is off the tree's
+			// right edge): the proofs through it do not, and the
+			// first of them makes the log compute its hashes again.
+			refused := 0
+			for _, rc := range rcs {
+				if _, err := l.Include(rc); errors.Is(err, node.ErrUnavailable) {
+					refused++
+				} else if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if refused == 0 {
+				t.Fatal("damaged: every proof was given")
+			}
+			if err := l.CatchUp(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := checkLog(t, l, e.key, rcs)
+		if got.Size != want.Size || !bytes.Equal(got.Root, want.Root) {
+			t.Fatalf("%s: size %d root %x, want %d %x", name, got.Size, got.Root, want.Size, want.Root)
+		}
+		l.Close()
+		if b, err := os.ReadFile(e.hashes()); err != nil || !bytes.Equal(b, full) {
+			t.Fatalf("%s: the file was not computed again (%d bytes, want %d; %v)", name, len(b), len(full), err)
+		}
+	}
+
+	// Another ledger under the same log state: its records are not the
+	// ones the log signed.
+	os.Remove(e.hashes())
+	other := newEnv(t)
+	other.appendBlocks("z", 5, 300, 1, 64, 2)
+	l, err = tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: e.key, Source: tlog.LedgerSource(other.led)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.CatchUp(context.Background()); !errors.Is(err, node.ErrCorrupted) {
+		t.Fatalf("catch-up over a changed ledger: %v, want ErrCorrupted", err)
+	}
 }

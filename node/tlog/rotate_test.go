@@ -18,7 +18,7 @@ import (
 )
 
 func (e *env) logKeys(key tlog.Key, prev *tlog.Key, ws ...tlog.Witness) (*tlog.Log, error) {
-	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(e.led), Witnesses: ws})
+	l, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(e.led), Witnesses: ws})
 	if err != nil {
 		return nil, err
 	}

@@ -43,3 +43,12 @@ func (s ledgerSource) BlockLeaves(ctx context.Context, n uint64) ([][]byte, erro
 	}
 	return e.Records, nil
 }
+
+// Positional: an embedded block's records are its batch tree's leaves in
+// order, so a receipt's leaf index is the record's place in what
+// BlockLeaves returns (not so on Fabric, where a block's leaves are those
+// of its valid evidence transactions, one batch each).
+func (s ledgerSource) Positional() bool {
+	_, ok := s.led.(BlockLeaveser)
+	return !ok
+}

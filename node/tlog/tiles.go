@@ -64,24 +64,10 @@ func (l *Log) Tile(ctx context.Context, path string) (data []byte, full bool, er
 func (l *Log) entries(ctx context.Context, start, end uint64) ([]byte, error) {
 	var out []byte
 	for i := start; i < end; {
-		// The block holding leaf i: the first whose end is above i.
-		var blk, blkEnd uint64
-		found := false
-		err := l.cfg.DB.Scan(prefEnd, numKey(prefEnd, i+1), func(k, v []byte) (bool, error) {
-			blkEnd, blk, found = binary.BigEndian.Uint64(k[len(prefEnd):]), binary.BigEndian.Uint64(v), true
-			return false, nil
-		})
+		blk, blkStart, blkEnd, err := l.blockOf(i)
 		if err != nil {
 			return nil, fmt.Errorf("tlog: entries: %w", err)
 		}
-		if !found {
-			return nil, fmt.Errorf("tlog: entries: no block holds leaf %d", i)
-		}
-		sv, err := l.cfg.DB.Get(numKey(prefStart, blk))
-		if err != nil || len(sv) != 8 {
-			return nil, fmt.Errorf("tlog: entries: block %d: %v", blk, err)
-		}
-		blkStart := binary.BigEndian.Uint64(sv)
 		leaves, err := l.cfg.Source.BlockLeaves(ctx, blk)
 		if err != nil {
 			return nil, fmt.Errorf("tlog: entries: block %d: %w", blk, err)

@@ -11,13 +11,12 @@ import (
 
 	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/node/tlog/witnesstest"
-	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/logproof"
 )
 
 func (e *env) logWith(ws ...tlog.Witness) *tlog.Log {
 	e.t.Helper()
-	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led), Witnesses: ws})
+	l, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led), Witnesses: ws})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -103,13 +102,13 @@ func TestRealWitnesses(t *testing.T) {
 	if got := cosignedBy(t, l, e.key, 405, w1.VerifierKey, w2.VerifierKey); len(got) != 1 || got[0] != w1.Name {
 		t.Fatalf("size 405 cosigned by %v, want %s alone", got, w1.Name)
 	}
-	inc, err := l.Include(mustID(t, rcs[404].ID))
+	inc, err := l.Include(rcs[404])
 	if err != nil || inc.Checkpoint.Size != 405 {
 		t.Fatalf("inclusion with a witness down: %v %d", err, inc.Checkpoint.Size)
 	}
 	// A record of size 8's step proves to the checkpoint of 8, cosigned
 	// by both: receipts keep their first cosigned checkpoint.
-	inc, err = l.Include(mustID(t, rcs[7].ID))
+	inc, err = l.Include(rcs[7])
 	if err != nil || inc.Checkpoint.Size != 8 || !strings.Contains(string(inc.Checkpoint.Note), w2.Name) {
 		t.Fatalf("record 7: %v size %d\n%s", err, inc.Checkpoint.Size, inc.Checkpoint.Note)
 	}
@@ -139,15 +138,6 @@ func TestRealWitnesses(t *testing.T) {
 	}
 }
 
-func mustID(t *testing.T, s string) evidence.ID {
-	t.Helper()
-	id, err := evidence.ParseID(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func TestParseWitness(t *testing.T) {
 	const key = "witness.example+dd8a8a84+BNOqIKZRpQRzNQrbrMgDS9xI5aBI86bHBFvi4UQyt7CE"
 	if _, err := tlog.ParseWitness("https://w.example/prefix " + key); err != nil {
@@ -170,7 +160,7 @@ func TestCheckpointAgeMetric(t *testing.T) {
 	w := witnesstest.Start(t, origin, e.key.VerifierKey)
 	e.appendBlocks("a", 3)
 	reg := prometheus.NewRegistry()
-	l, err := tlog.Open(tlog.Config{DB: e.db, Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led), Witnesses: []tlog.Witness{witnessOf(t, w)}, Registerer: reg})
+	l, err := tlog.Open(tlog.Config{DB: e.db, Hashes: e.hashes(), Origin: origin, Key: e.key, Source: tlog.LedgerSource(e.led), Witnesses: []tlog.Witness{witnessOf(t, w)}, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

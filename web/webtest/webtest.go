@@ -109,7 +109,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	tl, err := tlog.Open(tlog.Config{DB: db, Origin: "webtest", Key: lk, Source: tlog.LedgerSource(led)})
+	tl, err := tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(dir, tlog.HashesFile), Origin: "webtest", Key: lk, Source: tlog.LedgerSource(led)})
 	if err != nil {
 		return fail(err)
 	}
