@@ -167,7 +167,13 @@ func loadRun(t *testing.T, bin string, scale float64, report *strings.Builder, s
 		return r
 	}
 	base := run("baseline GET /healthz, 64 clients", "--mode", "health", "--clients", "64", "--duration", secs(5))
+	cpu0 := cpuSeconds(t, pid)
 	batch := run("POST /evidence/batch ×1000, 8 clients", "--batch", "1000", "--clients", "8", "--duration", secs(22))
+	// The node's CPU per record: steadier than the rate on a shared
+	// machine (the load tool and other processes take the rest).
+	perRecord := (cpuSeconds(t, pid) - cpu0) / batch["records"].(float64) * 1e6
+	fmt.Fprintf(report, "%-38s %9.1f µs of the node's CPU per record\n", "", perRecord)
+	out = append(out, figure{"POST /evidence/batch ×1000, node CPU µs per record", perRecord})
 	single := run("POST /evidence, 64 clients", "--clients", "64", "--duration", secs(10))
 	run("GET /evidence/{id}, 200 clients, closed", "--mode", "get", "--clients", "200", "--duration", secs(10))
 	run("GET /evidence/{id}, 200 clients, 5000/s", "--mode", "get", "--clients", "200", "--rate", "5000", "--duration", secs(10))
@@ -307,6 +313,23 @@ func memory(t *testing.T, pid int) (rss, anon, file, peak int64) {
 		}
 	}
 	return
+}
+
+// cpuSeconds is the CPU time (user and system) process pid has used.
+func cpuSeconds(t *testing.T, pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the command name in parentheses: state is field 3, utime 14,
+	// stime 15, in clock ticks (USER_HZ, 100 on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100
 }
 
 // histQuantile is the upper bound of the bucket holding quantile q of a

@@ -94,6 +94,7 @@ type Config struct {
 	TSARoots        string
 	Tlog            bool
 	Witness         urlList
+	WitnessInterval time.Duration
 	ConfigFile      string
 }
 
@@ -253,6 +254,7 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.TSARoots, "tsa-roots", "", "with --tsa: PEM file of the CA (or TSA) certificates the TSAs' tokens must chain to; the trust roots list them")
 	fs.BoolVar(&c.Tlog, "tlog", true, "keep the transparency log: every record in ledger order in an RFC 6962 tree, a checkpoint signed with DATA/tlog-key after each block, served at /checkpoint and /tile/ (false: none)")
 	fs.Var(&c.Witness, "witness", "a C2SP tlog-witness that cosigns the transparency log's checkpoints, as \"URL VERIFIER_KEY\" (its prefix and its cosignature/v1 key); the node submits each new checkpoint with a consistency proof and keeps the cosignatures; one down or refusing holds no receipt up (repeatable; comma-separated in the environment)")
+	fs.DurationVar(&c.WitnessInterval, "witness-interval", time.Second, "the least time between two submissions to one witness: it is sent the latest checkpoint at this pace, not each one (the log signs one a block)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON config file: {\"listen\": \"…\", \"data\": \"…\", …} with flag names as keys")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: evidenced [flags]\n\nRuns the evidence node. Each flag may also be set as EVIDENCE_<FLAG> (e.g. EVIDENCE_LISTEN).\n\n")
@@ -631,7 +633,7 @@ func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prome
 		return nil, err
 	}
 	ws, _ := cfg.witnesses() // checked by Validate
-	l, err := tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(cfg.Data, tlog.HashesFile), Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(led), Witnesses: ws, Registerer: reg, Logger: logger})
+	l, err := tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(cfg.Data, tlog.HashesFile), Origin: origin, Key: key, Previous: prev, Source: tlog.LedgerSource(led), Witnesses: ws, WitnessInterval: cfg.WitnessInterval, Registerer: reg, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,11 @@ type Config struct {
 	// Witnesses cosign each new checkpoint (c2sp.org/tlog-witness); one
 	// that is down or refuses holds nothing up.
 	Witnesses []Witness
+	// WitnessInterval is the least time between two submissions to one
+	// witness (default 1 s): under load the log signs a checkpoint a block,
+	// and a witness, somebody else's server, is sent the latest one at
+	// that pace, not each.
+	WitnessInterval time.Duration
 	// Registerer receives the log's metrics (nil: none).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -218,6 +223,9 @@ func Open(cfg Config) (*Log, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.WitnessInterval <= 0 {
+		cfg.WitnessInterval = time.Second
 	}
 	l := &Log{cfg: cfg, log: logging.Or(cfg.Logger).With("part", "tlog"),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}

@@ -105,6 +105,7 @@ func (ws *witnesser) run() {
 	defer ws.l.wg.Done()
 	retry := time.NewTicker(5 * time.Second)
 	defer retry.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ws.l.stop:
@@ -115,6 +116,16 @@ func (ws *witnesser) run() {
 				continue
 			}
 		}
+		// At most one submission an interval: the latest checkpoint when
+		// it is over.
+		if d := ws.l.cfg.WitnessInterval - time.Since(last); d > 0 {
+			select {
+			case <-ws.l.stop:
+				return
+			case <-time.After(d):
+			}
+		}
+		last = time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			select {
