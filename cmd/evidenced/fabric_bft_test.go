@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/evidence-node/evidence-node/verifier"
 )
 
 // TestFabricBFT runs the node on a BFT channel (four SmartBFT orderers of
@@ -13,7 +16,9 @@ import (
 // a second organisation's peer stopped while it is still down. Every
 // acknowledged record must be on the ledger exactly once, and receipts
 // verify offline against blocks fetched with peer channel fetch (checkAcks).
-// Bounded: 16 clients for 20 s.
+// Bounded: 16 clients for 20 s. Last, two organisations' new nodes compute
+// their transparency logs from every block (the fault test's too) and get
+// one log (checkSameLog).
 //
 //	EVIDENCE_FABRIC_NETWORK=1 go test -run TestFabricBFT -v ./cmd/evidenced/
 func TestFabricBFT(t *testing.T) {
@@ -69,5 +74,26 @@ func TestFabricBFT(t *testing.T) {
 			t.Errorf("load too small to mean anything: %d acknowledgements", rep.Acked)
 		}
 		t.Logf("BFT faults: %v in all", time.Since(start).Round(time.Millisecond))
+	})
+	t.Run("TwoNodesOneLog", func(t *testing.T) {
+		start := time.Now()
+		var (
+			nodes []*proc
+			rcs   []verifier.Receipt
+		)
+		for _, org := range []string{"court", "platform"} {
+			data := t.TempDir()
+			key := addPlatform(t, data, org+"-clerk")
+			p := startFabricNode(t, e, data, "127.0.0.1:0", org)
+			code, body := postJSON(t, p.url+"/api/v1/evidence", key, map[string]string{"type": "text", "text": "BFT record through " + org})
+			var ack struct{ ID string }
+			if json.Unmarshal(body, &ack); code != 201 && code != 202 {
+				t.Fatalf("submit through %s: %d %s", org, code, body)
+			}
+			nodes = append(nodes, p)
+			rcs = append(rcs, waitReceipt(t, p.url, ack.ID, 30*time.Second))
+		}
+		checkSameLog(t, nodes[0], nodes[1], rcs, 120*time.Second)
+		t.Logf("two BFT nodes, one log: in %v", time.Since(start).Round(time.Millisecond))
 	})
 }

@@ -464,7 +464,7 @@ func testEndToEnd(t *testing.T, e *fabricEnv) {
 
 // TestFabricNode: evidenced on Fabric, end to end through the API, checked
 // against blocks fetched with peer channel fetch; then two nodes of two
-// organisations on one channel.
+// organisations on one channel, which derive the same transparency log.
 func TestFabricNode(t *testing.T) {
 	e := startFabric(t, fabricNodePort)
 
@@ -581,6 +581,8 @@ func TestFabricNode(t *testing.T) {
 		if got := waitReceipt(t, a.url, fromB.ID, 10*time.Second); got.BlockHash != fromB.BlockHash || got.TxID != fromB.TxID {
 			t.Fatalf("A's receipt of B's record: %+v", got)
 		}
+		// One log: both nodes derive the same tree from the blocks.
+		checkSameLog(t, a, b, []verifier.Receipt{rcA, fromB}, 30*time.Second)
 
 		// B restarted on an empty data directory: it reads the ledger, not
 		// a cache of A's (or its own former) data.
@@ -596,6 +598,8 @@ func TestFabricNode(t *testing.T) {
 		same("empty node B", waitReceipt(t, b2.url, rcA.ID, 10*time.Second))
 		checkVerification(t, verifyFile(t, b2.url, rcA.ID, pdf), "pass", true, true, true)
 		checkVerification(t, verifyFile(t, b2.url, rcA.ID, pdf[:len(pdf)-1]), "fail", false, true, true)
+		// Its log, computed again from block 0, is A's.
+		checkSameLog(t, a, b2, []verifier.Receipt{rcA, fromB}, 30*time.Second)
 		t.Logf("two nodes, one ledger: in %v", time.Since(start).Round(time.Millisecond))
 	})
 }
