@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -34,7 +35,17 @@ const HashesFile = "tlog-hashes"
 // hashFile is the open stored-hash file.
 type hashFile struct {
 	f *os.File
+
+	// hot keeps hashes read before (written hashes never change; the
+	// upper levels are in every proof): at most maxHot, emptied when
+	// full and when the file is computed again.
+	mu  sync.Mutex
+	hot map[int64]tlog.Hash
 }
+
+// maxHot bounds hashFile.hot: 2 MB of hashes, about every hash at level 5
+// and above of a tree of two million records.
+const maxHot = 1 << 16
 
 func openHashFile(path string) (*hashFile, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -55,6 +66,7 @@ func (h *hashFile) count() (int64, error) {
 
 // truncate keeps the first n hashes.
 func (h *hashFile) truncate(n int64) error {
+	h.forget()
 	if err := h.f.Truncate(n * tlog.HashSize); err != nil {
 		return fmt.Errorf("tlog: stored hashes: %w", err)
 	}
@@ -78,10 +90,30 @@ func (h *hashFile) write(from int64, hs []tlog.Hash) error {
 
 // read reads hash x.
 func (h *hashFile) read(x int64, out *tlog.Hash) error {
+	h.mu.Lock()
+	v, ok := h.hot[x]
+	h.mu.Unlock()
+	if ok {
+		*out = v
+		return nil
+	}
 	if _, err := h.f.ReadAt(out[:], x*tlog.HashSize); err != nil {
 		return fmt.Errorf("tlog: stored hash %d: %w", x, err)
 	}
+	h.mu.Lock()
+	if len(h.hot) >= maxHot || h.hot == nil {
+		h.hot = make(map[int64]tlog.Hash, 1024)
+	}
+	h.hot[x] = *out
+	h.mu.Unlock()
 	return nil
+}
+
+// forget empties the cache of hashes read (the file is computed again).
+func (h *hashFile) forget() {
+	h.mu.Lock()
+	h.hot = nil
+	h.mu.Unlock()
 }
 
 func (h *hashFile) close() error { return h.f.Close() }
@@ -169,6 +201,7 @@ func (l *Log) quickCheck(st state) (int64, error) {
 		return 0, err
 	}
 	if l.damaged.Swap(false) {
+		l.hf.forget()
 		return 0, nil
 	}
 	if n < want {

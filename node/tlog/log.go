@@ -204,6 +204,12 @@ type Log struct {
 	wg         sync.WaitGroup
 	// bestCosigned is the largest tree size a witness cosigned (under mu).
 	bestCosigned uint64
+	// cps caches ProofCheckpoint's answers by tree size: the signed note
+	// with its cosignature lines (an entry goes when a cosignature for its
+	// size is stored).
+	cpsMu  sync.Mutex
+	cps    map[uint64]Checkpoint
+	cpsGen uint64 // counts the cosignatures stored
 }
 
 // MaxLeavesPerWrite bounds the leaves one store write adds (about three
@@ -762,6 +768,11 @@ func (l *Log) noteCosigned(size uint64) {
 	l.mu.Lock()
 	l.bestCosigned = max(l.bestCosigned, size)
 	l.mu.Unlock()
+	// The checkpoint of size has one more cosignature line.
+	l.cpsMu.Lock()
+	delete(l.cps, size)
+	l.cpsGen++
+	l.cpsMu.Unlock()
 }
 
 // ProofCheckpoint is the checkpoint receipts prove leaf index's
@@ -795,6 +806,13 @@ func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("tlog: no checkpoint holds leaf %d (%v)", index, err)
 		}
 	}
+	l.cpsMu.Lock()
+	cp, ok := l.cps[size]
+	gen := l.cpsGen
+	l.cpsMu.Unlock()
+	if ok {
+		return cp, nil
+	}
 	n, err := l.Cosigned(size)
 	if err != nil {
 		return Checkpoint{}, err
@@ -803,8 +821,20 @@ func (l *Log) ProofCheckpoint(index uint64) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	return Checkpoint{Size: c.Size, Root: c.Root, Note: n}, nil
+	cp = Checkpoint{Size: c.Size, Root: c.Root, Note: n}
+	l.cpsMu.Lock()
+	if len(l.cps) >= maxCachedCheckpoints || l.cps == nil {
+		l.cps = map[uint64]Checkpoint{}
+	}
+	if gen == l.cpsGen { // no cosignature stored meanwhile
+		l.cps[size] = cp
+	}
+	l.cpsMu.Unlock()
+	return cp, nil
 }
+
+// maxCachedCheckpoints bounds Log.cps (a few hundred KB of notes).
+const maxCachedCheckpoints = 1024
 
 // Prove sets the log_proof of each receipt whose record the log holds: a
 // c2sp.org/tlog-proof to the checkpoint ProofCheckpoint chooses
