@@ -63,7 +63,7 @@ commands:
   package ID [-o FILE] [--certificate | --original FILE]  download the evidence package (电子证据包), optionally with the original embedded
   verify-package PACKAGE.pdf [--file F | --text T | --digest HEX] [--trust ROOTS.json] [--witness-key KEY]… [--json]
                                                          check a package offline (no network); exit 0 pass, 1 fail
-  monitor --node URL [--state FILE] [--once]           follow the node's transparency log: every checkpoint must be consistent
+  monitor --node URL [--state FILE] [--entries] [--once]  follow the node's transparency log: every checkpoint must be consistent
                                                          with the last one checked (kept in FILE); exit 1 on a fork, naming both
   fsck --data DIR [--json] [-q]                          check a stopped node's whole embedded ledger offline;
                                                          exit 0 intact, 1 corrupted (names the first bad block)

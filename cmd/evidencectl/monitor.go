@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,7 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	xtlog "golang.org/x/mod/sumdb/tlog"
+
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tlog"
+	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/logproof"
 )
 
@@ -28,6 +35,9 @@ type monitorState struct {
 	Root   []byte `json:"root"`
 	// Checkpoint is that checkpoint's signed note.
 	Checkpoint string `json:"checkpoint"`
+	// Range is the compact range of the tree of Size records whose
+	// entries were checked (--entries): the hashes that extend it.
+	Range [][]byte `json:"range,omitempty"`
 }
 
 // ForkError says two checkpoints of one log cannot both be true.
@@ -60,9 +70,10 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	statePath := fs.String("state", "monitor-state.json", "state file: the log's key and the last checkpoint checked (created on first run)")
 	logKey := fs.String("log-key", "", "the log's note verifier key (DATA/tlog-key.pub); default: the state file's, or on a first run the trust roots the node serves (trust on first use); after a key rotation, the new key replaces the state file's")
 	once := fs.Bool("once", false, "check the current checkpoint once and exit")
+	entries := fs.Bool("entries", false, "also fetch every new entry (the tiles' entry bundles), check that each is a record in canonical form and that they hash to the checkpoint's root (a first run with it reads the whole log, with progress)")
 	interval := fs.Duration("interval", 10*time.Second, "how often to fetch the checkpoint")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evidencectl monitor --node URL [--state FILE] [--log-key KEY] [--once] [--interval 10s]")
+		fmt.Fprintln(stderr, "usage: evidencectl monitor --node URL [--state FILE] [--log-key KEY] [--entries] [--once] [--interval 10s]")
 		fs.PrintDefaults()
 	}
 	if _, err := parse(fs, args); err != nil {
@@ -121,7 +132,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	}
 	st.V = 1
 	for {
-		changed, err := monitorStep(ctx, hc, base, &st, stdout)
+		changed, err := monitorStep(ctx, hc, base, &st, *entries, stdout)
 		if changed || (keyChanged && err == nil) {
 			keyChanged = false
 			b, _ := json.MarshalIndent(st, "", "  ")
@@ -153,7 +164,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 
 // monitorStep fetches the checkpoint and checks it against the state;
 // changed says the state moved on.
-func monitorStep(ctx context.Context, hc *http.Client, base string, st *monitorState, stdout io.Writer) (bool, error) {
+func monitorStep(ctx context.Context, hc *http.Client, base string, st *monitorState, entries bool, stdout io.Writer) (bool, error) {
 	b, err := fetch(ctx, hc, base+"/checkpoint", logproof.MaxCheckpoint)
 	if err != nil {
 		return false, err
@@ -171,7 +182,9 @@ func monitorStep(ctx context.Context, hc *http.Client, base string, st *monitorS
 		if !bytes.Equal(v.Root, st.Root) {
 			return false, fork(fmt.Sprintf("two different trees of %d records", v.Size))
 		}
-		return false, nil
+		if !entries || st.Range != nil {
+			return false, nil
+		}
 	default:
 		pb, err := fetch(ctx, hc, fmt.Sprintf("%s/api/v1/proof/consistency?old=%d&new=%d", base, st.Size, v.Size), 64<<10)
 		if err != nil {
@@ -193,9 +206,93 @@ func monitorStep(ctx context.Context, hc *http.Client, base string, st *monitorS
 			return false, fork(fmt.Sprintf("the tree of %d records is not an extension of the one of %d held: %v", v.Size, st.Size, err))
 		}
 	}
+	var rng *compact.Range
+	if entries {
+		if rng, err = checkEntries(ctx, hc, base, st, v, fork, stdout); err != nil {
+			return false, err
+		}
+	}
 	fmt.Fprintf(stdout, "%s checkpoint %d records, root %s: consistent with %d\n", time.Now().UTC().Format(time.RFC3339), v.Size, base64.StdEncoding.EncodeToString(v.Root), st.Size)
 	st.Size, st.Root, st.Checkpoint = v.Size, v.Root, string(b)
+	if rng != nil {
+		st.Range = rng.Hashes()
+	}
 	return true, nil
+}
+
+// checkEntries fetches the entries of the log from the state's checked
+// range (or from 0) to the checkpoint v: each must be a record in
+// canonical form, and the leaves must hash to v's root (and, passing the
+// size the state holds, to its root). It returns the range of v.
+func checkEntries(ctx context.Context, hc *http.Client, base string, st *monitorState, v logproof.Verified, fork func(string) error, stdout io.Writer) (*compact.Range, error) {
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	from := uint64(0)
+	rng := rf.NewEmptyRange(0)
+	if st.Range != nil && st.Size <= v.Size {
+		r, err := rf.NewRange(0, st.Size, st.Range)
+		if err != nil {
+			return nil, fmt.Errorf("monitor: the state's range: %w", err)
+		}
+		rng, from = r, st.Size
+	}
+	checkAt := func(size uint64, root []byte, what string) error {
+		got, err := rng.GetRootHash(nil)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, root) {
+			return fork(fmt.Sprintf("the log's entries up to %d do not hash to the root of %s", size, what))
+		}
+		return nil
+	}
+	const bundle = 1 << tlog.TileHeight
+	start, report := time.Now(), time.Now()
+	for i := from; i < v.Size; {
+		k := i / bundle
+		w := min(bundle, v.Size-k*bundle)
+		t := xtlog.Tile{H: tlog.TileHeight, L: -1, N: int64(k), W: int(w)}
+		data, err := fetch(ctx, hc, base+"/"+tlog.TilePath(t), bundle*(2+tlog.MaxEntry))
+		if err != nil {
+			return nil, err
+		}
+		for j := uint64(0); j < w; j++ {
+			if len(data) < 2 || len(data) < 2+int(binary.BigEndian.Uint16(data)) {
+				return nil, fmt.Errorf("entry bundle %s: cut short at entry %d", tlog.TilePath(t), k*bundle+j)
+			}
+			n := int(binary.BigEndian.Uint16(data))
+			leaf := data[2 : 2+n]
+			data = data[2+n:]
+			if k*bundle+j < i {
+				continue
+			}
+			if _, err := evidence.ParseRecord(leaf); err != nil {
+				return nil, fmt.Errorf("entry %d of the log is not a record in canonical form: %w", k*bundle+j, err)
+			}
+			if err := rng.Append(rfc6962.DefaultHasher.HashLeaf(leaf), nil); err != nil {
+				return nil, err
+			}
+			i++
+			if i == st.Size && from == 0 && st.Checkpoint != "" {
+				if err := checkAt(i, st.Root, "the checkpoint held"); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if len(data) != 0 {
+			return nil, fmt.Errorf("entry bundle %s: %d bytes after its %d entries", tlog.TilePath(t), len(data), w)
+		}
+		if time.Since(report) > 10*time.Second {
+			fmt.Fprintf(stdout, "entries: %d of %d checked\n", i, v.Size)
+			report = time.Now()
+		}
+	}
+	if err := checkAt(v.Size, v.Root, "the checkpoint served"); err != nil {
+		return nil, err
+	}
+	if v.Size > from {
+		fmt.Fprintf(stdout, "entries %d to %d: records, hashing to the root (%s)\n", from, v.Size, time.Since(start).Round(time.Millisecond))
+	}
+	return rng, nil
 }
 
 func fetch(ctx context.Context, hc *http.Client, url string, limit int64) ([]byte, error) {
