@@ -30,6 +30,10 @@ const (
 	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeRateLimited         = "rate_limited"
 	CodeInternal            = "internal"
+	// CodeCertificatesUnavailable: this node cannot make certificates and
+	// packages (no --public-url, no CJK font, no PDF renderer): 503, for
+	// the operator to fix.
+	CodeCertificatesUnavailable = "certificates_unavailable"
 )
 
 // Error is an API error: HTTP status, code, and a message in English and
@@ -96,11 +100,11 @@ func toAPI(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Err: err, Message: err.Error(),
 			MessageZH: "该文件与存证记录不一致，不能作为原件放入电子证据包"}
 	case errors.Is(err, node.ErrNoFont):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err,
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeCertificatesUnavailable, Err: err,
 			Message:   "certificates cannot be made on this node: the CJK font is not installed (operator: apt-get install fonts-wqy-zenhei)",
 			MessageZH: "本节点缺少中文字体，暂无法生成存证证书（运维：安装 fonts-wqy-zenhei）"}
 	case errors.Is(err, node.ErrNoCertificates):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeInternal, Err: err, Message: err.Error(), MessageZH: "本节点暂无法生成存证证书"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeCertificatesUnavailable, Err: err, Message: err.Error(), MessageZH: "本节点暂无法生成存证证书"}
 	case errors.Is(err, node.ErrCorrupted):
 		return &Error{Status: http.StatusInternalServerError, Code: CodeLedgerCorrupted, Err: err,
 			Message:   "this node's stored copy of the record or its block is damaged (it does not match the ledger's hashes), so it is not served; the operator has been alerted",

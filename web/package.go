@@ -86,7 +86,7 @@ func pending(c fiber.Ctx, err error) (bool, error) {
 // headers, which anyone can set.
 func (s *server) baseURL() (string, error) {
 	if s.publicURL == "" {
-		return "", &Error{Status: 503, Code: CodeInternal,
+		return "", &Error{Status: 503, Code: CodeCertificatesUnavailable,
 			Message:   "this node has no public URL, so its certificates could carry no verification link (operator: start evidenced with --public-url)",
 			MessageZH: "本节点未配置公开地址，暂无法生成存证证书（运维：启动时设置 --public-url）"}
 	}

@@ -217,3 +217,32 @@ func TestPackageWithOriginal(t *testing.T) {
 		t.Fatalf("wrong original: %d %s", code, b)
 	}
 }
+
+// Without a public URL the node makes no certificate or package (their
+// links would have no trustworthy address): 503 certificates_unavailable,
+// in both languages, naming --public-url; the record itself is served.
+func TestNoPublicURL(t *testing.T) {
+	n := newTestNode(t)
+	n.app = New(Config{Service: n.svc, MaxUpload: 8 << 20})
+	code, b := n.do(t, "POST", "/api/v1/evidence", strings.NewReader(`{"text":"合同"}`), "application/json", auth(n.key))
+	if code != 201 {
+		t.Fatalf("submit: %d %s", code, b)
+	}
+	rc := decode[verifier.Receipt](t, b)
+	for _, doc := range []string{"certificate.pdf", "package.pdf"} {
+		code, _, b := n.get(t, "/api/v1/evidence/"+rc.ID+"/"+doc)
+		e := decode[struct {
+			Error struct {
+				Code      string `json:"code"`
+				Message   string `json:"message"`
+				MessageZH string `json:"message_zh"`
+			} `json:"error"`
+		}](t, b).Error
+		if code != 503 || e.Code != CodeCertificatesUnavailable || !strings.Contains(e.Message, "--public-url") || !strings.Contains(e.MessageZH, "--public-url") {
+			t.Fatalf("%s without a public URL: %d %s", doc, code, b)
+		}
+	}
+	if code, _, b := n.get(t, "/api/v1/evidence/"+rc.ID); code != 200 {
+		t.Fatalf("the receipt without a public URL: %d %s", code, b)
+	}
+}
