@@ -924,6 +924,19 @@ func TestPortalBrowser(t *testing.T) {
 			t.Errorf("the witnesses' names are not listed with 、: %q", r.Fields["fLog"])
 		}
 		pe.state(t, "zh-cosigned")
+		// After a log-key rotation the log signs with both keys, under the
+		// one name: that second line is no witness. (The portal only reads
+		// names; the signatures are the node's and the verifier's to check.)
+		first := strings.Index(lp, "\n\u2014 ") + 1
+		eol := first + strings.Index(lp[first:], "\n") + 1
+		rotated := lp[:eol] + "\u2014 witnessed " + base64.StdEncoding.EncodeToString(make([]byte, 68)) + "\n" + lp[eol:]
+		type parsed struct {
+			Witnesses []string `json:"witnesses"`
+		}
+		js, _ := json.Marshal(rotated)
+		if got := eval[parsed](t, pe, "EvidencePortal.parseLogProof("+string(js)+")"); len(got.Witnesses) != 2 || slices.Contains(got.Witnesses, "witnessed") {
+			t.Errorf("a checkpoint signed by both log keys and 2 witnesses: witnesses %q", got.Witnesses)
+		}
 		pe.do(t, chromedp.Click(chromedp.CSS("#lang")))
 		r = eval[pageResult](t, pe, readResultJS)
 		wantLog(r, "Transparency log", "cosigned by 2 witness(es): ", "not cosigned", true)
