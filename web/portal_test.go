@@ -874,6 +874,92 @@ func TestPortalBrowser(t *testing.T) {
 		e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns
 	})
 
+	t.Run("witness cosignatures", func(t *testing.T) {
+		// Issue 12: a node whose transparency log two real witnesses
+		// (omniwitness) cosign. A record in a cosigned checkpoint shows
+		// 已由 2 个见证方共同签署 with both witnesses' names; once the
+		// witnesses are down, the next record's checkpoint is the log's
+		// alone and the row says so, claiming no witness.
+		wn, tl, ws := newWitnessedTestNode(t, 2)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wurl := "http://" + ln.Addr().String()
+		wn.app = New(Config{Service: wn.svc, Log: tl, MaxUpload: 8 << 20, PublicURL: wurl})
+		serveOn(t, wn, ln)
+		pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())
+		defer closeTab()
+		pe := &portalEnv{n: wn, url: wurl, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
+		pe.listen(pctx)
+		defer func() { e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns }()
+
+		doc := pdftest.OnePage("Contract HT-2026-012: witnessed")
+		body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-012"}, doc)
+		wrc := pe.submit(t, ct, body)
+		lp := cosignedBy(t, wn, wrc.ID, len(ws))
+		for _, w := range ws {
+			if !strings.Contains(lp, "\n\u2014 "+w.Name+" ") {
+				t.Fatalf("log_proof lacks witness %s's cosignature:\n%s", w.Name, lp)
+			}
+		}
+		r := pe.verifyFile(t, wrc.ID, writeFile(t, dir, "witnessed.pdf", doc))
+		if r.Outcome != "pass" {
+			t.Fatalf("witnessed record: %+v", r)
+		}
+		wantChecks(t, r, true, true, true)
+		wantLog := func(r pageResult, label, claim, absent string, names bool) {
+			t.Helper()
+			if r.Labels["fLog"] != label || !strings.HasPrefix(r.Fields["fLog"], claim) || strings.Contains(r.Text, absent) {
+				t.Errorf("transparency-log row: %q: %q, want %q: %q…, and no %q in the result", r.Labels["fLog"], r.Fields["fLog"], label, claim, absent)
+			}
+			for _, w := range ws {
+				if strings.Contains(r.Fields["fLog"], w.Name) != names {
+					t.Errorf("transparency-log row %q: naming witness %s is %v, want %v", r.Fields["fLog"], w.Name, !names, names)
+				}
+			}
+		}
+		wantLog(r, "透明日志", "已由 2 个见证方共同签署：", "尚无见证方", true)
+		if !strings.Contains(r.Fields["fLog"], ws[0].Name+"、") && !strings.Contains(r.Fields["fLog"], ws[1].Name+"、") {
+			t.Errorf("the witnesses' names are not listed with 、: %q", r.Fields["fLog"])
+		}
+		pe.state(t, "zh-cosigned")
+		// After a log-key rotation the log signs with both keys, under the
+		// one name: that second line is no witness. (The portal only reads
+		// names; the signatures are the node's and the verifier's to check.)
+		first := strings.Index(lp, "\n\u2014 ") + 1
+		eol := first + strings.Index(lp[first:], "\n") + 1
+		rotated := lp[:eol] + "\u2014 witnessed " + base64.StdEncoding.EncodeToString(make([]byte, 68)) + "\n" + lp[eol:]
+		type parsed struct {
+			Witnesses []string `json:"witnesses"`
+		}
+		js, _ := json.Marshal(rotated)
+		if got := eval[parsed](t, pe, "EvidencePortal.parseLogProof("+string(js)+")"); len(got.Witnesses) != 2 || slices.Contains(got.Witnesses, "witnessed") {
+			t.Errorf("a checkpoint signed by both log keys and 2 witnesses: witnesses %q", got.Witnesses)
+		}
+		pe.do(t, chromedp.Click(chromedp.CSS("#lang")))
+		r = eval[pageResult](t, pe, readResultJS)
+		wantLog(r, "Transparency log", "cosigned by 2 witness(es): ", "not cosigned", true)
+		pe.state(t, "en-cosigned")
+
+		// The witnesses go down: a record's checkpoint is signed by the
+		// log alone (a witness that is down holds no receipt up).
+		for _, w := range ws {
+			w.Stop()
+		}
+		lone := pe.submitJSON(t, map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("not cosigned")).Hex()})
+		cosignedBy(t, wn, lone.ID, 0)
+		pe.open(t, "/verify?id="+lone.ID) // English, as chosen above
+		r = pe.waitOutcome(t, "record")
+		wantLog(r, "Transparency log", "in a transparency-log checkpoint, not cosigned by a witness yet", "witness(es)", false)
+		pe.state(t, "en-not-cosigned")
+		pe.do(t, chromedp.Click(chromedp.CSS("#lang")))
+		r = eval[pageResult](t, pe, readResultJS)
+		wantLog(r, "透明日志", "已纳入透明日志检查点，尚无见证方共同签署", "已由", false)
+		pe.state(t, "zh-not-cosigned")
+		pe.checkConsole(t)
+	})
+
 	t.Run("cancel", func(t *testing.T) {
 		// A large file: the progress bar shows, 取消 stops the worker, no
 		// result appears, and the page says so visibly. The page is made to

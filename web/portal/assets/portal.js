@@ -646,6 +646,31 @@
   }
 
   // ---- the verification page -------------------------------------------------
+  // parseLogProof reads a receipt's log_proof (c2sp.org/tlog-proof): the
+  // index, the checkpoint's size and the names on its signature lines
+  // other than the log's own: the witnesses. The log signs first; after a
+  // key rotation it signs with both its keys under the same name, so no
+  // line with the first line's name is a witness, and no witness counts
+  // twice. The portal only shows the names; the node's check 3 and the
+  // offline verifier check the signatures.
+  function parseLogProof(text) {
+    if (typeof text !== "string" || text.indexOf("c2sp.org/tlog-proof@v1\n") !== 0) {
+      return null;
+    }
+    var m = /^c2sp\.org\/tlog-proof@v1\nindex (\d+)\n/.exec(text);
+    var parts = text.split("\n\n");
+    if (!m || parts.length < 3) {
+      return null;
+    }
+    var body = parts[1].split("\n");
+    var names = parts.slice(2).join("\n\n").split("\n").filter(function (l) { return l.indexOf("\u2014 ") === 0; })
+      .map(function (l) { return l.split(" ")[1]; });
+    return {
+      index: m[1], size: body[1] || "?",
+      witnesses: names.filter(function (n, i) { return n !== names[0] && names.indexOf(n) === i; })
+    };
+  }
+
   function initVerify() {
     var form = $("form"), idIn = $("id"), fileIn = $("file"), textIn = $("text"), digestIn = $("digest"), algIn = $("alg");
     var go = $("go"), cancel = $("cancel"), box = $("progress-box"), bar = $("progress"), ptext = $("progress-text");
@@ -1007,28 +1032,6 @@
         row("fDocRef", rc.doc_ref);
       }
       return dl;
-    }
-
-    // parseLogProof reads a receipt's log_proof (c2sp.org/tlog-proof):
-    // the index, the checkpoint's size and the names on its signature
-    // lines after the first (the log's own): the witnesses. The portal
-    // only shows them; the node's check 3 and the offline verifier check
-    // the signatures.
-    function parseLogProof(text) {
-      if (typeof text !== "string" || text.indexOf("c2sp.org/tlog-proof@v1\n") !== 0) {
-        return null;
-      }
-      var m = /^c2sp\.org\/tlog-proof@v1\nindex (\d+)\n/.exec(text);
-      var parts = text.split("\n\n");
-      if (!m || parts.length < 3) {
-        return null;
-      }
-      var body = parts[1].split("\n");
-      var sigs = parts.slice(2).join("\n\n").split("\n").filter(function (l) { return l.indexOf("\u2014 ") === 0; });
-      return {
-        index: m[1], size: body[1] || "?",
-        witnesses: sigs.slice(1).map(function (l) { return l.split(" ")[1]; })
-      };
     }
 
     // actions: print, the verification report (when content was
@@ -1622,5 +1625,5 @@
   });
 
   // For tests and the curious: the same ID check as the server's.
-  window.EvidencePortal = { parseID: parseID, checkDigest: checkDigest, formatBeijing: formatBeijing, textVariants: textVariants };
+  window.EvidencePortal = { parseID: parseID, checkDigest: checkDigest, formatBeijing: formatBeijing, textVariants: textVariants, parseLogProof: parseLogProof };
 })();
