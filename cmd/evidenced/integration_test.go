@@ -48,6 +48,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	url  string
 	logs *syncBuffer
+	// started is what the node printed on stdout before "listening on".
+	started []string
 }
 
 // syncBuffer is the node's stderr as it writes it, safe to read meanwhile.
@@ -118,6 +120,7 @@ func startNodeFrom(t *testing.T, bin, data, addr string, extra ...string) *proc 
 				cmd.Wait()
 				t.Fatalf("evidenced exited before listening: %s", logs.String())
 			}
+			p.started = append(p.started, l)
 			if u, found := strings.CutPrefix(l, "listening on "); found {
 				p.url = u
 				go func() {

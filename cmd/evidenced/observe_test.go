@@ -382,3 +382,40 @@ func TestTLSReload(t *testing.T) {
 		t.Fatalf("after a broken reload: %v", err)
 	}
 }
+
+// TestMetricsListener (issue 10): with --metrics-listen the metrics are
+// served there and not on the public listener, where /metrics is an
+// unknown path like any other.
+func TestMetricsListener(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration")
+	}
+	p := startNode(t, t.TempDir(), "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+	var murl string
+	for _, l := range p.started {
+		if u, ok := strings.CutPrefix(l, "metrics on "); ok {
+			murl = u
+		}
+	}
+	if murl == "" {
+		t.Fatalf("the node did not say where its metrics are: %q", p.started)
+	}
+	resp, err := http.Get(murl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "evidence_ledger_height") {
+		t.Fatalf("metrics listener: %d %.300s", resp.StatusCode, b)
+	}
+	resp, err = http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || strings.Contains(string(b), "evidence_ledger_height") {
+		t.Fatalf("/metrics on the public listener with --metrics-listen: %d %.300s", resp.StatusCode, b)
+	}
+}
