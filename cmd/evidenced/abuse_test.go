@@ -22,16 +22,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidence-node/evidence-node/node/pdf"
 	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
 	"github.com/evidence-node/evidence-node/verifier"
 )
 
 // rssWatch samples a process's resident memory every 20 ms until stopped
-// and keeps the peak.
+// and keeps the peak, of the process alone and with its children (the
+// PDF inspections it runs, each a child of its own).
 type rssWatch struct {
-	peak atomic.Int64
-	stop chan struct{}
-	done chan struct{}
+	peak, withChildren atomic.Int64
+	stop               chan struct{}
+	done               chan struct{}
 }
 
 func watchRSS(t *testing.T, pid int) *rssWatch {
@@ -41,8 +43,16 @@ func watchRSS(t *testing.T, pid int) *rssWatch {
 		tk := time.NewTicker(20 * time.Millisecond)
 		defer tk.Stop()
 		for {
-			if rss, _, _, _ := memory(t, pid); rss > w.peak.Load() {
+			rss, _, _, _ := memory(t, pid)
+			if rss > w.peak.Load() {
 				w.peak.Store(rss)
+			}
+			all := rss
+			for _, c := range children(pid) {
+				all += childRSS(c)
+			}
+			if all > w.withChildren.Load() {
+				w.withChildren.Store(all)
 			}
 			select {
 			case <-w.stop:
@@ -53,6 +63,43 @@ func watchRSS(t *testing.T, pid int) *rssWatch {
 	}()
 	t.Cleanup(func() { w.end() })
 	return w
+}
+
+// children lists the processes whose parent is pid.
+func children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name in parentheses: state, then the parent.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// childRSS is a process's resident memory, 0 if it is gone.
+func childRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
 }
 
 func (w *rssWatch) end() int64 {
@@ -497,9 +544,15 @@ func TestAbuse(t *testing.T) {
 	})
 
 	peak := rss.end()
-	t.Logf("peak RSS of the node over the whole run: %.1f MiB", mib(peak))
+	all := rss.withChildren.Load()
+	t.Logf("peak RSS of the node over the whole run: %.1f MiB; with its PDF inspections (children): %.1f MiB", mib(peak), mib(all))
 	if peak > 256<<20 {
 		t.Errorf("peak RSS %.1f MiB, want < 256 MiB", mib(peak))
+	}
+	// Each inspection is a child killed past its memory bound (256 MiB
+	// by default), at most pdf.DefaultConcurrency at once.
+	if bound := int64(256<<20 + pdf.DefaultConcurrency*256<<20); all > bound {
+		t.Errorf("peak RSS of the node and its inspections %.1f MiB, want < %.0f MiB", mib(all), mib(bound))
 	}
 	stopProc(p)
 	if logs := p.logs.String(); regexp.MustCompile(`(?i)error.*GET /\s`).MatchString(logs) {
