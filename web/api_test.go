@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 	"github.com/evidence-node/evidence-node/node/embedded"
 	"github.com/evidence-node/evidence-node/node/platform"
 	"github.com/evidence-node/evidence-node/node/store"
+	"github.com/evidence-node/evidence-node/node/tlog"
+	"github.com/evidence-node/evidence-node/node/tlog/witnesstest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -37,6 +40,15 @@ type testNode struct {
 // newTestNode runs the real stack in process: badger on disk, the
 // embedded ledger, the service and the fiber app.
 func newTestNode(t testing.TB) *testNode {
+	n, _, _ := newTestNodeWith(t, 0)
+	return n
+}
+
+// newTestNodeWith is a test node on an embedded ledger; with nw > 0 it
+// keeps a transparency log (origin "witnessed") that submits its
+// checkpoints to nw real witnesses (witnesstest: omniwitness on
+// 127.0.0.1), returned with it.
+func newTestNodeWith(t testing.TB, nw int) (*testNode, *tlog.Log, []*witnesstest.Witness) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
@@ -47,13 +59,50 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := "test"
+	var (
+		lk     tlog.Key
+		ws     []*witnesstest.Witness
+		cfgWs  []tlog.Witness
+		wakeUp atomic.Pointer[tlog.Log]
+	)
+	if nw > 0 {
+		name = "witnessed"
+		if lk, _, err = tlog.LoadOrCreateKey(filepath.Join(dir, "tlog-key"), name); err != nil {
+			t.Fatal(err)
+		}
+		for range nw {
+			w := witnesstest.Start(t, name, lk.VerifierKey)
+			tw, err := tlog.ParseWitness(w.URL + " " + w.VerifierKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, cfgWs = append(ws, w), append(cfgWs, tw)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	metrics := node.NewMetrics(reg)
-	led, err := embedded.Open(db, embedded.Config{Name: "test", Key: k, Dir: filepath.Join(dir, "blocks"), OnBlock: metrics.ObserveBlock})
+	led, err := embedded.Open(db, embedded.Config{Name: name, Key: k, Dir: filepath.Join(dir, "blocks"),
+		OnBlock: func(n uint64, records int, took time.Duration) {
+			metrics.ObserveBlock(n, records, took)
+			if l := wakeUp.Load(); l != nil {
+				l.Wake()
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close(); db.Close() })
+	var tl *tlog.Log
+	if nw > 0 {
+		tl, err = tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(dir, tlog.HashesFile), Origin: name, Key: lk,
+			Source: tlog.LedgerSource(led), Witnesses: cfgWs, Poll: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tl.Close() })
+		wakeUp.Store(tl)
+	}
 	key, _, err := platform.Add(dir, "acme", 0, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +111,16 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := node.NewService(node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics})
+	cfg := node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics}
+	if tl != nil {
+		cfg.Log = tl
+	}
+	svc, err := node.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20, PublicURL: "http://127.0.0.1:8080"}), svc: svc, data: dir, key: key}
+	return &testNode{app: New(Config{Service: svc, Registry: reg, MaxUpload: 8 << 20, PublicURL: "http://127.0.0.1:8080"}), svc: svc, data: dir, key: key}, tl, ws
 }
 
 type reqOpt func(*http.Request)

@@ -880,7 +880,7 @@ func TestPortalBrowser(t *testing.T) {
 		// 已由 2 个见证方共同签署 with both witnesses' names; once the
 		// witnesses are down, the next record's checkpoint is the log's
 		// alone and the row says so, claiming no witness.
-		wn, tl, ws := newWitnessedTestNode(t, 2)
+		wn, tl, ws := newTestNodeWith(t, 2)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
