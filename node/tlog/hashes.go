@@ -43,8 +43,9 @@ type hashFile struct {
 	hot map[int64]tlog.Hash
 }
 
-// maxHot bounds hashFile.hot: 2 MB of hashes, about every hash at level 5
-// and above of a tree of two million records.
+// maxHot bounds hashFile.hot: 65,536 hashes, about 5 MB with the map's
+// own memory; every hash at level 5 and above of a tree of two million
+// records.
 const maxHot = 1 << 16
 
 func openHashFile(path string) (*hashFile, error) {
