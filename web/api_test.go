@@ -25,6 +25,8 @@ import (
 	"github.com/evidence-node/evidence-node/node/store"
 	"github.com/evidence-node/evidence-node/node/tlog"
 	"github.com/evidence-node/evidence-node/node/tlog/witnesstest"
+	"github.com/evidence-node/evidence-node/node/tsa"
+	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -40,16 +42,26 @@ type testNode struct {
 // newTestNode runs the real stack in process: badger on disk, the
 // embedded ledger, the service and the fiber app.
 func newTestNode(t testing.TB) *testNode {
-	n, _, _ := newTestNodeWith(t, 0)
+	n, _, _ := newTestNodeWith(t, nodeOpts{})
 	return n
 }
 
-// newTestNodeWith is a test node on an embedded ledger; with nw > 0 it
-// keeps a transparency log (origin "witnessed") that submits its
-// checkpoints to nw real witnesses (witnesstest: omniwitness on
-// 127.0.0.1), returned with it.
-func newTestNodeWith(t testing.TB, nw int) (*testNode, *tlog.Log, []*witnesstest.Witness) {
+// nodeOpts are what newTestNodeWith adds to the plain test node.
+type nodeOpts struct {
+	// Witnesses > 0 keeps a transparency log (origin "witnessed") that
+	// submits its checkpoints to that many real witnesses (witnesstest:
+	// omniwitness on 127.0.0.1).
+	Witnesses int
+	// TSA, if set, has every block stamped by that real RFC 3161 TSA
+	// (tsatest: timestamp-server on 127.0.0.1), its CA the TSA root.
+	TSA *tsatest.TSA
+}
+
+// newTestNodeWith is a test node on an embedded ledger with what o adds;
+// the transparency log and the witnesses are returned with it.
+func newTestNodeWith(t testing.TB, o nodeOpts) (*testNode, *tlog.Log, []*witnesstest.Witness) {
 	t.Helper()
+	nw := o.Witnesses
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "store"), store.Options{})
 	if err != nil {
@@ -82,9 +94,23 @@ func newTestNodeWith(t testing.TB, nw int) (*testNode, *tlog.Log, []*witnesstest
 	}
 	reg := prometheus.NewRegistry()
 	metrics := node.NewMetrics(reg)
-	led, err := embedded.Open(db, embedded.Config{Name: name, Key: k, Dir: filepath.Join(dir, "blocks"),
+	var (
+		stamper *tsa.Stamper
+		onSeal  func(*store.Batch, block.Header, block.Seal)
+	)
+	if o.TSA != nil {
+		if stamper, err = tsa.Open(tsa.Config{DB: db, TSAs: []string{o.TSA.URL}, Roots: []string{string(o.TSA.CA.PEM)},
+			Poll: 100 * time.Millisecond, MaxBackoff: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		onSeal = stamper.StageEmbedded
+	}
+	led, err := embedded.Open(db, embedded.Config{Name: name, Key: k, Dir: filepath.Join(dir, "blocks"), OnSeal: onSeal,
 		OnBlock: func(n uint64, records int, took time.Duration) {
 			metrics.ObserveBlock(n, records, took)
+			if stamper != nil {
+				stamper.Wake()
+			}
 			if l := wakeUp.Load(); l != nil {
 				l.Wake()
 			}
@@ -92,7 +118,13 @@ func newTestNodeWith(t testing.TB, nw int) (*testNode, *tlog.Log, []*witnesstest
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { led.Close(); db.Close() })
+	t.Cleanup(func() {
+		led.Close()
+		if stamper != nil {
+			stamper.Close()
+		}
+		db.Close()
+	})
 	var tl *tlog.Log
 	if nw > 0 {
 		tl, err = tlog.Open(tlog.Config{DB: db, Hashes: filepath.Join(dir, tlog.HashesFile), Origin: name, Key: lk,
@@ -114,6 +146,9 @@ func newTestNodeWith(t testing.TB, nw int) (*testNode, *tlog.Log, []*witnesstest
 	cfg := node.Config{Ledger: led, DB: db, Platforms: plats, Metrics: metrics}
 	if tl != nil {
 		cfg.Log = tl
+	}
+	if stamper != nil {
+		cfg.Timestamps = stamper
 	}
 	svc, err := node.NewService(cfg)
 	if err != nil {

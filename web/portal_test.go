@@ -30,6 +30,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/evidence-node/evidence-node/node/pdf/pdftest"
+	"github.com/evidence-node/evidence-node/node/tsa/tsatest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web/internal/wasmhash"
@@ -880,7 +881,7 @@ func TestPortalBrowser(t *testing.T) {
 		// 已由 2 个见证方共同签署 with both witnesses' names; once the
 		// witnesses are down, the next record's checkpoint is the log's
 		// alone and the row says so, claiming no witness.
-		wn, tl, ws := newTestNodeWith(t, 2)
+		wn, tl, ws := newTestNodeWith(t, nodeOpts{Witnesses: 2})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -957,6 +958,84 @@ func TestPortalBrowser(t *testing.T) {
 		r = eval[pageResult](t, pe, readResultJS)
 		wantLog(r, "透明日志", "已纳入透明日志检查点，尚无见证方共同签署", "已由", false)
 		pe.state(t, "zh-not-cosigned")
+		pe.checkConsole(t)
+	})
+
+	t.Run("trusted time", func(t *testing.T) {
+		// Issue 11: a node whose blocks a real RFC 3161 TSA
+		// (timestamp-server) stamps. A record whose block has a token
+		// shows 可信时间 with the TSA's gen_time in Beijing time and the
+		// TSA's name; once the TSA is down, the next record's row says
+		// the trusted time is pending and claims no time.
+		ts := tsatest.Start(t, tsatest.Options{})
+		tn, _, _ := newTestNodeWith(t, nodeOpts{TSA: ts})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		turl := "http://" + ln.Addr().String()
+		tn.app = New(Config{Service: tn.svc, MaxUpload: 8 << 20, PublicURL: turl})
+		serveOn(t, tn, ln)
+		pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())
+		defer closeTab()
+		pe := &portalEnv{n: tn, url: turl, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
+		pe.listen(pctx)
+		defer func() { e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns }()
+
+		doc := pdftest.OnePage("Contract HT-2026-011: trusted time")
+		body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-011"}, doc)
+		trc := pe.submit(t, ct, body)
+		stamps := stampedBy(t, tn, trc.ID)
+		name := ts.Cert.Subject.CommonName
+		if len(stamps) != 1 || stamps[0].TSA != name {
+			t.Fatalf("timestamps %+v, want one by %q", stamps, name)
+		}
+		at := beijingTime(t, stamps[0].GenTime)
+		r := pe.verifyFile(t, trc.ID, writeFile(t, dir, "trusted.pdf", doc))
+		if r.Outcome != "pass" {
+			t.Fatalf("stamped record: %+v", r)
+		}
+		wantTrusted := func(r pageResult, label string, want ...string) {
+			t.Helper()
+			if r.Labels["fTrusted"] != label {
+				t.Errorf("trusted-time label %q, want %q", r.Labels["fTrusted"], label)
+			}
+			for _, w := range want {
+				if !strings.Contains(r.Fields["fTrusted"], w) {
+					t.Errorf("trusted-time row %q lacks %q", r.Fields["fTrusted"], w)
+				}
+			}
+		}
+		wantTrusted(r, "可信时间", at+"（北京时间 UTC+8）", stamps[0].GenTime+" (UTC)", "时间戳服务机构："+name, "1 个可信时间戳")
+		pe.state(t, "zh-trusted")
+		pe.do(t, chromedp.Click(chromedp.CSS("#lang")))
+		r = eval[pageResult](t, pe, readResultJS)
+		wantTrusted(r, "Trusted time", at+" (Beijing time, UTC+8)", "RFC 3161 timestamp by "+name, "1 trusted timestamp(s)")
+		pe.state(t, "en-trusted")
+
+		// The TSA goes down: the next record's block has no token yet.
+		ts.Stop()
+		lone := pe.submitJSON(t, map[string]string{"digest": evidence.Sum(evidence.SHA256, []byte("trusted time pending")).Hex()})
+		if len(lone.Timestamps) != 0 || !strings.HasSuffix(lone.TimeSource, "pending") {
+			t.Fatalf("with the TSA down: timestamps %+v, time_source %q", lone.Timestamps, lone.TimeSource)
+		}
+		wantPending := func(r pageResult, label, text string) {
+			t.Helper()
+			if r.Labels["fTrusted"] != label || r.Fields["fTrusted"] != text {
+				t.Errorf("trusted-time row %q: %q, want %q: %q", r.Labels["fTrusted"], r.Fields["fTrusted"], label, text)
+			}
+			if strings.Contains(r.Text, name) {
+				t.Errorf("a pending record names the TSA %s", name)
+			}
+		}
+		pe.open(t, "/verify?id="+lone.ID) // English, as chosen above
+		r = pe.waitOutcome(t, "record")
+		wantPending(r, "Trusted time", "pending: RFC 3161 timestamps are requested from the time-stamping authorities")
+		pe.state(t, "en-trusted-pending")
+		pe.do(t, chromedp.Click(chromedp.CSS("#lang")))
+		r = eval[pageResult](t, pe, readResultJS)
+		wantPending(r, "可信时间", "可信时间戳尚未取得（已向时间戳服务机构申请）")
+		pe.state(t, "zh-trusted-pending")
 		pe.checkConsole(t)
 	})
 
