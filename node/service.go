@@ -513,6 +513,9 @@ func (s *Service) Receipt(ctx context.Context, id evidence.ID) (Receipt, error) 
 	}
 	if s.tlog != nil {
 		if err := s.tlog.Prove(one); err != nil {
+			if errors.Is(err, ErrCorrupted) {
+				return Receipt{}, err
+			}
 			return Receipt{}, fmt.Errorf("%w: transparency log: %v", ErrUnavailable, err)
 		}
 	}

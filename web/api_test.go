@@ -85,7 +85,7 @@ func newTestNodeWith(t testing.TB, o nodeOpts) (*testNode, *tlog.Log, []*witness
 		}
 		for range nw {
 			w := witnesstest.Start(t, name, lk.VerifierKey)
-			tw, err := tlog.ParseWitness(w.URL + " " + w.VerifierKey)
+			tw, err := tlog.ParseWitness(w.Spec())
 			if err != nil {
 				t.Fatal(err)
 			}

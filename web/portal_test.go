@@ -337,6 +337,29 @@ func servePortalNode(t *testing.T, n *testNode) string {
 }
 
 // serveOn serves a test node's app on ln until the test ends.
+// tab serves node n on a new 127.0.0.1 listener, that listener's URL as
+// its public URL (cfg gives the rest of its web configuration), and opens
+// a fresh browser tab of e's browser on it; done closes the tab and adds
+// its screenshots and axe runs to e's.
+func (e *portalEnv) tab(t *testing.T, n *testNode, cfg Config) (pe *portalEnv, done func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	cfg.Service, cfg.MaxUpload, cfg.PublicURL = n.svc, 8<<20, url
+	n.app = New(cfg)
+	serveOn(t, n, ln)
+	pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())
+	pe = &portalEnv{n: n, url: url, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
+	pe.listen(pctx)
+	return pe, func() {
+		closeTab()
+		e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns
+	}
+}
+
 func serveOn(t *testing.T, n *testNode, ln net.Listener) {
 	t.Helper()
 	sctx, stop := context.WithCancel(context.Background())
@@ -882,18 +905,8 @@ func TestPortalBrowser(t *testing.T) {
 		// witnesses are down, the next record's checkpoint is the log's
 		// alone and the row says so, claiming no witness.
 		wn, tl, ws := newTestNodeWith(t, nodeOpts{Witnesses: 2})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wurl := "http://" + ln.Addr().String()
-		wn.app = New(Config{Service: wn.svc, Log: tl, MaxUpload: 8 << 20, PublicURL: wurl})
-		serveOn(t, wn, ln)
-		pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())
-		defer closeTab()
-		pe := &portalEnv{n: wn, url: wurl, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
-		pe.listen(pctx)
-		defer func() { e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns }()
+		pe, done := e.tab(t, wn, Config{Log: tl})
+		defer done()
 
 		doc := pdftest.OnePage("Contract HT-2026-012: witnessed")
 		body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-012"}, doc)
@@ -969,18 +982,8 @@ func TestPortalBrowser(t *testing.T) {
 		// the trusted time is pending and claims no time.
 		ts := tsatest.Start(t, tsatest.Options{})
 		tn, _, _ := newTestNodeWith(t, nodeOpts{TSA: ts})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		turl := "http://" + ln.Addr().String()
-		tn.app = New(Config{Service: tn.svc, MaxUpload: 8 << 20, PublicURL: turl})
-		serveOn(t, tn, ln)
-		pctx, closeTab := chromedp.NewContext(e.ctx, chromedp.WithNewBrowserContext())
-		defer closeTab()
-		pe := &portalEnv{n: tn, url: turl, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
-		pe.listen(pctx)
-		defer func() { e.shot, e.axeRuns = pe.shot, e.axeRuns+pe.axeRuns }()
+		pe, done := e.tab(t, tn, Config{})
+		defer done()
 
 		doc := pdftest.OnePage("Contract HT-2026-011: trusted time")
 		body, ct := multipartBody(t, map[string]string{"doc_ref": "HT-2026-011"}, doc)

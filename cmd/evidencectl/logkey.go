@@ -12,14 +12,11 @@ import (
 	"github.com/evidence-node/evidence-node/node/tlog"
 )
 
-// The transparency log's key file in the data directory.
-const logKeyFile = "tlog-key"
-
 // rotateLogKey rotates the transparency log's key of a stopped node
 // (tlog.RotateKey): the new key signs checkpoints from the log's size on,
 // the old one, kept in tlog-key.previous, beside it until retired.
 func rotateLogKey(db *store.DB, data, newKeyFile string, stdout io.Writer) error {
-	keyPath := filepath.Join(data, logKeyFile)
+	keyPath := filepath.Join(data, tlog.KeyFile)
 	b, err := os.ReadFile(keyPath)
 	if err != nil {
 		return usagef("key rotate --which checkpoint: %s has no transparency log key (%v): the node makes it at its first start with --tlog", data, err)
@@ -60,7 +57,7 @@ func rotateLogKey(db *store.DB, data, newKeyFile string, stdout io.Writer) error
 // retireLogKey ends the range of the rotated-away log key at the log's
 // size (tlog.RetireKey) and moves its file to retired-keys/.
 func retireLogKey(db *store.DB, data string, stdout io.Writer) error {
-	rot, err := tlog.RetireKey(db, filepath.Join(data, logKeyFile), filepath.Join(data, retiredDir))
+	rot, err := tlog.RetireKey(db, filepath.Join(data, tlog.KeyFile), filepath.Join(data, retiredDir))
 	if errors.Is(err, tlog.ErrNothingToRetire) {
 		return usagef("key retire --which checkpoint: %v", err)
 	}
@@ -82,7 +79,7 @@ func listLogKeys(db *store.DB, data string, stdout io.Writer) error {
 		return err
 	}
 	if ks == nil {
-		b, err := os.ReadFile(filepath.Join(data, logKeyFile+".pub"))
+		b, err := os.ReadFile(filepath.Join(data, tlog.KeyFile+".pub"))
 		if err != nil {
 			return nil // no transparency log (yet)
 		}

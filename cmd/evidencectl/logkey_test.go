@@ -34,7 +34,7 @@ func TestCheckpointKeyRotation(t *testing.T) {
 	data, work := t.TempDir(), t.TempDir()
 	apiKey, k1 := newWitnessedData(t, ctl, data)
 	w := witnesstest.Start(t, "evidence-local", k1.VerifierKey)
-	witnessFlag := []string{"--witness", w.URL + " " + w.VerifierKey}
+	witnessFlag := []string{"--witness", w.Spec()}
 	evidenced := filepath.Join(bin, "evidenced")
 	state := filepath.Join(work, "monitor.json")
 

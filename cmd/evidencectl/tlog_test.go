@@ -86,7 +86,7 @@ func TestPackageCosignedByWitness(t *testing.T) {
 	key, lk := newWitnessedData(t, ctl, data)
 	w := witnesstest.Start(t, "evidence-local", lk.VerifierKey)
 	other := witnesstest.Start(t, "evidence-local", lk.VerifierKey) // trusted by nobody here, never asked
-	nodeURL := startNode(t, filepath.Join(bin, "evidenced"), data, "--witness", w.URL+" "+w.VerifierKey)
+	nodeURL := startNode(t, filepath.Join(bin, "evidenced"), data, "--witness", w.Spec())
 	node := []string{"--node", nodeURL, "--key", key}
 
 	out, code := ctl(append([]string{"submit", "--text", "采购合同 HT-2026-001"}, node...)...)
@@ -233,7 +233,7 @@ func TestHistoryRewriteCaught(t *testing.T) {
 	data, work := t.TempDir(), t.TempDir()
 	key, lk := newWitnessedData(t, ctl, data)
 	w := witnesstest.Start(t, "evidence-local", lk.VerifierKey)
-	witnessFlag := []string{"--witness", w.URL + " " + w.VerifierKey}
+	witnessFlag := []string{"--witness", w.Spec()}
 	n := startNodeProc(t, filepath.Join(bin, "evidenced"), data, witnessFlag...)
 
 	var rcs []verifier.Receipt

@@ -75,7 +75,7 @@ func TestLoadBenchmarks(t *testing.T) {
 					t.Fatal(err)
 				}
 				w := witnesstest.Start(t, "integration", k.VerifierKey)
-				return []string{"--witness", w.URL + " " + w.VerifierKey}
+				return []string{"--witness", w.Spec()}
 			}},
 			{"no log", binDir, []string{"--tlog=false"}, nil},
 		}

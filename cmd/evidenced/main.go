@@ -618,7 +618,7 @@ func (c Config) witnesses() ([]tlog.Witness, error) {
 // (created on first start, its verifier key beside it in tlog-key.pub),
 // and starts it following the ledger (a new log back-fills it).
 func openLog(cfg Config, db *store.DB, led node.Ledger, origin string, reg prometheus.Registerer, logger *slog.Logger, stdout io.Writer) (*tlog.Log, error) {
-	keyPath := filepath.Join(cfg.Data, "tlog-key")
+	keyPath := filepath.Join(cfg.Data, tlog.KeyFile)
 	key, created, err := tlog.LoadOrCreateKey(keyPath, origin)
 	if err != nil {
 		return nil, err

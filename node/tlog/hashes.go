@@ -28,9 +28,14 @@ import (
 // recorded, or the log stops: the ledger no longer holds what the log
 // signed.
 
-// HashesFile is the stored-hash file's name in the node's data directory.
-// Backups leave it out: it is computed again from the ledger.
-const HashesFile = "tlog-hashes"
+// The log's files in the node's data directory: its key (KeyFile, the
+// verifier key in KeyFile+".pub", the rotated-away one in
+// KeyFile+PreviousSuffix) and its stored hashes (HashesFile; backups leave
+// it out: it is computed again from the ledger).
+const (
+	KeyFile    = "tlog-key"
+	HashesFile = "tlog-hashes"
+)
 
 // hashFile is the open stored-hash file.
 type hashFile struct {
@@ -203,6 +208,7 @@ func (l *Log) quickCheck(st state) (int64, error) {
 	}
 	if l.damaged.Swap(false) {
 		l.hf.forget()
+		l.recomputed.Store(true)
 		return 0, nil
 	}
 	if n < want {
@@ -221,14 +227,26 @@ func (l *Log) quickCheck(st state) (int64, error) {
 }
 
 // hashesDamaged is called when a proof made from the file does not check
-// against its checkpoint: readers are refused (unavailable) until the log
-// has computed the file again from the ledger.
-func (l *Log) hashesDamaged(what string) {
+// against its checkpoint (that is, the leaf at the record's index is not
+// its record, or a hash on the way is wrong). The first time, the file is
+// taken as damaged: readers are refused (unavailable) until the log has
+// computed it again from the ledger. Once that was done, the file is the
+// ledger's own and another failing proof means the ledger and the log
+// disagree about that record: corruption, answered as such, with no
+// recomputation each time it is asked.
+func (l *Log) hashesDamaged(what string) error {
+	if l.recomputed.Load() {
+		l.log.Error("transparency log: a proof from stored hashes computed from the ledger does not check: the ledger and the log disagree", "proof", what)
+		return fmt.Errorf("%w: transparency log: %s does not check against its checkpoint", node.ErrCorrupted, what)
+	}
+	// damaged before repaired is cleared: a repair that finds the file
+	// unrepaired then also finds it damaged (and computes it again).
+	l.damaged.Store(true)
 	if l.repaired.Swap(false) {
 		l.log.Error("transparency log: a proof made from the stored hashes does not check; computing them again from the ledger", "proof", what)
 	}
-	l.damaged.Store(true)
 	l.Wake()
+	return fmt.Errorf("%w: %w", node.ErrUnavailable, errRepairing)
 }
 
 // repair makes the file hold every stored hash of the recorded tree:

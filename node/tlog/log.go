@@ -178,6 +178,9 @@ type Log struct {
 	have     atomic.Int64
 	repaired atomic.Bool
 	damaged  atomic.Bool // a reader found a proof that does not check
+	// recomputed: the file was computed again after a proof failed; one
+	// that fails after that is not the file's fault (hashesDamaged).
+	recomputed atomic.Bool
 	// positional: the Source's blocks hold the records at their receipts'
 	// leaf index, so a record's log index is its block's first leaf plus
 	// that (no record→index key is stored).
@@ -375,12 +378,10 @@ func (l *Log) Offer(n uint64, leaves [][]byte) {
 func (l *Log) blockLeaves(ctx context.Context, n uint64) ([][]byte, error) {
 	l.offerMu.Lock()
 	leaves, ok := l.offered[n]
-	if len(l.offered) > 0 {
-		for m, ls := range l.offered {
-			if m <= n {
-				delete(l.offered, m)
-				l.offeredN -= len(ls)
-			}
+	for m, ls := range l.offered {
+		if m <= n {
+			delete(l.offered, m)
+			l.offeredN -= len(ls)
 		}
 	}
 	l.offerMu.Unlock()
@@ -703,17 +704,8 @@ func (l *Log) index(rc verifier.Receipt) (uint64, error) {
 	if idx >= size {
 		return 0, notYet
 	}
-	hs, err := l.hashes().ReadHashes([]int64{tlog.StoredHashIndex(0, int64(idx))})
-	if err != nil {
-		return 0, err
-	}
-	if hs[0] != tlog.RecordHash(rc.Proof.Record) {
-		// The ledger checked the record against its block; the stored
-		// hash is wrong (and if the ledger was changed instead, the
-		// recomputation finds the root changed and stops the log).
-		l.hashesDamaged(fmt.Sprintf("leaf %d", idx))
-		return 0, fmt.Errorf("%w: %w", node.ErrUnavailable, errRepairing)
-	}
+	// That the leaf there is rc's record is checked with the proof
+	// (includeAt).
 	return idx, nil
 }
 
@@ -731,8 +723,7 @@ func (l *Log) includeAt(idx uint64, leaf tlog.Hash, cp Checkpoint) (Inclusion, e
 	var root tlog.Hash
 	copy(root[:], cp.Root)
 	if err := tlog.CheckRecord(p, int64(cp.Size), root, int64(idx), leaf); err != nil {
-		l.hashesDamaged(fmt.Sprintf("inclusion of %d in %d", idx, cp.Size))
-		return Inclusion{}, fmt.Errorf("%w: %w", node.ErrUnavailable, errRepairing)
+		return Inclusion{}, l.hashesDamaged(fmt.Sprintf("inclusion of leaf %d in %d", idx, cp.Size))
 	}
 	return Inclusion{Index: idx, Proof: hashesOut(p), Checkpoint: cp}, nil
 }

@@ -444,6 +444,30 @@ func TestHashFileRepaired(t *testing.T) {
 		}
 	}
 
+	// A receipt whose record is not the log's leaf at its place: the
+	// first failing proof makes the log compute its hashes again; once
+	// they are the ledger's own, the same proof is corruption, and asking
+	// again computes nothing.
+	l = e.log()
+	bad := rcs[7]
+	bad.Proof.Record = rcs[8].Proof.Record
+	if _, err := l.Include(bad); !errors.Is(err, node.ErrUnavailable) {
+		t.Fatalf("a receipt that does not match the log, first: %v, want ErrUnavailable", err)
+	}
+	if err := l.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := l.Include(bad); !errors.Is(err, node.ErrCorrupted) {
+			t.Fatalf("a receipt that does not match the log, after the recomputation: %v, want ErrCorrupted", err)
+		}
+		if err := l.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkLog(t, l, e.key, rcs)
+	l.Close()
+
 	// Another ledger under the same log state: its records are not the
 	// ones the log signed.
 	os.Remove(e.hashes())

@@ -124,7 +124,7 @@ func newKeyring(history []logproof.Key, cur Key, prev *Key) (keyring, error) {
 	if history == nil {
 		if prev != nil && prev.VerifierKey != cur.VerifierKey {
 			return r, fmt.Errorf("%w: the log's key was never rotated, but %s%s is there (an interrupted rotation: run evidencectl key rotate --which checkpoint again to complete it)",
-				ErrKeyNotCurrent, "tlog-key", PreviousSuffix)
+				ErrKeyNotCurrent, KeyFile, PreviousSuffix)
 		}
 		r.trust = []logproof.Key{{Key: cur.VerifierKey, Signed: logproof.AnySize}}
 		r.held = []heldKey{{cur, logproof.AnySize}}
@@ -421,9 +421,9 @@ func RetireKey(db *store.DB, keyFile, retiredDir string) (Rotation, error) {
 func RetiredKeyFile(vkey string) string {
 	f := strings.SplitN(vkey, "+", 3)
 	if len(f) < 2 {
-		return "tlog-key-unknown"
+		return KeyFile + "-unknown"
 	}
-	return "tlog-key-" + f[1]
+	return KeyFile + "-" + f[1]
 }
 
 // signerKeyText is the note signer key text of k (as the key file holds

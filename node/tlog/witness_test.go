@@ -29,7 +29,7 @@ func (e *env) logWith(ws ...tlog.Witness) *tlog.Log {
 
 func witnessOf(t *testing.T, w *witnesstest.Witness) tlog.Witness {
 	t.Helper()
-	tw, err := tlog.ParseWitness(w.URL + " " + w.VerifierKey)
+	tw, err := tlog.ParseWitness(w.Spec())
 	if err != nil {
 		t.Fatal(err)
 	}

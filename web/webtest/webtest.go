@@ -105,7 +105,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 		return fail(err)
 	}
 	closers = append(closers, led.Close)
-	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(dir, "tlog-key"), "webtest")
+	lk, _, err := tlog.LoadOrCreateKey(filepath.Join(dir, tlog.KeyFile), "webtest")
 	if err != nil {
 		return fail(err)
 	}

@@ -143,6 +143,10 @@ func Start(t testing.TB, origin, logVerifierKey string) *Witness {
 // Stop stops the witness (an outage); Restart brings it back.
 func (w *Witness) Stop() { w.proc.Stop() }
 
+// Spec is the witness as evidenced --witness and tlog.ParseWitness take
+// it: "URL VERIFIER_KEY".
+func (w *Witness) Spec() string { return w.URL + " " + w.VerifierKey }
+
 // Restart starts a stopped witness again on the same port with the same key
 // and the checkpoints it witnessed, and waits until it answers.
 func (w *Witness) Restart(t testing.TB) {
