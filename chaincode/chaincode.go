@@ -73,7 +73,8 @@ func (c *Contract) Put(ctx contractapi.TransactionContextInterface, record strin
 
 // PutBatch stores many records in one transaction. records holds canonical
 // record encodings separated by "\n" (fabricblock.JoinRecords). Each new
-// record is written under its ID with its position in the batch; the
+// record's Entry (its place in the batch and its leaf hash, not the
+// record, which the arguments hold) is written under its ID; the
 // batch's RFC 6962 root is written under fabricblock.BatchKey(tx ID).
 // It returns the Batch written, as JSON.
 func (c *Contract) PutBatch(ctx contractapi.TransactionContextInterface, records string) (string, error) {
@@ -223,12 +224,12 @@ func putBatch(stub shim.ChaincodeStubInterface, leaves [][]byte) (string, error)
 			if err != nil {
 				return "", fmt.Errorf("stored %s: %w", id, err)
 			}
-			if e.Record != string(leaves[i]) {
+			if !e.Holds(leaves[i]) {
 				return "", fmt.Errorf("%w: %s", ErrConflict, id)
 			}
 			continue // identical resubmission: already stored
 		}
-		e, _ := json.Marshal(fabricblock.Entry{V: fabricblock.StateVersion, Record: string(leaves[i]), TxID: txID, Index: i, Size: len(leaves), LedgerTime: ledgerTime})
+		e, _ := json.Marshal(fabricblock.NewEntry(leaves[i], txID, i, len(leaves)))
 		if err := stub.PutState(id, e); err != nil {
 			return "", fmt.Errorf("write %s: %w", id, err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
@@ -100,7 +101,7 @@ func TestPutBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := fabricblock.Entry{V: 1, Record: string(leaves[i]), TxID: txID, Index: i, Size: 3, LedgerTime: bt.LedgerTime}
+		want := fabricblock.Entry{V: 2, Leaf: fmt.Sprintf("%x", rfc6962.DefaultHasher.HashLeaf(leaves[i])), TxID: txID, Index: i, Size: 3}
 		if e != want {
 			t.Fatalf("entry %d = %+v, want %+v", i, e, want)
 		}
@@ -174,6 +175,46 @@ func TestResubmitAndConflict(t *testing.T) {
 	}
 }
 
+// TestVersion1Entries: a ledger written by the chaincode before entry
+// version 2 (whose entries hold the whole record) keeps working: an
+// identical resubmission of a stored record is accepted without a write,
+// a different record under its ID is refused, and Lookup answers the
+// stored entry as it is.
+func TestVersion1Entries(t *testing.T) {
+	l := newLedger()
+	a := record(1, "a")
+	old, err := json.Marshal(fabricblock.Entry{V: 1, Record: string(leaf(t, a)), TxID: fmt.Sprintf("%064x", 7), Index: 0, Size: 1, LedgerTime: "2026-11-23T09:54:19.571Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.state[a.ID.String()] = old
+	b := record(2, "b")
+	_, writes, err := submitBatch(l, leaf(t, a), leaf(t, b))
+	if err != nil {
+		t.Fatalf("identical resubmission over a version 1 entry: %v", err)
+	}
+	for _, w := range writes {
+		if w.Key == a.ID.String() {
+			t.Fatal("identical resubmission rewrote a version 1 entry")
+		}
+	}
+	forged := a
+	forged.DocRef = "forged"
+	if _, _, err := submitBatch(l, leaf(t, forged)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a different record over a version 1 entry: %v", err)
+	}
+	out := call(t, l, func(k *Contract, ctx contractapi.TransactionContextInterface) (string, error) {
+		return k.Lookup(ctx, a.ID.String()+"\n"+b.ID.String())
+	})
+	var got []*fabricblock.Entry
+	if err := strict.Decode([]byte(out), &got); err != nil || len(got) != 2 || got[0] == nil || got[1] == nil {
+		t.Fatalf("Lookup = %s: %v", out, err)
+	}
+	if got[0].V != 1 || !got[0].Holds(leaf(t, a)) || got[1].V != 2 || !got[1].Holds(leaf(t, b)) {
+		t.Fatalf("Lookup = %s", out)
+	}
+}
+
 func TestRefusesBadInput(t *testing.T) {
 	l := newLedger()
 	good := leaf(t, record(1, "a"))
@@ -221,7 +262,7 @@ func TestLookupAndListByDigest(t *testing.T) {
 	if err := strict.Decode([]byte(out), &got); err != nil { // as the node's Fabric ledger reads it
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got[0] == nil || got[1] != nil || got[2] == nil || got[2].Record != string(leaf(t, c)) {
+	if len(got) != 3 || got[0] == nil || got[1] != nil || got[2] == nil || !got[2].Holds(leaf(t, c)) || got[2].Holds(leaf(t, a)) {
 		t.Fatalf("Lookup = %s", out)
 	}
 	if out := call(t, l, func(k *Contract, ctx contractapi.TransactionContextInterface) (string, error) {
@@ -377,7 +418,7 @@ func TestInvoke(t *testing.T) {
 		t.Fatalf("Put: %d %s", resp.Status, resp.Message)
 	}
 	resp, _ = l.invoke(cc, t0, fabricblock.FnGet, a.ID.String())
-	if e, err := fabricblock.ParseEntry(resp.Payload); err != nil || e.Record != string(leaf(t, a)) {
+	if e, err := fabricblock.ParseEntry(resp.Payload); err != nil || !e.Holds(leaf(t, a)) {
 		t.Fatalf("Get: %d %s %q: %v", resp.Status, resp.Message, resp.Payload, err)
 	}
 	resp, _ = l.invoke(cc, t0, fabricblock.FnGet, record(9, "x").ID.String())

@@ -179,7 +179,7 @@ func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustR
 	if err != nil {
 		return rerr("proof.record", "%w", err)
 	}
-	if e.Record != string(rc.Proof.Record) || e.TxID != tx.ID || uint64(e.Index) != rc.Proof.LeafIndex || uint64(e.Size) != rc.Proof.TreeSize {
+	if !e.Holds(rc.Proof.Record) || e.TxID != tx.ID || uint64(e.Index) != rc.Proof.LeafIndex || uint64(e.Size) != rc.Proof.TreeSize {
 		return rerr("proof.record", "the transaction stored %s differently (at %d of %d)", id, e.Index, e.Size)
 	}
 	return nil

@@ -88,6 +88,45 @@ func TestFabricGolden(t *testing.T) {
 	}
 }
 
+// TestFabricGoldenEntryV1: receipts of a ledger written by the chaincode
+// before entry version 2 (testdata/fabric-v1: its entries hold the whole
+// record) still verify, and their block's entries are version 1; the
+// current golden blocks' are version 2. A version 1 receipt naming
+// another record of its batch fails.
+func TestFabricGoldenEntryV1(t *testing.T) {
+	for dir, want := range map[string]int{"fabric-v1": fabricblock.EntryVersionRecord, "fabric": fabricblock.EntryVersion, "fabric-bft": fabricblock.EntryVersion} {
+		raw, rcs, roots := goldenIn(t, filepath.Join("testdata", dir))
+		b, err := fabricblock.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rc := range rcs {
+			if _, err := VerifyFabricBlock(rc, raw, roots); err != nil {
+				t.Fatalf("%s: receipt %d: %v", dir, i, err)
+			}
+			tx, err := b.FindTx(rc.TxID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, ok := tx.Value(roots.Fabric.Chaincode, rc.ID)
+			if !ok {
+				t.Fatalf("%s: no entry for %s", dir, rc.ID)
+			}
+			e, err := fabricblock.ParseEntry(v)
+			if err != nil || e.V != want || !e.Holds(rc.Proof.Record) {
+				t.Fatalf("%s: entry %s = %+v, %v; want version %d holding the record", dir, v, e, err, want)
+			}
+		}
+	}
+	raw, rcs, roots := goldenIn(t, filepath.Join("testdata", "fabric-v1"))
+	other := rcs[1].Proof.Record
+	rc := rcs[0]
+	rc.Proof.Record = other
+	if _, err := VerifyFabricBlock(rc, raw, roots); err == nil {
+		t.Fatal("a receipt with another record of the batch verified")
+	}
+}
+
 // TestFabricRootsFromGenesis: a verifier can take the trust roots from the
 // channel's genesis block instead of the node.
 func TestFabricRootsFromGenesis(t *testing.T) {

@@ -553,29 +553,21 @@ func genReceipts(f *fixture, root string) (File[ReceiptCase], error) {
 		bad("a digit of the record's digest changed", swap(rc, b64(r.Proof.Record), b64([]byte(swap(string(r.Proof.Record), r.Digests[0].Hex[:8], "00000000")))), f.rootsJSON, "digest", "mismatch"),
 	)
 	cases = append(cases, timestampReceipts(f)...)
-	// Fabric: the golden receipts of a real network (verifier/testdata/fabric).
-	dir := filepath.Join(root, "verifier", "testdata", "fabric")
-	raw, err := os.ReadFile(filepath.Join(dir, "block.pb"))
+	// Fabric: the golden receipts of a real network (verifier/testdata/fabric),
+	// and of one written by the chaincode before entry version 2
+	// (verifier/testdata/fabric-v1, whose entries hold the whole record).
+	fr, froots, err := fabricGolden(filepath.Join(root, "verifier", "testdata", "fabric"))
 	if err != nil {
 		return File[ReceiptCase]{}, err
 	}
-	rb, err := os.ReadFile(filepath.Join(dir, "receipts.json"))
-	if err != nil {
-		return File[ReceiptCase]{}, err
-	}
-	var frcs []verifier.Receipt
-	if err := json.Unmarshal(rb, &frcs); err != nil {
-		return File[ReceiptCase]{}, err
-	}
-	froots, err := os.ReadFile(filepath.Join(dir, "roots.json"))
-	if err != nil {
-		return File[ReceiptCase]{}, err
-	}
-	fr := frcs[0]
-	fr.Proof.Block = raw
 	frc := indentJSON(fr.AppendJSON(nil))
+	fr1, froots1, err := fabricGolden(filepath.Join(root, "verifier", "testdata", "fabric-v1"))
+	if err != nil {
+		return File[ReceiptCase]{}, err
+	}
+	cases = append(cases, okc("fabric/v1 with its block, the chaincode's entry of version 1 (holding the record, as written before 2026-12-02)", indentJSON(fr1.AppendJSON(nil)), string(froots1)))
 	cases = append(cases,
-		okc("fabric/v1 with its block (a real Fabric v3.1.1 network, two organisations)", frc, string(froots)),
+		okc("fabric/v1 with its block (a real Fabric v3.1.1 network, three organisations; the chaincode's entry of version 2, naming the record by its leaf hash)", frc, string(froots)),
 		bad("fabric/v1 with a seal", swap(frc, `"kind": "fabric/v1",`, `"kind": "fabric/v1", "seal": `+compact(f.blocks[1].Seal)+`,`), string(froots), "proof.seal", "not_in_proof"),
 		bad("fabric/v1 with the node's time_source", swap(frc, verifier.TimeSourceFabric, verifier.TimeSourceNode), string(froots), "time_source", "time_source"),
 		bad("fabric/v1 with ledger_kind embedded", swap(frc, `"ledger_kind": "fabric"`, `"ledger_kind": "embedded"`), string(froots), "ledger_kind", "ledger_kind"),
@@ -855,4 +847,31 @@ func genPackages(f *fixture) (File[PackageCase], error) {
 	relist(p)
 	run("another block 1 signed by the same key (the node equivocated): the record is not in the packaged block", p, nil, verifier.CheckOnLedger, "not_in_block")
 	return File[PackageCase]{Kind: "package", Version: 1, Note: "evpkg.Verify on the attachments of an evidence package (docs/verification.md); digests are of the original the verifier holds; a failing case names the check that fails and the reason", Cases: cases}, nil
+}
+
+// fabricGolden reads golden Fabric data from dir: its first receipt with
+// the block inside, and the trust roots.
+func fabricGolden(dir string) (verifier.Receipt, []byte, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "block.pb"))
+	if err != nil {
+		return verifier.Receipt{}, nil, err
+	}
+	rb, err := os.ReadFile(filepath.Join(dir, "receipts.json"))
+	if err != nil {
+		return verifier.Receipt{}, nil, err
+	}
+	var rcs []verifier.Receipt
+	if err := json.Unmarshal(rb, &rcs); err != nil {
+		return verifier.Receipt{}, nil, err
+	}
+	if len(rcs) == 0 {
+		return verifier.Receipt{}, nil, fmt.Errorf("%s: no receipts", dir)
+	}
+	roots, err := os.ReadFile(filepath.Join(dir, "roots.json"))
+	if err != nil {
+		return verifier.Receipt{}, nil, err
+	}
+	rc := rcs[0]
+	rc.Proof.Block = raw
+	return rc, roots, nil
 }

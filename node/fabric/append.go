@@ -246,7 +246,7 @@ func partition(reqs []*node.Request, items map[evidence.ID]*item) ([]*node.Reque
 	for _, r := range reqs {
 		if conflicts(r, func(i int, id evidence.ID) bool {
 			e := items[id].entry
-			return e != nil && e.Record != string(r.Leaves[i])
+			return e != nil && !e.Holds(r.Leaves[i])
 		}) {
 			continue
 		}

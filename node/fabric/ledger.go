@@ -482,7 +482,7 @@ func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.En
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
-	if e.Index >= len(tp.leaves) || string(tp.leaves[e.Index]) != e.Record || !tp.wrote[id] {
+	if e.Index >= len(tp.leaves) || !e.Holds(tp.leaves[e.Index]) || !tp.wrote[id] {
 		return verifier.Receipt{}, l.corrupted(cb, int64(cb.b.Header.Number), e.TxID, id.String(),
 			fmt.Errorf("the transaction does not hold the record the chaincode's entry places at %d", e.Index))
 	}
@@ -587,7 +587,7 @@ func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*tx
 			tp.index[r.ID] = i
 		}
 		if v, ok := writes[r.ID.String()]; ok {
-			if e, err := fabricblock.ParseEntry(v); err == nil && e.TxID == tx.ID && e.Record == string(leaf) {
+			if e, err := fabricblock.ParseEntry(v); err == nil && e.TxID == tx.ID && e.Holds(leaf) {
 				tp.wrote[r.ID] = true
 			}
 		}

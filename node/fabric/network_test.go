@@ -63,7 +63,7 @@ func TestChaincode(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, err := fabricblock.ParseEntry(got)
-	if err != nil || e.Record != string(leaf) || e.TxID != st.TransactionID || e.LedgerTime != bt.LedgerTime {
+	if err != nil || e.V != fabricblock.EntryVersion || !e.Holds(leaf) || e.TxID != st.TransactionID || e.Index != 0 || e.Size != 1 {
 		t.Fatalf("Get = %s, %v", got, err)
 	}
 

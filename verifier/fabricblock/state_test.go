@@ -2,7 +2,9 @@ package fabricblock
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -11,9 +13,35 @@ func TestParseState(t *testing.T) {
 	if e, err := ParseEntry([]byte(good)); err != nil || e.Index != 1 || e.Size != 2 || e.TxID != "ab" {
 		t.Fatalf("ParseEntry = %+v, %v", e, err)
 	}
+	leaf := []byte(`{"v":1}`)
+	e2 := NewEntry(leaf, "ab", 1, 2)
+	b2, err := json.Marshal(e2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := ParseEntry(b2); err != nil || e != e2 || !e.Holds(leaf) || e.Holds([]byte(`{"v":2}`)) {
+		t.Fatalf("ParseEntry(%s) = %+v, %v", b2, e, err)
+	}
+	if len(b2) > 170 {
+		t.Errorf("a version 2 entry of %d bytes: %s", len(b2), b2)
+	}
+	v1, _ := ParseEntry([]byte(good))
+	if !v1.Holds([]byte(`{}`)) || v1.Holds(leaf) {
+		t.Error("a version 1 entry holds its record and only it")
+	}
+	h := e2.Leaf
 	for _, bad := range []string{
 		``, `null`, `{}`,
+		`{"v":3,"leaf":"` + h + `","tx_id":"ab","index":0,"size":1}`,
 		`{"v":2,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`,
+		`{"v":2,"record":"{}","leaf":"` + h + `","tx_id":"ab","index":0,"size":1}`,
+		`{"v":2,"leaf":"` + h + `","tx_id":"ab","index":0,"size":1,"ledger_time":"2026-11-23T09:54:19.571Z"}`,
+		`{"v":2,"leaf":"` + h[:62] + `","tx_id":"ab","index":0,"size":1}`,
+		`{"v":2,"leaf":"` + strings.ToUpper(h) + `","tx_id":"ab","index":0,"size":1}`,
+		`{"v":2,"tx_id":"ab","index":0,"size":1}`,
+		`{"v":2,"leaf":"` + h + `","tx_id":"ab","index":1,"size":1}`,
+		`{"v":1,"leaf":"` + h + `","record":"{}","tx_id":"ab","index":0,"size":1}`,
+		`{"v":1,"tx_id":"ab","index":0,"size":1}`,
 		`{"v":1,"record":"{}","tx_id":"ab","index":2,"size":2,"ledger_time":""}`,
 		`{"v":1,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":"","x":1}`,
 		good + ` {}`,
