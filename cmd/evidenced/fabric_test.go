@@ -442,7 +442,7 @@ func testEndToEnd(t *testing.T, e *fabricEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if entry, err := fabricblock.ParseEntry(out); err != nil || entry.TxID != rc.TxID || entry.Record != string(rc.Proof.Record) {
+	if entry, err := fabricblock.ParseEntry(out); err != nil || entry.TxID != rc.TxID || !entry.Holds(rc.Proof.Record) {
 		t.Fatalf("chaincode Get(%s) = %s, %v", rc.ID, out, err)
 	}
 
@@ -850,7 +850,7 @@ func (e *fabricEnv) checkAcks(t *testing.T, nodeURL, record string, within time.
 				}
 				for k, en := range entries {
 					rc := rcs[j.lo+k]
-					if en == nil || en.TxID != rc.TxID || en.Record != string(rc.Proof.Record) {
+					if en == nil || en.TxID != rc.TxID || !en.Holds(rc.Proof.Record) || uint64(en.Index) != rc.Proof.LeafIndex {
 						fail("chaincode entry of %s: %+v, receipt tx %s", rc.ID, en, rc.TxID)
 						continue
 					}
