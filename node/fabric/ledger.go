@@ -63,8 +63,10 @@ type Config struct {
 	Chaincode string
 	// Name is the ledger name in receipts (default "<channel>/<chaincode>").
 	Name string
-	// MaxBatch is the most records per transaction (default 500); a
-	// single Append is never split, so one larger Append goes alone.
+	// MaxBatch is the most records per transaction (default 1000: ~800 KB,
+	// over the network's PreferredMaxBytes, so the orderer cuts a full
+	// batch into a block at once); a single Append is never split, so one
+	// larger Append goes alone.
 	MaxBatch int
 	// MaxWait is how long a batch that is not full waits for more records
 	// while other transactions are in flight (default 20ms; negative: never
@@ -98,7 +100,7 @@ func (c *Config) defaults() {
 		c.Chaincode = "evidence"
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 500
+		c.MaxBatch = 1000
 	}
 	if c.MaxBatch > MaxRequest {
 		c.MaxBatch = MaxRequest
