@@ -416,8 +416,14 @@ func backoff(n int) time.Duration {
 	return d + time.Duration((rand.Float64()-0.5)*0.2*float64(d))
 }
 
+// mustJSON encodes the node's own webhook state (plain structs of strings,
+// numbers and times, which always encode); a failure is a programming
+// error, so it panics rather than store an empty value.
 func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("webhook: encoding %T: %v", v, err))
+	}
 	return b
 }
 
