@@ -415,6 +415,15 @@ func body(c fiber.Ctx, limit int64) ([]byte, error) {
 		}
 		return b, nil
 	}
+	if cl := c.Request().Header.ContentLength(); cl >= 0 {
+		// Of known length (within limit, checked above): read at once
+		// into a buffer of its size.
+		b := make([]byte, cl)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, badRequest("reading the body: %v", err)
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, badRequest("reading the body: %v", err)

@@ -417,6 +417,9 @@ func (l *Ledger) write(batch []*node.Request) {
 			l.cfg.OnBlock(hr.Header.Number, len(leaves), time.Since(start))
 		}
 	}
+	// The block's receipts share one copy of its seal (receipts are not
+	// changed once made).
+	seal := &hr.Seal
 	for _, s := range slots {
 		out := make([]verifier.Receipt, len(s.req.Records))
 		var err error
@@ -431,7 +434,7 @@ func (l *Ledger) write(batch []*node.Request) {
 				}
 				continue
 			}
-			out[i] = l.receipt(r, hr, entry{Block: hr.Header.Number, Index: uint64(k), Size: uint64(len(leaves)), Path: paths[k], Leaf: leaves[k]})
+			out[i] = l.receipt(r, hr, entry{Block: hr.Header.Number, Index: uint64(k), Size: uint64(len(leaves)), Path: paths[k], Leaf: leaves[k]}, seal)
 			k++
 		}
 		if err != nil {
@@ -452,7 +455,8 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	l.mu.RLock()
 	num, prev := l.height, l.lastHash
 	l.mu.RUnlock()
-	hdr := block.Header{Number: num, PreviousHash: prev, DataHash: block.DataHash(leaves)}
+	root, paths := block.Tree(leaves)
+	hdr := block.Header{Number: num, PreviousHash: prev, DataHash: root}
 	hash := hdr.Hash()
 	seal := block.Seal{Ledger: l.cfg.Name, Number: num, BlockHash: hex.EncodeToString(hash), Time: verifier.FormatTime(l.cfg.Now())}
 	if err := seal.SignAs(l.cfg.Key, l.keyID); err != nil {
@@ -465,7 +469,6 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 	}
 	hr := headerRec{Header: hdr, Seal: seal, Records: len(leaves)}
 	hrb, _ := json.Marshal(hr)
-	paths := block.AuditPaths(leaves)
 
 	// The block and its records' entries go to the block file in one
 	// synced write: from then on the block is durable. The index follows
@@ -545,7 +548,13 @@ func indexBlock(b *store.Batch, hr headerRec, hrb, hash []byte, at loc, rawLen i
 	b.Set(keyHead, head)
 }
 
-func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Receipt {
+// receipt is the receipt of record r, at e in block hr; seal is the
+// block's seal, shared by the block's receipts (nil: a copy of hr's).
+func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry, seal *block.Seal) verifier.Receipt {
+	if seal == nil {
+		s := hr.Seal
+		seal = &s
+	}
 	rc := verifier.NewReceipt(r)
 	rc.Ledger = l.cfg.Name
 	rc.LedgerKind = block.KindEmbedded
@@ -555,7 +564,6 @@ func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Rece
 	rc.LedgerTime = hr.Seal.Time
 	rc.TimeSource = verifier.TimeSourceNode
 	rc.KeyIDs = []string{hr.Seal.KeyID}
-	seal := hr.Seal
 	rc.Proof = verifier.Proof{
 		Kind:      verifier.ProofEmbedded,
 		Record:    e.Leaf,
@@ -564,7 +572,7 @@ func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry) verifier.Rece
 		AuditPath: e.Path,
 		BatchRoot: hr.Header.DataHash,
 		Header:    hr.Header,
-		Seal:      &seal,
+		Seal:      seal,
 	}
 	return rc
 }
@@ -599,7 +607,7 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 		}
 		var stored *verifier.Receipt
 		if perr == nil && rec.ID == id {
-			rc := l.receipt(rec, hr, e)
+			rc := l.receipt(rec, hr, e, nil)
 			stored = &rc
 		}
 		n := l.blockAt(at)
@@ -616,7 +624,7 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 	if rec.ID != id {
 		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), nil, false, "its index entry points at the entry of record %s", rec.ID)
 	}
-	rc := l.receipt(rec, hr, e)
+	rc := l.receipt(rec, hr, e, nil)
 	if why, bad := l.marks.bad(e.Block); bad {
 		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), &rc, true, "the block's bytes failed their check: %s", why)
 	}

@@ -558,11 +558,12 @@ func (l *Ledger) txProof(ctx context.Context, cb *cachedBlock, txID string) (*tx
 	}
 	tx := ft.Tx
 	leaves := batchLeaves(tx)
-	if got := block.DataHash(leaves); string(got) != string(ft.Root) {
+	got, paths := block.Tree(leaves)
+	if string(got) != string(ft.Root) {
 		return fail(fmt.Errorf("batch root %x is not the root of the transaction's records (%x)", ft.Root, got))
 	}
 	tp := &txProof{
-		tx: tx, leaves: leaves, paths: block.AuditPaths(leaves), root: ft.Root,
+		tx: tx, leaves: leaves, paths: paths, root: ft.Root,
 		keyIDs: append(ft.EndorserKeys, ft.OrdererKeys[0]),
 		recs:   make([]evidence.Record, len(leaves)),
 		index:  make(map[evidence.ID]int, len(leaves)),

@@ -285,12 +285,46 @@ func splitPoint(n int) int {
 // AuditPaths returns the RFC 6962 audit path (PATH(m, D[n])) of every
 // leaf, computed in one pass.
 func AuditPaths(leaves [][]byte) [][][]byte {
-	h := rfc6962.DefaultHasher
-	hashes := make([][]byte, len(leaves))
-	for i, l := range leaves {
-		hashes[i] = h.HashLeaf(l)
+	_, paths := Tree(leaves)
+	return paths
+}
+
+// Tree returns the RFC 6962 tree hash of leaves (DataHash) and the audit
+// path of every leaf (AuditPaths), in one pass that hashes each leaf and
+// each node once. The hashes share one allocation, as do the paths.
+func Tree(leaves [][]byte) (root []byte, paths [][][]byte) {
+	n := len(leaves)
+	if n == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot(), [][][]byte{}
 	}
-	paths := make([][][]byte, len(leaves))
+	depth := 0 // the longest path: ceil(log2 n)
+	for 1<<depth < n {
+		depth++
+	}
+	// n leaf hashes and n-1 node hashes.
+	slab := make([]byte, 0, (2*n-1)*sha256.Size)
+	var scratch []byte
+	sum := func(prefix byte, parts ...[]byte) []byte {
+		scratch = append(scratch[:0], prefix)
+		for _, p := range parts {
+			scratch = append(scratch, p...)
+		}
+		d := sha256.Sum256(scratch)
+		at := len(slab)
+		slab = append(slab, d[:]...)
+		return slab[at:len(slab):len(slab)]
+	}
+	hashes := make([][]byte, n)
+	for i, l := range leaves {
+		hashes[i] = sum(rfc6962.RFC6962LeafHashPrefix, l)
+	}
+	steps := make([][]byte, n*depth)
+	paths = make([][][]byte, n)
+	for i := range paths {
+		if depth > 0 { // a single leaf's path stays nil
+			paths[i] = steps[i*depth : i*depth : (i+1)*depth]
+		}
+	}
 	var walk func(lo, hi int) []byte
 	walk = func(lo, hi int) []byte {
 		if hi-lo == 1 {
@@ -304,12 +338,9 @@ func AuditPaths(leaves [][]byte) [][][]byte {
 		for i := k; i < hi; i++ {
 			paths[i] = append(paths[i], left)
 		}
-		return h.HashChildren(left, right)
+		return sum(rfc6962.RFC6962NodeHashPrefix, left, right)
 	}
-	if len(leaves) > 0 {
-		walk(0, len(leaves))
-	}
-	return paths
+	return walk(0, n), paths
 }
 
 // Hash is the block hash (the header hash).

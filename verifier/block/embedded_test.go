@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -88,5 +89,28 @@ func TestEmbeddedBlockVerify(t *testing.T) {
 	retimed.Seal.Time = "2020-01-01T00:00:00.000Z"
 	if err := retimed.Verify(roots); !errors.Is(err, ErrSignature) {
 		t.Errorf("changed time: %v", err)
+	}
+}
+
+// TestTree: Tree's root is DataHash and its paths prove every leaf, for
+// trees of every shape up to 70 leaves.
+func TestTree(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		ls := make([][]byte, n)
+		for i := range ls {
+			ls[i] = []byte(fmt.Sprintf("leaf %d of %d", i, n))
+		}
+		root, paths := Tree(ls)
+		if want := DataHash(ls); !bytes.Equal(root, want) {
+			t.Fatalf("n=%d: root %x, DataHash %x", n, root, want)
+		}
+		if len(paths) != n {
+			t.Fatalf("n=%d: %d paths", n, len(paths))
+		}
+		for i, p := range paths {
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), uint64(n), rfc6962.DefaultHasher.HashLeaf(ls[i]), p, root); err != nil {
+				t.Fatalf("n=%d, leaf %d: %v", n, i, err)
+			}
+		}
 	}
 }

@@ -237,17 +237,39 @@ func (c *Client) once(ctx context.Context, r request) (response, error, time.Dur
 		}
 		return res, apiError(resp.StatusCode, b), wait
 	case resp.StatusCode == http.StatusAccepted:
-		var p struct {
-			ID  string   `json:"id"`
-			IDs []string `json:"ids"`
-		}
-		json.Unmarshal(b, &p)
-		if p.ID != "" {
-			p.IDs = []string{p.ID}
-		}
-		return res, &PendingError{IDs: p.IDs}, -1
+		return res, pending(b), -1
 	}
 	return res, nil, 0
+}
+
+// AnswerError is the error a call returns for an answer of status with
+// body b: an *APIError for 4xx and 5xx, a *PendingError for 202, nil for
+// any other 2xx. (The client reports a redirect itself, naming its
+// Location.) For callers that make requests of their own, such as a load
+// generator.
+func AnswerError(status int, b []byte) error {
+	switch {
+	case status >= 400:
+		return apiError(status, b)
+	case status == http.StatusAccepted:
+		return pending(b)
+	case status < 200 || status >= 300:
+		return &APIError{Status: status, Code: "http_" + strconv.Itoa(status), Message: strings.TrimSpace(string(b))}
+	}
+	return nil
+}
+
+// pending reads a 202 answer.
+func pending(b []byte) *PendingError {
+	var p struct {
+		ID  string   `json:"id"`
+		IDs []string `json:"ids"`
+	}
+	json.Unmarshal(b, &p)
+	if p.ID != "" {
+		p.IDs = []string{p.ID}
+	}
+	return &PendingError{IDs: p.IDs}
 }
 
 func apiError(status int, b []byte) *APIError {
