@@ -131,7 +131,10 @@ func testDiskFull(t *testing.T, extra ...string) {
 	p := startNode(t, data, "127.0.0.1:0", append([]string{"--min-free-space", fmt.Sprint(floor), "--log-format", "json"}, extra...)...)
 	acks := filepath.Join(t.TempDir(), "acks.jsonl")
 	const load = 15 * time.Second
-	bench := startBench(t, p.url, key, 8, load, acks, "--count", "60000") // requests, answered or refused
+	// At most 60,000 requests, answered or refused, spread over the load's
+	// 15 s (the load tool answers a refusal in well under a millisecond:
+	// without the rate the count would be spent while the disk is full).
+	bench := startBench(t, p.url, key, 8, load, acks, "--count", "60000", "--rate", "4000")
 	for deadline := time.Now().Add(20 * time.Second); bench.acked(t) < 500; {
 		if time.Now().After(deadline) {
 			t.Fatalf("load too slow: %d acknowledged", bench.acked(t))
