@@ -135,8 +135,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}()
 	}
-	// Plain-http nodes get the tool's own light client (benchConn).
-	addr := benchAddr(nf.url)
+	// Plain-http nodes get the light transport (benchTransport).
+	tr := newBenchTransport(nf.url, *clients)
 	lats = make([][]time.Duration, *clients)
 	for w := 0; w < *clients; w++ {
 		wg.Add(1)
@@ -144,8 +144,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			var fast *benchClient
-			if addr != "" {
-				fast = &benchClient{conn: benchConn{addr: addr}, req: benchRequest{host: addr, key: nf.key},
+			if tr != nil {
+				fast = &benchClient{t: tr, key: nf.key,
 					mode: *mode, batch: *batch, seed: seed, ids: ids, acks: rec != nil}
 			}
 			for ctx.Err() == nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestBenchLightClient runs evidencectl bench, whose plain-http requests go
-// through its own client (benchConn), against a real node in every mode:
+// through its light transport (benchTransport, fasthttp), against a real node in every mode:
 // the counts it prints are the node's receipts (each recorded ID has one),
 // and the node's refusals are counted by their API code.
 func TestBenchLightClient(t *testing.T) {
