@@ -38,9 +38,12 @@ func newBenchTransport(node string, clients int) *benchTransport {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	return &benchTransport{hc: &fasthttp.HostClient{
-		Addr:                addr,
-		Name:                "evidencectl-bench",
-		MaxConns:            clients,
+		Addr:     addr,
+		Name:     "evidencectl-bench",
+		MaxConns: clients,
+		// Each client holds one connection at a time; wait rather than
+		// fail should one not have been given back yet.
+		MaxConnWaitTimeout:  benchTimeout,
 		MaxResponseBodySize: maxBenchAnswer,
 		ReadTimeout:         benchTimeout,
 		WriteTimeout:        benchTimeout,
