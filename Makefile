@@ -88,11 +88,22 @@ FUZZ_TARGETS := \
 	./node/pdf:FuzzExtractAttachments \
 	./verifier/pdfsig:FuzzVerify
 
+# Go 1.26's fuzzing coordinator can end a run with a bare "context
+# deadline exceeded" at -fuzztime's end, having found nothing (a race in
+# internal/fuzz, golang/go#75804, fixed in Go 1.27). That one outcome, with
+# no failing input written, is reported and not counted as a failure;
+# every other failure is.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		rc=0; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >"$$out" 2>&1 || rc=$$?; \
+		cat "$$out"; \
+		if [ $$rc != 0 ]; then \
+			if grep -qx '    context deadline exceeded' "$$out" && ! grep -q 'Failing input written' "$$out"; then \
+				echo "fuzz $$fn: the coordinator's own deadline at -fuzztime's end, no failing input (golang/go#75804): not a failure"; \
+			else exit $$rc; fi; \
+		fi; \
 	done
 
 # Micro-benchmarks (hashing, the embedded ledger).
