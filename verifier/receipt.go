@@ -10,8 +10,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/transparency-dev/merkle/rfc6962"
-
 	"github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/verifier/strict"
@@ -146,5 +144,5 @@ func FormatTime(t time.Time) string {
 // EmbeddedTxID is the transaction ID of a record in an embedded block:
 // the hex RFC 6962 leaf hash of its canonical encoding.
 func EmbeddedTxID(leaf []byte) string {
-	return hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(leaf))
+	return hex.EncodeToString(block.LeafHash(leaf))
 }

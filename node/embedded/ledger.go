@@ -417,9 +417,7 @@ func (l *Ledger) write(batch []*node.Request) {
 			l.cfg.OnBlock(hr.Header.Number, len(leaves), time.Since(start))
 		}
 	}
-	// The block's receipts share one copy of its seal (receipts are not
-	// changed once made).
-	seal := &hr.Seal
+	seal := &hr.Seal // one copy for the block's receipts
 	for _, s := range slots {
 		out := make([]verifier.Receipt, len(s.req.Records))
 		var err error
@@ -549,12 +547,9 @@ func indexBlock(b *store.Batch, hr headerRec, hrb, hash []byte, at loc, rawLen i
 }
 
 // receipt is the receipt of record r, at e in block hr; seal is the
-// block's seal, shared by the block's receipts (nil: a copy of hr's).
+// block's seal (hr's), which the receipts of a block share: receipts are
+// not changed once made.
 func (l *Ledger) receipt(r evidence.Record, hr headerRec, e entry, seal *block.Seal) verifier.Receipt {
-	if seal == nil {
-		s := hr.Seal
-		seal = &s
-	}
 	rc := verifier.NewReceipt(r)
 	rc.Ledger = l.cfg.Name
 	rc.LedgerKind = block.KindEmbedded
@@ -607,7 +602,7 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 		}
 		var stored *verifier.Receipt
 		if perr == nil && rec.ID == id {
-			rc := l.receipt(rec, hr, e, nil)
+			rc := l.receipt(rec, hr, e, &hr.Seal)
 			stored = &rc
 		}
 		n := l.blockAt(at)
@@ -624,7 +619,7 @@ func (l *Ledger) Receipt(_ context.Context, id evidence.ID) (verifier.Receipt, e
 	if rec.ID != id {
 		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), nil, false, "its index entry points at the entry of record %s", rec.ID)
 	}
-	rc := l.receipt(rec, hr, e, nil)
+	rc := l.receipt(rec, hr, e, &hr.Seal)
 	if why, bad := l.marks.bad(e.Block); bad {
 		return verifier.Receipt{}, l.corrupted(int64(e.Block), id.String(), &rc, true, "the block's bytes failed their check: %s", why)
 	}

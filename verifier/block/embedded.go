@@ -251,6 +251,11 @@ type Embedded struct {
 	Seal    Seal     `json:"seal"`
 }
 
+// LeafHash is the RFC 6962 leaf hash of a canonical record encoding,
+// SHA-256(0x00 || leaf): an embedded record's transaction ID and the
+// chaincode's name for a stored record (as hex).
+func LeafHash(leaf []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(leaf) }
+
 // DataHash returns the RFC 6962 Merkle tree hash of leaves.
 func DataHash(leaves [][]byte) []byte {
 	h := rfc6962.DefaultHasher

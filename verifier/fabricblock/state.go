@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/transparency-dev/merkle/rfc6962"
-
+	vblock "github.com/evidence-node/evidence-node/verifier/block"
 	"github.com/evidence-node/evidence-node/verifier/strict"
 )
 
@@ -114,7 +113,7 @@ func (e Entry) Holds(leaf []byte) bool {
 }
 
 func leafHex(leaf []byte) string {
-	return hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(leaf))
+	return hex.EncodeToString(vblock.LeafHash(leaf))
 }
 
 // Batch is stored under BatchKey(tx ID) by every batch transaction.
