@@ -399,19 +399,24 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// bodyTooLarge is the answer to a body over limit bytes.
+func bodyTooLarge(limit int64) error {
+	return apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+}
+
 // body reads a JSON request body of at most limit bytes.
 func body(c fiber.Ctx, limit int64) ([]byte, error) {
 	if ct := strings.ToLower(string(c.Request().Header.ContentType())); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.Contains(ct, "+json") {
 		return nil, apiErr(415, CodeUnsupportedMedia, "Content-Type "+ct+" not supported: send application/json or multipart/form-data", "不支持的内容类型：请使用 application/json 或 multipart/form-data")
 	}
 	if cl := c.Request().Header.ContentLength(); cl > 0 && int64(cl) > limit {
-		return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+		return nil, bodyTooLarge(limit)
 	}
 	r := c.Request().BodyStream()
 	if r == nil {
 		b := c.Body()
 		if int64(len(b)) > limit {
-			return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+			return nil, bodyTooLarge(limit)
 		}
 		return b, nil
 	}
@@ -429,7 +434,7 @@ func body(c fiber.Ctx, limit int64) ([]byte, error) {
 		return nil, badRequest("reading the body: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, apiErr(413, CodeTooLarge, "request body larger than "+strconv.FormatInt(limit, 10)+" bytes", "请求内容过大")
+		return nil, bodyTooLarge(limit)
 	}
 	return b, nil
 }
