@@ -6,7 +6,6 @@
 package verifier
 
 import (
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -144,5 +143,5 @@ func FormatTime(t time.Time) string {
 // EmbeddedTxID is the transaction ID of a record in an embedded block:
 // the hex RFC 6962 leaf hash of its canonical encoding.
 func EmbeddedTxID(leaf []byte) string {
-	return hex.EncodeToString(block.LeafHash(leaf))
+	return block.LeafHex(leaf)
 }

@@ -256,6 +256,10 @@ type Embedded struct {
 // chaincode's name for a stored record (as hex).
 func LeafHash(leaf []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(leaf) }
 
+// LeafHex is LeafHash in lower-case hex, as entries and transaction IDs
+// carry it.
+func LeafHex(leaf []byte) string { return hex.EncodeToString(LeafHash(leaf)) }
+
 // DataHash returns the RFC 6962 Merkle tree hash of leaves.
 func DataHash(leaves [][]byte) []byte {
 	h := rfc6962.DefaultHasher

@@ -98,7 +98,7 @@ type Entry struct {
 // NewEntry is the Entry the chaincode writes for leaf, record index of a
 // batch of size records written by transaction txID.
 func NewEntry(leaf []byte, txID string, index, size int) Entry {
-	return Entry{V: EntryVersion, Leaf: leafHex(leaf), TxID: txID, Index: index, Size: size}
+	return Entry{V: EntryVersion, Leaf: vblock.LeafHex(leaf), TxID: txID, Index: index, Size: size}
 }
 
 // Holds reports whether the entry names the record whose canonical
@@ -109,11 +109,7 @@ func (e Entry) Holds(leaf []byte) bool {
 	if e.V == EntryVersionRecord {
 		return e.Record == string(leaf)
 	}
-	return e.Leaf == leafHex(leaf)
-}
-
-func leafHex(leaf []byte) string {
-	return hex.EncodeToString(vblock.LeafHash(leaf))
+	return e.Leaf == vblock.LeafHex(leaf)
 }
 
 // Batch is stored under BatchKey(tx ID) by every batch transaction.
