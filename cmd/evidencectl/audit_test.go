@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evidence-node/evidence-node/cmd/internal/race"
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 	"github.com/evidence-node/evidence-node/web/client"
 	"github.com/evidence-node/evidence-node/web/webtest"
@@ -52,7 +53,7 @@ func TestAudit(t *testing.T) {
 	// detector, where hashing and verifying run ~12 times slower (199 s for
 	// 2,000 files on 2 cores), 400 check the same verdicts.
 	total, unrecorded, changed := 2000, 150, 120
-	if raceDetector {
+	if race.Enabled {
 		total = 400
 	}
 	want := map[string]string{}

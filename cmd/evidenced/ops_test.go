@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,11 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/evidence-node/evidence-node/cmd/internal/race"
 	"github.com/evidence-node/evidence-node/node/store/storetest"
 	"github.com/evidence-node/evidence-node/verifier"
 	"github.com/evidence-node/evidence-node/verifier/block"
@@ -67,38 +70,24 @@ func checkAcked(t *testing.T, nodeURL string, acks []ackLine) {
 	// Checked by a few workers at once: tens of thousands of receipts,
 	// each fetched, parsed and verified (the race detector makes the
 	// parsing several times slower); the first failure stops them all.
-	var (
-		next    atomic.Int64
-		failMu  sync.Mutex
-		failure error
-		wg      sync.WaitGroup
-	)
-	failed := func() bool { failMu.Lock(); defer failMu.Unlock(); return failure != nil }
-	fail := func(err error) {
-		failMu.Lock()
-		if failure == nil {
-			failure = err
-		}
-		failMu.Unlock()
-	}
+	g, ctx := errgroup.WithContext(context.Background())
+	var next atomic.Int64
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed() {
+		g.Go(func() error {
+			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= len(acks) {
-					return
+					return nil
 				}
 				if err := checkAck(hc, nodeURL, roots, acks[i], i%100 == 0); err != nil {
-					fail(err)
+					return err
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if failure != nil {
-		t.Fatal(failure)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -182,7 +171,7 @@ func testDiskFull(t *testing.T, extra ...string) {
 	// acknowledged record is fetched and verified at the end, which there
 	// takes ~3 ms each.
 	rate := 4000
-	if raceDetector {
+	if race.Enabled {
 		rate = 1000
 	}
 	bench := startBench(t, p.url, key, 8, load, acks, "--count", fmt.Sprint(rate*int(load.Seconds())), "--rate", fmt.Sprint(rate))
@@ -351,7 +340,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	// (every record acknowledged before a backup is verified at the end,
 	// there at ~3 ms each).
 	var limit []string
-	if raceDetector {
+	if race.Enabled {
 		limit = []string{"--rate", "1500"}
 	}
 	bench := startBench(t, p.url, key, 8, 25*time.Second, acks, limit...)
