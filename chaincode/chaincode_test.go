@@ -455,3 +455,26 @@ func TestFunctionNames(t *testing.T) {
 		}
 	}
 }
+
+// TestStringSerializer checks that string arguments and answers pass
+// through unchanged (no JSON round trip: a record's bytes are what the
+// proposal signed) and that other types still go through the JSON rules.
+func TestStringSerializer(t *testing.T) {
+	var s stringSerializer
+	arg := "{\"a\":\"\\u00e9\"}\n\x00 é"
+	v, err := s.FromString(arg, reflect.TypeOf(""), nil, nil)
+	if err != nil || v.String() != arg {
+		t.Fatalf("FromString: %q, %v", v, err)
+	}
+	out, err := s.ToString(reflect.ValueOf(arg), reflect.TypeOf(""), nil, nil)
+	if err != nil || out != arg {
+		t.Fatalf("ToString: %q, %v", out, err)
+	}
+	n, err := s.FromString("7", reflect.TypeOf(0), nil, nil)
+	if err != nil || n.Int() != 7 {
+		t.Fatalf("FromString of an int: %v, %v", n, err)
+	}
+	if _, err := s.FromString("seven", reflect.TypeOf(0), nil, nil); err == nil {
+		t.Fatal("FromString took \"seven\" for an int")
+	}
+}
