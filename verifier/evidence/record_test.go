@@ -109,3 +109,19 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseRecord reads one canonical record, as the chaincode does
+// for every record of a batch and the node for every record it reads back.
+func BenchmarkParseRecord(b *testing.B) {
+	leaf, err := sampleRecord(b).Canonical()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(leaf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseRecord(leaf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

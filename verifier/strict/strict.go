@@ -127,7 +127,15 @@ func Decode(b []byte, v any) error {
 	// The common case, a document that reads, goes through the library's
 	// pooled decoder (which refuses trailing data too); only a refused one
 	// is read again, token by token, to say exactly why.
-	if err := json.Unmarshal(b, v, json.RejectUnknownMembers(true), json.WithUnmarshalers(unmarshalers)); err == nil {
+	// A document without "null" anywhere holds no null token (JSON has
+	// no escapes outside strings), so the null check, which the library
+	// calls for every value, has nothing to refuse and is left out: half
+	// the cost of a small document such as a record.
+	with := unmarshalers
+	if !bytes.Contains(b, []byte("null")) {
+		with = withoutNull
+	}
+	if err := json.Unmarshal(b, v, json.RejectUnknownMembers(true), json.WithUnmarshalers(with)); err == nil {
 		return nil
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(b))
@@ -145,6 +153,22 @@ func Decode(b []byte, v any) error {
 // byte strings as canonical base64. They see every value first and pass
 // it on (SkipFunc) to the default decoding when they have nothing to say.
 var unmarshalers = json.JoinUnmarshalers(
+	withoutNull,
+	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v any) error {
+		if dec.PeekKind() != 'n' {
+			return json.SkipFunc
+		}
+		switch reflect.TypeOf(v).Elem().Kind() {
+		case reflect.Slice, reflect.Pointer, reflect.Map, reflect.Interface:
+			return json.SkipFunc
+		}
+		return ErrNull
+	}),
+)
+
+// withoutNull is all a document without null needs: byte strings read as
+// canonical base64 (this refuses null for a byte string too).
+var withoutNull = json.JoinUnmarshalers(
 	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, p *[]byte) error {
 		tok, err := dec.ReadToken()
 		if err != nil {
@@ -163,16 +187,6 @@ var unmarshalers = json.JoinUnmarshalers(
 			return nil
 		}
 		return fmt.Errorf("want a base64 string, got %v", tok.Kind())
-	}),
-	json.UnmarshalFromFunc(func(dec *jsontext.Decoder, v any) error {
-		if dec.PeekKind() != 'n' {
-			return json.SkipFunc
-		}
-		switch reflect.TypeOf(v).Elem().Kind() {
-		case reflect.Slice, reflect.Pointer, reflect.Map, reflect.Interface:
-			return json.SkipFunc
-		}
-		return ErrNull
 	}),
 )
 

@@ -186,3 +186,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeWithoutNull covers the path for documents with no "null" in
+// them (the null check left out): byte strings are still canonical
+// base64, and "null" inside a string takes the full path and reads.
+func TestDecodeWithoutNull(t *testing.T) {
+	var d doc
+	if err := Decode([]byte(`{"name":"x","bytes":"AAE=","blobs":["AQ=="]}`), &d); err != nil || len(d.Bytes) != 2 || len(d.Blobs) != 1 {
+		t.Fatalf("decode: %+v, %v", d, err)
+	}
+	if err := Decode([]byte(`{"bytes":"AAE"}`), &d); !errors.Is(err, ErrBase64) {
+		t.Fatalf("unpadded base64: %v", err)
+	}
+	d = doc{}
+	if err := Decode([]byte(`{"name":"null"}`), &d); err != nil || d.Name != "null" {
+		t.Fatalf(`"null" as a string: %+v, %v`, d, err)
+	}
+}
