@@ -87,7 +87,7 @@ func (s stringSerializer) FromString(param string, t reflect.Type, pm *metadata.
 }
 
 func (s stringSerializer) ToString(v reflect.Value, t reflect.Type, rm *metadata.ReturnMetadata, cm *metadata.ComponentMetadata) (string, error) {
-	if t.Kind() == reflect.String && v.Kind() == reflect.String {
+	if t.Kind() == reflect.String {
 		return v.String(), nil
 	}
 	return s.JSONSerializer.ToString(v, t, rm, cm)
