@@ -110,7 +110,8 @@ func (c *Contract) PutBatch(ctx contractapi.TransactionContextInterface, records
 }
 
 // Get returns the Entry stored under an evidence ID (any accepted spelling
-// of the ID), as JSON, or an empty result when there is none.
+// of the ID) as it is stored (fabricblock.ParseEntry reads it), or an
+// empty result when there is none.
 func (c *Contract) Get(ctx contractapi.TransactionContextInterface, id string) (string, error) {
 	pid, err := evidence.ParseID(id)
 	if err != nil {
@@ -124,7 +125,7 @@ func (c *Contract) Get(ctx contractapi.TransactionContextInterface, id string) (
 }
 
 // Lookup returns, for IDs separated by "\n", a JSON array holding for each
-// the stored Entry or null.
+// the stored Entry (its fields, whatever its version's encoding) or null.
 func (c *Contract) Lookup(ctx contractapi.TransactionContextInterface, ids string) (string, error) {
 	stub := ctx.GetStub()
 	list := strings.Split(ids, "\n")
@@ -152,7 +153,13 @@ func (c *Contract) Lookup(ctx contractapi.TransactionContextInterface, ids strin
 			out[i] = json.RawMessage("null")
 			continue
 		}
-		out[i] = v
+		e, err := fabricblock.ParseEntry(v)
+		if err != nil {
+			return "", fmt.Errorf("stored %s: %w", keys[i], err)
+		}
+		if out[i], err = json.Marshal(e); err != nil {
+			return "", err
+		}
 	}
 	b, err := json.Marshal(out)
 	return string(b), err
@@ -257,7 +264,10 @@ func putBatch(stub shim.ChaincodeStubInterface, leaves [][]byte) (string, error)
 			}
 			continue // identical resubmission: already stored
 		}
-		e, _ := json.Marshal(fabricblock.NewEntry(leaves[i], txID, i, len(leaves)))
+		e, err := fabricblock.NewEntry(leaves[i], txID, i, len(leaves)).Marshal()
+		if err != nil {
+			return "", fmt.Errorf("entry of %s: %w", id, err)
+		}
 		if err := stub.PutState(id, e); err != nil {
 			return "", fmt.Errorf("write %s: %w", id, err)
 		}

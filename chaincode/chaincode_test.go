@@ -101,7 +101,7 @@ func TestPutBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := fabricblock.Entry{V: 2, Leaf: fmt.Sprintf("%x", rfc6962.DefaultHasher.HashLeaf(leaves[i])), TxID: txID, Index: i, Size: 3}
+		want := fabricblock.Entry{V: fabricblock.EntryVersion, Leaf: fmt.Sprintf("%x", rfc6962.DefaultHasher.HashLeaf(leaves[i])), TxID: txID, Index: i, Size: 3}
 		if e != want {
 			t.Fatalf("entry %d = %+v, want %+v", i, e, want)
 		}
@@ -175,12 +175,13 @@ func TestResubmitAndConflict(t *testing.T) {
 	}
 }
 
-// TestVersion1Entries: a ledger written by the chaincode before entry
-// version 2 (whose entries hold the whole record) keeps working: an
-// identical resubmission of a stored record is accepted without a write,
-// a different record under its ID is refused, and Lookup answers the
-// stored entry as it is.
-func TestVersion1Entries(t *testing.T) {
+// TestOlderEntries: a ledger written by the chaincode before entry
+// version 3 keeps working, with entries of version 1 (which hold the
+// whole record) and 2 (JSON naming the leaf hash): an identical
+// resubmission of a stored record is accepted without a write, a
+// different record under its ID is refused, and Lookup answers each
+// stored entry's fields.
+func TestOlderEntries(t *testing.T) {
 	l := newLedger()
 	a := record(1, "a")
 	old, err := json.Marshal(fabricblock.Entry{V: 1, Record: string(leaf(t, a)), TxID: fmt.Sprintf("%064x", 7), Index: 0, Size: 1, LedgerTime: "2026-11-23T09:54:19.571Z"})
@@ -188,15 +189,26 @@ func TestVersion1Entries(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.state[a.ID.String()] = old
+	c := record(3, "c")
+	v2 := fabricblock.NewEntry(leaf(t, c), fmt.Sprintf("%064x", 8), 0, 1)
+	v2.V = fabricblock.EntryVersionLeaf
+	if l.state[c.ID.String()], err = json.Marshal(v2); err != nil {
+		t.Fatal(err)
+	}
 	b := record(2, "b")
-	_, writes, err := submitBatch(l, leaf(t, a), leaf(t, b))
+	_, writes, err := submitBatch(l, leaf(t, a), leaf(t, b), leaf(t, c))
 	if err != nil {
-		t.Fatalf("identical resubmission over a version 1 entry: %v", err)
+		t.Fatalf("identical resubmission over version 1 and 2 entries: %v", err)
 	}
 	for _, w := range writes {
-		if w.Key == a.ID.String() {
-			t.Fatal("identical resubmission rewrote a version 1 entry")
+		if w.Key == a.ID.String() || w.Key == c.ID.String() {
+			t.Fatalf("identical resubmission rewrote the entry of %s", w.Key)
 		}
+	}
+	forgedC := c
+	forgedC.DocRef = "forged"
+	if _, _, err := submitBatch(l, leaf(t, forgedC)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a different record over a version 2 entry: %v", err)
 	}
 	forged := a
 	forged.DocRef = "forged"
@@ -204,13 +216,13 @@ func TestVersion1Entries(t *testing.T) {
 		t.Fatalf("a different record over a version 1 entry: %v", err)
 	}
 	out := call(t, l, func(k *Contract, ctx contractapi.TransactionContextInterface) (string, error) {
-		return k.Lookup(ctx, a.ID.String()+"\n"+b.ID.String())
+		return k.Lookup(ctx, a.ID.String()+"\n"+b.ID.String()+"\n"+c.ID.String())
 	})
 	var got []*fabricblock.Entry
-	if err := strict.Decode([]byte(out), &got); err != nil || len(got) != 2 || got[0] == nil || got[1] == nil {
+	if err := strict.Decode([]byte(out), &got); err != nil || len(got) != 3 || got[0] == nil || got[1] == nil || got[2] == nil {
 		t.Fatalf("Lookup = %s: %v", out, err)
 	}
-	if got[0].V != 1 || !got[0].Holds(leaf(t, a)) || got[1].V != 2 || !got[1].Holds(leaf(t, b)) {
+	if got[0].V != 1 || !got[0].Holds(leaf(t, a)) || got[1].V != fabricblock.EntryVersion || !got[1].Holds(leaf(t, b)) || *got[2] != v2 {
 		t.Fatalf("Lookup = %s", out)
 	}
 }

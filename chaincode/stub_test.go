@@ -1,6 +1,8 @@
 package chaincode
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,8 +29,36 @@ func newLedger() *ledger { return &ledger{state: map[string][]byte{}} }
 
 // write is one key written by a transaction, in write order.
 type write struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key   string
+	Value string
+}
+
+// writeJSON is a write in testdata: the value as text when it is JSON,
+// else in hex (binary entries would not survive a JSON string).
+type writeJSON struct {
+	Key      string `json:"key"`
+	Value    string `json:"value,omitempty"`
+	ValueHex string `json:"value_hex,omitempty"`
+}
+
+func (w write) MarshalJSON() ([]byte, error) {
+	if json.Valid([]byte(w.Value)) {
+		return json.Marshal(writeJSON{Key: w.Key, Value: w.Value})
+	}
+	return json.Marshal(writeJSON{Key: w.Key, ValueHex: hex.EncodeToString([]byte(w.Value))})
+}
+
+func (w *write) UnmarshalJSON(b []byte) error {
+	var j writeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	v, err := hex.DecodeString(j.ValueHex)
+	if err != nil {
+		return err
+	}
+	*w = write{Key: j.Key, Value: j.Value + string(v)}
+	return nil
 }
 
 // stub implements the few stub methods the chaincode calls; any other

@@ -88,13 +88,14 @@ func TestFabricGolden(t *testing.T) {
 	}
 }
 
-// TestFabricGoldenEntryV1: receipts of a ledger written by the chaincode
-// before entry version 2 (testdata/fabric-v1: its entries hold the whole
-// record) still verify, and their block's entries are version 1; the
-// current golden blocks' are version 2. A version 1 receipt naming
-// another record of its batch fails.
-func TestFabricGoldenEntryV1(t *testing.T) {
-	for dir, want := range map[string]int{"fabric-v1": fabricblock.EntryVersionRecord, "fabric": fabricblock.EntryVersion, "fabric-bft": fabricblock.EntryVersion} {
+// TestFabricGoldenOlderEntries: receipts of ledgers written by the
+// chaincode before entry version 3 still verify: testdata/fabric-v1 (its
+// entries hold the whole record, version 1) and testdata/fabric-v2 (JSON
+// naming the record by its leaf hash, version 2); the current golden
+// blocks' entries are version 3 (binary). A receipt naming another record
+// of its batch fails, whatever the entry's version.
+func TestFabricGoldenOlderEntries(t *testing.T) {
+	for dir, want := range map[string]int{"fabric-v1": fabricblock.EntryVersionRecord, "fabric-v2": fabricblock.EntryVersionLeaf, "fabric": fabricblock.EntryVersion, "fabric-bft": fabricblock.EntryVersion} {
 		raw, rcs, roots := goldenIn(t, filepath.Join("testdata", dir))
 		b, err := fabricblock.Parse(raw)
 		if err != nil {
@@ -118,12 +119,13 @@ func TestFabricGoldenEntryV1(t *testing.T) {
 			}
 		}
 	}
-	raw, rcs, roots := goldenIn(t, filepath.Join("testdata", "fabric-v1"))
-	other := rcs[1].Proof.Record
-	rc := rcs[0]
-	rc.Proof.Record = other
-	if _, err := VerifyFabricBlock(rc, raw, roots); err == nil {
-		t.Fatal("a receipt with another record of the batch verified")
+	for _, dir := range []string{"fabric-v1", "fabric-v2", "fabric"} {
+		raw, rcs, roots := goldenIn(t, filepath.Join("testdata", dir))
+		rc := rcs[0]
+		rc.Proof.Record = rcs[1].Proof.Record
+		if _, err := VerifyFabricBlock(rc, raw, roots); err == nil {
+			t.Fatalf("%s: a receipt with another record of the batch verified", dir)
+		}
 	}
 }
 

@@ -554,20 +554,26 @@ func genReceipts(f *fixture, root string) (File[ReceiptCase], error) {
 	)
 	cases = append(cases, timestampReceipts(f)...)
 	// Fabric: the golden receipts of a real network (verifier/testdata/fabric),
-	// and of one written by the chaincode before entry version 2
-	// (verifier/testdata/fabric-v1, whose entries hold the whole record).
+	// and of ones written by the chaincode before entry version 3
+	// (verifier/testdata/fabric-v1, whose entries hold the whole record;
+	// verifier/testdata/fabric-v2, JSON naming it by its leaf hash).
 	fr, froots, err := fabricGolden(filepath.Join(root, "verifier", "testdata", "fabric"))
 	if err != nil {
 		return File[ReceiptCase]{}, err
 	}
 	frc := indentJSON(fr.AppendJSON(nil))
-	fr1, froots1, err := fabricGolden(filepath.Join(root, "verifier", "testdata", "fabric-v1"))
-	if err != nil {
-		return File[ReceiptCase]{}, err
+	for _, old := range []struct{ dir, name string }{
+		{"fabric-v1", "fabric/v1 with its block, the chaincode's entry of version 1 (holding the record, as written before 2026-12-02)"},
+		{"fabric-v2", "fabric/v1 with its block, the chaincode's entry of version 2 (JSON naming the record by its leaf hash, as written before 2026-12-04)"},
+	} {
+		or, oroots, err := fabricGolden(filepath.Join(root, "verifier", "testdata", old.dir))
+		if err != nil {
+			return File[ReceiptCase]{}, err
+		}
+		cases = append(cases, okc(old.name, indentJSON(or.AppendJSON(nil)), string(oroots)))
 	}
-	cases = append(cases, okc("fabric/v1 with its block, the chaincode's entry of version 1 (holding the record, as written before 2026-12-02)", indentJSON(fr1.AppendJSON(nil)), string(froots1)))
 	cases = append(cases,
-		okc("fabric/v1 with its block (a real Fabric v3.1.1 network, three organisations; the chaincode's entry of version 2, naming the record by its leaf hash)", frc, string(froots)),
+		okc("fabric/v1 with its block (a real Fabric v3.1.1 network, three organisations; the chaincode's entry of version 3, binary, naming the record by its leaf hash)", frc, string(froots)),
 		bad("fabric/v1 with a seal", swap(frc, `"kind": "fabric/v1",`, `"kind": "fabric/v1", "seal": `+compact(f.blocks[1].Seal)+`,`), string(froots), "proof.seal", "not_in_proof"),
 		bad("fabric/v1 with the node's time_source", swap(frc, verifier.TimeSourceFabric, verifier.TimeSourceNode), string(froots), "time_source", "time_source"),
 		bad("fabric/v1 with ledger_kind embedded", swap(frc, `"ledger_kind": "fabric"`, `"ledger_kind": "embedded"`), string(froots), "ledger_kind", "ledger_kind"),

@@ -119,8 +119,9 @@ func entryOf(rc verifier.Receipt) fabricblock.Entry {
 // checks, as a block and as receipts identical to the ones the node gave
 // when it committed them; nothing is reported corrupted.
 func TestGenuineBlockServed(t *testing.T) {
-	// fabric-v1: a block written by the chaincode before entry version 2.
-	for _, dir := range []string{"fabric", "fabric-bft", "fabric-v1"} {
+	// fabric-v1, fabric-v2: blocks written by the chaincode before entry
+	// versions 2 and 3.
+	for _, dir := range []string{"fabric", "fabric-bft", "fabric-v1", "fabric-v2"} {
 		t.Run(dir, func(t *testing.T) {
 			g := readGolden(t, dir)
 			l, c := offline(g)

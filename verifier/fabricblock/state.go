@@ -2,6 +2,7 @@ package fabricblock
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 // package owns them so that a verifier needs nothing but verifier/.
 //
 //	key                                   value
-//	<evidence ID, canonical 27 chars>     Entry (JSON; the record's place, not the record)
+//	<evidence ID, canonical 27 chars>     Entry (binary; the record's place, not the record)
 //	\x00batch\x00<tx ID>\x00              Batch (JSON)
 //	\x00digest\x00<alg>\x00<hex>\x00<ID>\x00   one byte 0x00 (the digest index)
 //
@@ -25,11 +26,15 @@ import (
 const (
 	// StateVersion is the version of Batch.
 	StateVersion = 1
-	// EntryVersion is the version of the Entry the chaincode writes: 2,
-	// which names the record by its leaf hash. Version 1 (written before
-	// 2026-12-02) held the whole record; it is still read (ParseEntry,
-	// Entry.Holds), so ledgers written by either chaincode verify.
-	EntryVersion = 2
+	// EntryVersion is the version of the Entry the chaincode writes: 3,
+	// binary (Entry.Marshal), which names the record by its leaf hash.
+	// Versions 1 (JSON holding the whole record, written before
+	// 2026-12-02) and 2 (JSON with the leaf hash, before 2026-12-04) are
+	// still read (ParseEntry, Entry.Holds), so ledgers written by any of
+	// these chaincodes verify.
+	EntryVersion = 3
+	// EntryVersionLeaf is Entry version 2: JSON naming the leaf hash.
+	EntryVersionLeaf = 2
 	// EntryVersionRecord is Entry version 1, which holds the record.
 	EntryVersionRecord = 1
 	// BatchObject and DigestObject are the composite key object types.
@@ -74,8 +79,21 @@ func DigestKey(alg, hexDigest, id string) string {
 // Entry is stored under a record's evidence ID: where the record is (the
 // transaction and its place in the batch) and which record it is (its
 // leaf hash). The record itself is in the transaction's arguments, which
-// the endorsements sign, so it is not written twice: the entry costs every
-// peer ~170 bytes of state a record instead of ~500.
+// the endorsements sign, so it is not written twice.
+//
+// Version 3, the one written, is binary (Entry.Marshal), 67 to 75 bytes
+// (at most 69 in a batch of up to 16,384 records):
+//
+//	0x03 ‖ leaf hash (32 bytes) ‖ tx ID (32 bytes) ‖ uvarint index ‖ uvarint size
+//
+// where the tx ID's bytes are its 64 lower-case hex digits decoded (a
+// Fabric transaction ID is the hex SHA-256 of the nonce and creator, and
+// the peer refuses any other). Versions 1 and 2 are JSON objects (their
+// first byte is '{'): version 2, {"v":2,"leaf","tx_id","index","size"},
+// ~170 bytes; version 1 also the record and a ledger time, ~500. Each
+// byte of an entry is carried in the transaction's write set, stored and
+// validated by every peer, so the binary form is smaller by 100 bytes a
+// record. In JSON (the answer of Lookup) any version reads as its fields.
 type Entry struct {
 	V int `json:"v"`
 	// Record is the canonical record encoding (the Merkle leaf), as a
@@ -99,6 +117,76 @@ type Entry struct {
 // batch of size records written by transaction txID.
 func NewEntry(leaf []byte, txID string, index, size int) Entry {
 	return Entry{V: EntryVersion, Leaf: vblock.LeafHex(leaf), TxID: txID, Index: index, Size: size}
+}
+
+// entryLen is the length of a version 3 entry without its two uvarints.
+const entryLen = 1 + 32 + 32
+
+// maxEntrySize bounds an entry's batch size: far above any batch a
+// transaction can carry, and an int on every platform.
+const maxEntrySize = 1 << 30
+
+// Marshal encodes a version 3 entry (the binary form above). It refuses
+// other versions (they were JSON, and are no longer written), a leaf hash
+// or tx ID that is not 64 lower-case hex digits, and a place outside the
+// batch.
+func (e Entry) Marshal() ([]byte, error) {
+	if e.V != EntryVersion {
+		return nil, fmt.Errorf("%w: only version %d entries are written, not %d", ErrState, EntryVersion, e.V)
+	}
+	leaf, ok := hex32(e.Leaf)
+	if !ok {
+		return nil, fmt.Errorf("%w: entry leaf hash %q", ErrState, e.Leaf)
+	}
+	tx, ok := hex32(e.TxID)
+	if !ok {
+		return nil, fmt.Errorf("%w: transaction ID %q is not 64 lower-case hex digits", ErrState, e.TxID)
+	}
+	if e.Size < 1 || e.Size > maxEntrySize || e.Index < 0 || e.Index >= e.Size {
+		return nil, fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
+	}
+	b := make([]byte, 0, entryLen+2*binary.MaxVarintLen32)
+	b = append(b, EntryVersion)
+	b = append(b, leaf...)
+	b = append(b, tx...)
+	b = binary.AppendUvarint(b, uint64(e.Index))
+	return binary.AppendUvarint(b, uint64(e.Size)), nil
+}
+
+// hex32 decodes 64 lower-case hex digits.
+func hex32(s string) ([]byte, bool) {
+	d, err := hex.DecodeString(s)
+	return d, err == nil && len(d) == 32 && hex.EncodeToString(d) == s
+}
+
+// parseEntryBinary decodes a version 3 entry: its exact length, minimal
+// uvarints, nothing after them.
+func parseEntryBinary(b []byte) (Entry, error) {
+	if len(b) < entryLen+2 {
+		return Entry{}, fmt.Errorf("%w: a version %d entry of %d bytes", ErrState, EntryVersion, len(b))
+	}
+	rest := b[entryLen:]
+	var v [2]uint64
+	for i := range v {
+		x, n := binary.Uvarint(rest)
+		if n <= 0 || n != len(binary.AppendUvarint(nil, x)) {
+			return Entry{}, fmt.Errorf("%w: a version %d entry's %s is not a minimal uvarint", ErrState, EntryVersion, [2]string{"index", "size"}[i])
+		}
+		v[i], rest = x, rest[n:]
+	}
+	if len(rest) != 0 {
+		return Entry{}, fmt.Errorf("%w: %d bytes after a version %d entry", ErrState, len(rest), EntryVersion)
+	}
+	if v[1] < 1 || v[1] > maxEntrySize || v[0] >= v[1] {
+		return Entry{}, fmt.Errorf("%w: entry at %d of %d", ErrState, v[0], v[1])
+	}
+	return Entry{
+		V:     EntryVersion,
+		Leaf:  hex.EncodeToString(b[1:33]),
+		TxID:  hex.EncodeToString(b[33:entryLen]),
+		Index: int(v[0]),
+		Size:  int(v[1]),
+	}, nil
 }
 
 // Holds reports whether the entry names the record whose canonical
@@ -132,8 +220,12 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// ParseEntry decodes an Entry of either version.
+// ParseEntry decodes an Entry of any version: version 3 binary, versions
+// 1 and 2 JSON.
 func ParseEntry(b []byte) (Entry, error) {
+	if len(b) > 0 && b[0] == EntryVersion {
+		return parseEntryBinary(b)
+	}
 	var e Entry
 	if err := decodeStrict(b, &e); err != nil {
 		return Entry{}, err
@@ -143,11 +235,11 @@ func ParseEntry(b []byte) (Entry, error) {
 		if e.Record == "" || e.Leaf != "" {
 			return Entry{}, fmt.Errorf("%w: a version 1 entry holds the record and no leaf hash", ErrState)
 		}
-	case EntryVersion:
+	case EntryVersionLeaf:
 		if e.Record != "" || e.LedgerTime != "" {
 			return Entry{}, fmt.Errorf("%w: a version 2 entry holds neither the record nor a ledger time", ErrState)
 		}
-		if d, err := hex.DecodeString(e.Leaf); err != nil || len(d) != 32 || hex.EncodeToString(d) != e.Leaf {
+		if _, ok := hex32(e.Leaf); !ok {
 			return Entry{}, fmt.Errorf("%w: entry leaf hash %q", ErrState, e.Leaf)
 		}
 	default:
@@ -168,8 +260,8 @@ func ParseBatch(b []byte) (Batch, []byte, error) {
 	if bt.V != StateVersion {
 		return Batch{}, nil, fmt.Errorf("%w: batch version %d", ErrState, bt.V)
 	}
-	root, err := hex.DecodeString(bt.Root)
-	if err != nil || len(root) != 32 || hex.EncodeToString(root) != bt.Root {
+	root, ok := hex32(bt.Root)
+	if !ok {
 		return Batch{}, nil, fmt.Errorf("%w: batch root %q", ErrState, bt.Root)
 	}
 	if bt.Size < 1 {

@@ -2,6 +2,7 @@ package fabricblock
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -14,7 +15,9 @@ func TestParseState(t *testing.T) {
 		t.Fatalf("ParseEntry = %+v, %v", e, err)
 	}
 	leaf := []byte(`{"v":1}`)
-	e2 := NewEntry(leaf, "ab", 1, 2)
+	tx := strings.Repeat("0a", 32)
+	e2 := NewEntry(leaf, tx, 1, 2)
+	e2.V = EntryVersionLeaf
 	b2, err := json.Marshal(e2)
 	if err != nil {
 		t.Fatal(err)
@@ -22,8 +25,50 @@ func TestParseState(t *testing.T) {
 	if e, err := ParseEntry(b2); err != nil || e != e2 || !e.Holds(leaf) || e.Holds([]byte(`{"v":2}`)) {
 		t.Fatalf("ParseEntry(%s) = %+v, %v", b2, e, err)
 	}
-	if len(b2) > 170 {
-		t.Errorf("a version 2 entry of %d bytes: %s", len(b2), b2)
+	e3 := NewEntry(leaf, tx, 300, 5000)
+	b3, err := e3.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := ParseEntry(b3); err != nil || e != e3 || e.V != 3 || !e.Holds(leaf) || e.Holds([]byte(`{"v":2}`)) {
+		t.Fatalf("ParseEntry(%x) = %+v, %v", b3, e, err)
+	}
+	if len(b3) != 69 || b3[0] != 3 || string(b3[1:33]) != string(mustHex(t, e3.Leaf)) || string(b3[33:65]) != string(mustHex(t, tx)) {
+		t.Errorf("a version 3 entry of %d bytes: %x", len(b3), b3)
+	}
+	if len(b2)-len(b3) < 100 {
+		t.Errorf("version 3 (%d bytes) saves less than 100 bytes of version 2 (%d)", len(b3), len(b2))
+	}
+	if b, _ := NewEntry(leaf, tx, 0, 1).Marshal(); len(b) != 67 {
+		t.Errorf("entry 0 of 1 in %d bytes", len(b))
+	}
+	for _, bad := range []Entry{
+		NewEntry(leaf, "ab", 0, 1),
+		NewEntry(leaf, strings.ToUpper(tx), 0, 1),
+		NewEntry(leaf, tx, 1, 1),
+		NewEntry(leaf, tx, -1, 1),
+		NewEntry(leaf, tx, 0, 0),
+		NewEntry(leaf, tx, 0, maxEntrySize+1),
+		{V: 3, Leaf: e3.Leaf[:62], TxID: tx, Size: 1},
+		e2,
+	} {
+		if b, err := bad.Marshal(); !errors.Is(err, ErrState) {
+			t.Errorf("Marshal(%+v) = %x, %v, want ErrState", bad, b, err)
+		}
+	}
+	for _, bad := range [][]byte{
+		b3[:65],
+		b3[:len(b3)-1],
+		append(append([]byte(nil), b3...), 0),
+		append(append([]byte(nil), b3[:65]...), 0x80, 0x00, 0x01),                                                       // index 0 in two bytes
+		append(append([]byte(nil), b3[:65]...), 0x01, 0x01),                                                             // entry 1 of 1
+		append(append([]byte(nil), b3[:65]...), 0x00, 0x00),                                                             // of 0
+		append(append([]byte(nil), b3[:65]...), 0x00, 0x80, 0x80, 0x80, 0x80, 0x08),                                     // of 2^31
+		append(append([]byte(nil), b3[:65]...), 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), // overflow
+	} {
+		if e, err := ParseEntry(bad); !errors.Is(err, ErrState) {
+			t.Errorf("ParseEntry(%x) = %+v, %v, want ErrState", bad, e, err)
+		}
 	}
 	v1, _ := ParseEntry([]byte(good))
 	if !v1.Holds([]byte(`{}`)) || v1.Holds(leaf) {
@@ -32,7 +77,7 @@ func TestParseState(t *testing.T) {
 	h := e2.Leaf
 	for _, bad := range []string{
 		``, `null`, `{}`,
-		`{"v":3,"leaf":"` + h + `","tx_id":"ab","index":0,"size":1}`,
+		`{"v":3,"leaf":"` + h + `","tx_id":"ab","index":0,"size":1}`, // version 3 is binary only
 		`{"v":2,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`,
 		`{"v":2,"record":"{}","leaf":"` + h + `","tx_id":"ab","index":0,"size":1}`,
 		`{"v":2,"leaf":"` + h + `","tx_id":"ab","index":0,"size":1,"ledger_time":"2026-11-23T09:54:19.571Z"}`,
@@ -65,6 +110,15 @@ func TestParseState(t *testing.T) {
 	}
 }
 
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestRecordsRoundTrip(t *testing.T) {
 	leaves := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":"x\ny"}`)}
 	got := SplitRecords([]byte(JoinRecords(leaves)))
@@ -79,6 +133,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"v":1,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`))
 	f.Add([]byte(`{"v":1,"root":"00","size":1,"ledger_time":""}`))
+	if b, err := NewEntry([]byte(`{}`), strings.Repeat("0a", 32), 3, 9).Marshal(); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if e, err := ParseEntry(b); err == nil && (e.Index < 0 || e.Index >= e.Size) {
 			t.Fatalf("accepted entry %+v", e)
