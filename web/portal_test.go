@@ -364,7 +364,7 @@ func serveOn(t *testing.T, n *testNode, ln net.Listener) {
 	t.Helper()
 	sctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(sctx, n.app, ln, 2*time.Second) }()
+	go func() { served <- Serve(sctx, n.app, ln, 2*time.Second, nil) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-served; err != nil {

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -452,8 +452,10 @@ func fingerprint(parts ...[]byte) []byte {
 // Serve serves app on ln until ctx is done, then shuts down gracefully,
 // giving requests in flight up to grace to finish. Connections still open
 // when grace is up (a request still running, or a client that connected
-// and never sent one) are closed, so a shutdown never hangs.
-func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Duration) error {
+// and never sent one) are closed, so a shutdown never hangs, and logged to
+// logger (nil: slog.Default()), in the node's log format like every other
+// line.
+func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Duration, logger *slog.Logger) error {
 	tl := &trackedListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(tl, fiber.ListenConfig{DisableStartupMessage: true}) }()
@@ -467,7 +469,7 @@ func Serve(ctx context.Context, app *fiber.App, ln net.Listener, grace time.Dura
 	err := app.ShutdownWithContext(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		if n := tl.closeAll(); n > 0 {
-			log.Printf("shutdown: closed %d connections still open after %v", n, grace)
+			cmp.Or(logger, slog.Default()).Warn("shutdown: closed connections still open", "component", "web", "connections", n, "grace", grace)
 		}
 		return nil
 	}

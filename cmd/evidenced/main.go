@@ -585,7 +585,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "public URL %s\n", cmp.Or(publicURL, "(none: certificates refused)"))
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 
-	err = web.Serve(ctx, app, ln, 10*time.Second)
+	err = web.Serve(ctx, app, ln, 10*time.Second, logger)
 	logger.Info("stopped")
 	return err
 }

@@ -136,7 +136,7 @@ func Run(dir string, o Options) (n *Node, stop func() error, err error) {
 	done := make(chan error, 1)
 	app := web.New(web.Config{Service: svc, Log: tl, Registry: reg, MaxUpload: 64 << 20, PublicURL: "http://" + ln.Addr().String(),
 		Limits: o.Limits, TrustedProxies: o.TrustedProxies})
-	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second) }()
+	go func() { done <- web.Serve(ctx, app, ln, 5*time.Second, nil) }()
 	closers = append(closers, func() error {
 		cancel()
 		if err := <-done; err != nil {
