@@ -33,7 +33,7 @@ func TestParseState(t *testing.T) {
 	if e, err := ParseEntry(b3); err != nil || e != e3 || e.V != 3 || !e.Holds(leaf) || e.Holds([]byte(`{"v":2}`)) {
 		t.Fatalf("ParseEntry(%x) = %+v, %v", b3, e, err)
 	}
-	if len(b3) != 69 || b3[0] != 3 || string(b3[1:33]) != string(mustHex(t, e3.Leaf)) || string(b3[33:65]) != string(mustHex(t, tx)) {
+	if len(b3) != 69 || b3[0] != 3 || hex.EncodeToString(b3[1:33]) != e3.Leaf || hex.EncodeToString(b3[33:65]) != tx {
 		t.Errorf("a version 3 entry of %d bytes: %x", len(b3), b3)
 	}
 	if len(b2)-len(b3) < 100 {
@@ -108,15 +108,6 @@ func TestParseState(t *testing.T) {
 			t.Errorf("ParseBatch(%q) = %v, want ErrState", bad, err)
 		}
 	}
-}
-
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestRecordsRoundTrip(t *testing.T) {
