@@ -175,12 +175,19 @@ func checkFabric(rc Receipt, rec evidence.Record, raw []byte, roots block.TrustR
 	if !ok {
 		return rerr("tx_id", "transaction %s did not write record %s", tx.ID, id)
 	}
+	return checkEntry(v, rc.Proof.Record, tx.ID, rc.Proof.LeafIndex, rc.Proof.TreeSize)
+}
+
+// checkEntry: v, the entry a transaction wrote under a record's ID, names
+// that record (whose canonical encoding is leaf), transaction txID and
+// the receipt's place in the batch (index of size), in any entry version.
+func checkEntry(v, leaf []byte, txID string, index, size uint64) error {
 	e, err := fabricblock.ParseEntry(v)
 	if err != nil {
 		return rerr("proof.record", "%w", err)
 	}
-	if !e.Holds(rc.Proof.Record) || e.TxID != tx.ID || uint64(e.Index) != rc.Proof.LeafIndex || uint64(e.Size) != rc.Proof.TreeSize {
-		return rerr("proof.record", "the transaction stored %s differently (at %d of %d)", id, e.Index, e.Size)
+	if !e.Holds(leaf) || e.TxID != txID || uint64(e.Index) != index || uint64(e.Size) != size {
+		return rerr("proof.record", "the transaction stored the record differently (version %d entry: transaction %s, at %d of %d)", e.V, e.TxID, e.Index, e.Size)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +94,8 @@ func TestFabricGolden(t *testing.T) {
 // entries hold the whole record, version 1) and testdata/fabric-v2 (JSON
 // naming the record by its leaf hash, version 2); the current golden
 // blocks' entries are version 3 (binary). A receipt naming another record
-// of its batch fails, whatever the entry's version.
+// of its batch fails, whatever the entry's version (on the record ID,
+// before its entry: TestFabricEntryNamesTheRecord checks the entry).
 func TestFabricGoldenOlderEntries(t *testing.T) {
 	for dir, want := range map[string]int{"fabric-v1": fabricblock.EntryVersionRecord, "fabric-v2": fabricblock.EntryVersionLeaf, "fabric": fabricblock.EntryVersion, "fabric-bft": fabricblock.EntryVersion} {
 		raw, rcs, roots := goldenIn(t, filepath.Join("testdata", dir))
@@ -388,4 +390,45 @@ func FuzzFabricBlock(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFabricEntryNamesTheRecord: the entry under a record's ID must name
+// the receipt's record, transaction and place in the batch, in each entry
+// version (the golden blocks of versions 1, 2 and 3): a wrong one of each
+// fails on proof.record. A forged receipt cannot reach this check through
+// VerifyFabricBlock (its ID, audit path and endorsements fail first), so
+// it is tested here.
+func TestFabricEntryNamesTheRecord(t *testing.T) {
+	for _, dir := range []string{"fabric-v1", "fabric-v2", "fabric", "fabric-bft"} {
+		raw, rcs, roots := goldenIn(t, filepath.Join("testdata", dir))
+		b, err := fabricblock.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := rcs[0]
+		tx, err := b.FindTx(rc.TxID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := tx.Value(roots.Fabric.Chaincode, rc.ID)
+		if !ok {
+			t.Fatalf("%s: no entry for %s", dir, rc.ID)
+		}
+		p := rc.Proof
+		if err := checkEntry(v, p.Record, tx.ID, p.LeafIndex, p.TreeSize); err != nil {
+			t.Fatalf("%s: the genuine entry: %v", dir, err)
+		}
+		for name, err := range map[string]error{
+			"another record":      checkEntry(v, rcs[1].Proof.Record, tx.ID, p.LeafIndex, p.TreeSize),
+			"another transaction": checkEntry(v, p.Record, strings.Repeat("0", 64), p.LeafIndex, p.TreeSize),
+			"another index":       checkEntry(v, p.Record, tx.ID, p.LeafIndex+1, p.TreeSize),
+			"another size":        checkEntry(v, p.Record, tx.ID, p.LeafIndex, p.TreeSize+1),
+			"a cut entry":         checkEntry(v[:len(v)-1], p.Record, tx.ID, p.LeafIndex, p.TreeSize),
+		} {
+			var re *ReceiptError
+			if !errors.As(err, &re) || re.Field != "proof.record" {
+				t.Errorf("%s: %s: %v, want a proof.record error", dir, name, err)
+			}
+		}
+	}
 }

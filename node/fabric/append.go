@@ -230,6 +230,13 @@ func (l *Ledger) lookup(ctx context.Context, items map[evidence.ID]*item, ids []
 	if err := strict.Decode(out, &entries); err != nil || len(entries) != len(ids) {
 		return fmt.Errorf("lookup of %d IDs: %d answers, %v", len(ids), len(entries), err)
 	}
+	for i, e := range entries {
+		if e != nil {
+			if err := e.Check(); err != nil {
+				return fmt.Errorf("lookup of %s: %w", ids[i], err)
+			}
+		}
+	}
 	for i, id := range ids {
 		items[id].entry = entries[i]
 	}

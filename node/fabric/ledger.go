@@ -487,7 +487,7 @@ func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.En
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
-	if e.Index >= len(tp.leaves) || !e.Holds(tp.leaves[e.Index]) || !tp.wrote[id] {
+	if e.Index < 0 || e.Index >= len(tp.leaves) || !e.Holds(tp.leaves[e.Index]) || !tp.wrote[id] {
 		return verifier.Receipt{}, l.corrupted(cb, int64(cb.b.Header.Number), e.TxID, id.String(),
 			fmt.Errorf("the transaction does not hold the record the chaincode's entry places at %d", e.Index))
 	}

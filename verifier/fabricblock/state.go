@@ -82,7 +82,8 @@ func DigestKey(alg, hexDigest, id string) string {
 // the endorsements sign, so it is not written twice.
 //
 // Version 3, the one written, is binary (Entry.Marshal), 67 to 75 bytes
-// (at most 69 in a batch of up to 16,384 records):
+// (at most 69 in a batch of up to 16,383 records; the chaincode takes at
+// most 5,000):
 //
 //	0x03 ‖ leaf hash (32 bytes) ‖ tx ID (32 bytes) ‖ uvarint index ‖ uvarint size
 //
@@ -100,7 +101,7 @@ type Entry struct {
 	// string: version 1 only.
 	Record string `json:"record,omitempty"`
 	// Leaf is the RFC 6962 leaf hash of the canonical record encoding,
-	// lower-case hex: version 2.
+	// lower-case hex: versions 2 and 3.
 	Leaf string `json:"leaf,omitempty"`
 	// TxID is the transaction that wrote the record.
 	TxID string `json:"tx_id"`
@@ -230,25 +231,45 @@ func ParseEntry(b []byte) (Entry, error) {
 	if err := decodeStrict(b, &e); err != nil {
 		return Entry{}, err
 	}
+	if e.V == EntryVersion {
+		return Entry{}, fmt.Errorf("%w: a version %d entry is stored binary, not as JSON", ErrState, EntryVersion)
+	}
+	if err := e.Check(); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+// Check reports whether e's fields make an entry of its version: what
+// ParseEntry checks of stored bytes, for an entry that arrives as its
+// fields (the JSON answer of Lookup, where a version 3 entry reads as
+// {"v":3,"leaf","tx_id","index","size"}).
+func (e Entry) Check() error {
 	switch e.V {
 	case EntryVersionRecord:
 		if e.Record == "" || e.Leaf != "" {
-			return Entry{}, fmt.Errorf("%w: a version 1 entry holds the record and no leaf hash", ErrState)
+			return fmt.Errorf("%w: a version 1 entry holds the record and no leaf hash", ErrState)
 		}
 	case EntryVersionLeaf:
 		if e.Record != "" || e.LedgerTime != "" {
-			return Entry{}, fmt.Errorf("%w: a version 2 entry holds neither the record nor a ledger time", ErrState)
+			return fmt.Errorf("%w: a version 2 entry holds neither the record nor a ledger time", ErrState)
 		}
 		if _, ok := hex32(e.Leaf); !ok {
-			return Entry{}, fmt.Errorf("%w: entry leaf hash %q", ErrState, e.Leaf)
+			return fmt.Errorf("%w: entry leaf hash %q", ErrState, e.Leaf)
 		}
+	case EntryVersion:
+		if e.Record != "" || e.LedgerTime != "" {
+			return fmt.Errorf("%w: a version %d entry holds neither the record nor a ledger time", ErrState, EntryVersion)
+		}
+		_, err := e.Marshal() // its leaf hash, tx ID and place
+		return err
 	default:
-		return Entry{}, fmt.Errorf("%w: entry version %d", ErrState, e.V)
+		return fmt.Errorf("%w: entry version %d", ErrState, e.V)
 	}
-	if e.Size < 1 || e.Index < 0 || e.Index >= e.Size {
-		return Entry{}, fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
+	if e.Size < 1 || e.Size > maxEntrySize || e.Index < 0 || e.Index >= e.Size {
+		return fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
 	}
-	return e, nil
+	return nil
 }
 
 // ParseBatch decodes a Batch and its root.

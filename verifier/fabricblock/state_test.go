@@ -110,6 +110,44 @@ func TestParseState(t *testing.T) {
 	}
 }
 
+// TestEntryCheck: an entry that arrives as its fields (Lookup's JSON
+// answer) is held to its version's rules, as stored bytes are by
+// ParseEntry; a version 3 entry reads back from its fields.
+func TestEntryCheck(t *testing.T) {
+	leaf := []byte(`{"v":1}`)
+	tx := strings.Repeat("0a", 32)
+	e3 := NewEntry(leaf, tx, 2, 3)
+	b, err := json.Marshal(e3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Entry
+	if err := json.Unmarshal(b, &got); err != nil || got != e3 || got.Check() != nil {
+		t.Fatalf("%s reads as %+v, %v, check %v", b, got, err, got.Check())
+	}
+	v1, err := ParseEntry([]byte(`{"v":1,"record":"{}","tx_id":"ab","index":0,"size":1,"ledger_time":""}`))
+	if err != nil || v1.Check() != nil {
+		t.Fatalf("version 1: %+v, %v", v1, err)
+	}
+	with := func(f func(*Entry)) Entry { e := e3; f(&e); return e }
+	for name, bad := range map[string]Entry{
+		"negative index":   with(func(e *Entry) { e.Index = -1 }),
+		"index past size":  with(func(e *Entry) { e.Index = 3 }),
+		"size 0":           with(func(e *Entry) { e.Index, e.Size = 0, 0 }),
+		"short tx ID":      with(func(e *Entry) { e.TxID = "ab" }),
+		"upper-case leaf":  with(func(e *Entry) { e.Leaf = strings.ToUpper(e.Leaf) }),
+		"with a record":    with(func(e *Entry) { e.Record = "{}" }),
+		"with a time":      with(func(e *Entry) { e.LedgerTime = "2026-11-23T09:54:19.571Z" }),
+		"version 4":        with(func(e *Entry) { e.V = 4 }),
+		"version 1 a leaf": with(func(e *Entry) { e.V = EntryVersionRecord }),
+		"version 1 at -1":  {V: EntryVersionRecord, Record: "{}", TxID: "ab", Index: -1, Size: 1},
+	} {
+		if err := bad.Check(); !errors.Is(err, ErrState) {
+			t.Errorf("%s: Check(%+v) = %v, want ErrState", name, bad, err)
+		}
+	}
+}
+
 func TestRecordsRoundTrip(t *testing.T) {
 	leaves := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":"x\ny"}`)}
 	got := SplitRecords([]byte(JoinRecords(leaves)))
@@ -128,8 +166,16 @@ func FuzzParseState(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if e, err := ParseEntry(b); err == nil && (e.Index < 0 || e.Index >= e.Size) {
+		e, err := ParseEntry(b)
+		if err == nil && (e.Index < 0 || e.Index >= e.Size || e.Check() != nil) {
 			t.Fatalf("accepted entry %+v", e)
+		}
+		if err == nil && e.V == EntryVersion {
+			// One encoding per version 3 entry: what it decodes to
+			// encodes to the same bytes.
+			if m, err := e.Marshal(); err != nil || string(m) != string(b) {
+				t.Fatalf("entry %x decodes to %+v, which encodes to %x, %v", b, e, m, err)
+			}
 		}
 		if _, r, err := ParseBatch(b); err == nil && len(r) != 32 {
 			t.Fatalf("accepted root of %d bytes", len(r))
