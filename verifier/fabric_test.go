@@ -107,14 +107,7 @@ func TestFabricGoldenOlderEntries(t *testing.T) {
 			if _, err := VerifyFabricBlock(rc, raw, roots); err != nil {
 				t.Fatalf("%s: receipt %d: %v", dir, i, err)
 			}
-			tx, err := b.FindTx(rc.TxID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, ok := tx.Value(roots.Fabric.Chaincode, rc.ID)
-			if !ok {
-				t.Fatalf("%s: no entry for %s", dir, rc.ID)
-			}
+			_, v := goldenEntry(t, b, roots.Fabric.Chaincode, rc)
 			e, err := fabricblock.ParseEntry(v)
 			if err != nil || e.V != want || !e.Holds(rc.Proof.Record) {
 				t.Fatalf("%s: entry %s = %+v, %v; want version %d holding the record", dir, v, e, err, want)
@@ -406,14 +399,7 @@ func TestFabricEntryNamesTheRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		rc := rcs[0]
-		tx, err := b.FindTx(rc.TxID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, ok := tx.Value(roots.Fabric.Chaincode, rc.ID)
-		if !ok {
-			t.Fatalf("%s: no entry for %s", dir, rc.ID)
-		}
+		tx, v := goldenEntry(t, b, roots.Fabric.Chaincode, rc)
 		p := rc.Proof
 		if err := checkEntry(v, p.Record, tx.ID, p.LeafIndex, p.TreeSize); err != nil {
 			t.Fatalf("%s: the genuine entry: %v", dir, err)
@@ -431,4 +417,19 @@ func TestFabricEntryNamesTheRecord(t *testing.T) {
 			}
 		}
 	}
+}
+
+// goldenEntry is rc's transaction in block b and the entry it wrote under
+// rc's ID.
+func goldenEntry(t *testing.T, b *fabricblock.Block, chaincode string, rc Receipt) (*fabricblock.Tx, []byte) {
+	t.Helper()
+	tx, err := b.FindTx(rc.TxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := tx.Value(chaincode, rc.ID)
+	if !ok {
+		t.Fatalf("no entry for %s in transaction %s", rc.ID, rc.TxID)
+	}
+	return tx, v
 }
