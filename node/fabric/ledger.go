@@ -477,7 +477,8 @@ func (l *Ledger) receiptByID(ctx context.Context, id evidence.ID) (verifier.Rece
 	return l.receiptOf(ctx, id, e)
 }
 
-// receiptOf builds the receipt of the record an entry describes.
+// receiptOf builds the receipt of the record an entry describes; the entry
+// has passed ParseEntry or Entry.Check (0 ≤ index < size).
 func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.Entry) (verifier.Receipt, error) {
 	cb, err := l.blockByTxID(ctx, e.TxID)
 	if err != nil {
@@ -487,7 +488,7 @@ func (l *Ledger) receiptOf(ctx context.Context, id evidence.ID, e fabricblock.En
 	if err != nil {
 		return verifier.Receipt{}, err
 	}
-	if e.Index < 0 || e.Index >= len(tp.leaves) || !e.Holds(tp.leaves[e.Index]) || !tp.wrote[id] {
+	if e.Index >= len(tp.leaves) || !e.Holds(tp.leaves[e.Index]) || !tp.wrote[id] {
 		return verifier.Receipt{}, l.corrupted(cb, int64(cb.b.Header.Number), e.TxID, id.String(),
 			fmt.Errorf("the transaction does not hold the record the chaincode's entry places at %d", e.Index))
 	}

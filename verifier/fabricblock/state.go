@@ -143,8 +143,8 @@ func (e Entry) Marshal() ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: transaction ID %q is not 64 lower-case hex digits", ErrState, e.TxID)
 	}
-	if e.Size < 1 || e.Size > maxEntrySize || e.Index < 0 || e.Index >= e.Size {
-		return nil, fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
+	if err := checkPlace(uint64(e.Index), uint64(e.Size)); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, entryLen+2*binary.MaxVarintLen32)
 	b = append(b, EntryVersion)
@@ -178,8 +178,8 @@ func parseEntryBinary(b []byte) (Entry, error) {
 	if len(rest) != 0 {
 		return Entry{}, fmt.Errorf("%w: %d bytes after a version %d entry", ErrState, len(rest), EntryVersion)
 	}
-	if v[1] < 1 || v[1] > maxEntrySize || v[0] >= v[1] {
-		return Entry{}, fmt.Errorf("%w: entry at %d of %d", ErrState, v[0], v[1])
+	if err := checkPlace(v[0], v[1]); err != nil {
+		return Entry{}, err
 	}
 	return Entry{
 		V:     EntryVersion,
@@ -266,8 +266,15 @@ func (e Entry) Check() error {
 	default:
 		return fmt.Errorf("%w: entry version %d", ErrState, e.V)
 	}
-	if e.Size < 1 || e.Size > maxEntrySize || e.Index < 0 || e.Index >= e.Size {
-		return fmt.Errorf("%w: entry at %d of %d", ErrState, e.Index, e.Size)
+	return checkPlace(uint64(e.Index), uint64(e.Size))
+}
+
+// checkPlace is the one rule for an entry's place in its batch: record
+// index of a batch of size, 1 ≤ size ≤ maxEntrySize. A negative int
+// index or size converts to above maxEntrySize and is refused too.
+func checkPlace(index, size uint64) error {
+	if size < 1 || size > maxEntrySize || index >= size {
+		return fmt.Errorf("%w: entry at %d of %d", ErrState, int64(index), int64(size))
 	}
 	return nil
 }
