@@ -26,8 +26,10 @@ import (
 // baseline (GET /healthz), and Tessera's POSIX server driven by its own
 // load tool (hammer) with 1,024 writers, counted by the growth of its
 // checkpoint (entries integrated into the tree). It prints min / median /
-// max and the ratios (make bench-peers). A benchmark, not a test: it
-// asserts nothing about speed.
+// max, the ratios, and the CPU each server and each load tool spent per
+// record (the two share the machine's cores, so a rate bound by the CPU
+// is two cores over their sum) (make bench-peers). A benchmark, not a
+// test: it asserts nothing about speed.
 func TestBenchPeers(t *testing.T) {
 	if os.Getenv("EVIDENCE_BENCH_PEERS") != "1" {
 		t.Skip("set EVIDENCE_BENCH_PEERS=1 (make bench-peers)")
@@ -51,9 +53,20 @@ func TestBenchPeers(t *testing.T) {
 		data := t.TempDir()
 		key := addPlatform(t, data, "bench")
 		p := startNode(t, data, "127.0.0.1:0")
+		pid := p.cmd.Process.Pid
 		bench := func(name string, args ...string) map[string]any {
-			out := benchJSON(t, p.url, key, args...)
-			fmt.Fprintf(&report, "ours  %-34s %9.0f /s  p50 %6.2f ms  p99 %7.2f ms  errors %v\n", name, out["records_per_second"], out["p50_ms"], out["p99_ms"], out["errors"])
+			node0 := cpuSeconds(t, pid)
+			out, tool := benchJSON(t, p.url, key, args...)
+			node := cpuSeconds(t, pid) - node0
+			// Per record; per request for GET /healthz, which has none.
+			n := out["records"].(float64)
+			if n == 0 {
+				n = out["requests"].(float64)
+			}
+			cpu := [2]float64{node / n * 1e6, tool / n * 1e6}
+			out["cpu"] = cpu
+			fmt.Fprintf(&report, "ours  %-34s %9.0f /s  p50 %6.2f ms  p99 %7.2f ms  CPU µs node %5.1f + tool %5.1f  errors %v\n",
+				name, out["records_per_second"], out["p50_ms"], out["p99_ms"], cpu[0], cpu[1], out["errors"])
 			return out
 		}
 		h := bench("GET /healthz, 64 clients", "--mode", "health", "--clients", "64", "--duration", dur)
@@ -67,10 +80,18 @@ func TestBenchPeers(t *testing.T) {
 		add("ours: single POST, 1024 clients", s1k["records_per_second"].(float64))
 		add("ours: single POST, 1024 clients, p99 ms", s1k["p99_ms"].(float64))
 		add("ours: batch 1000 × 8 clients", b8["records_per_second"].(float64))
+		for name, o := range map[string]map[string]any{"GET /healthz, 64 clients": h, "single POST, 64 clients": s64, "single POST, 1024 clients": s1k, "batch 1000 × 8 clients": b8} {
+			cpu := o["cpu"].([2]float64)
+			add(cpuNode+"ours "+name, cpu[0])
+			add(cpuTool+"ours "+name, cpu[1])
+		}
 
 		tr := runTessera(t, tessera, secs)
-		fmt.Fprintf(&report, "tessera hammer, 1024 writers              %9.0f /s integrated (%d entries in %.1f s)\n", tr.rate, tr.entries, tr.seconds)
+		fmt.Fprintf(&report, "tessera hammer, 1024 writers              %9.0f /s integrated (%d entries in %.1f s)  CPU µs server %5.1f + hammer %5.1f\n",
+			tr.rate, tr.entries, tr.seconds, tr.cpu[0], tr.cpu[1])
 		add("Tessera v1.0.4 POSIX + hammer, 1024 writers (integrated/s)", tr.rate)
+		add(cpuNode+"Tessera, 1024 writers", tr.cpu[0])
+		add(cpuTool+"Tessera, 1024 writers", tr.cpu[1])
 	}
 	fmt.Fprintf(&report, "\n%-60s %s\n", "figure", "min / median / max")
 	for _, name := range []string{
@@ -79,6 +100,11 @@ func TestBenchPeers(t *testing.T) {
 		"Tessera v1.0.4 POSIX + hammer, 1024 writers (integrated/s)",
 	} {
 		fmt.Fprintf(&report, "%-60s %s\n", name, spread(fig[name]))
+	}
+	fmt.Fprintf(&report, "\n%-60s %s\n", "CPU µs a record (a request for /healthz), median", "server + load tool = sum")
+	for _, name := range []string{"ours GET /healthz, 64 clients", "ours single POST, 64 clients", "ours single POST, 1024 clients", "ours batch 1000 × 8 clients", "Tessera, 1024 writers"} {
+		n, l := median(fig[cpuNode+name]), median(fig[cpuTool+name])
+		fmt.Fprintf(&report, "%-60s %.1f + %.1f = %.1f\n", name, n, l, n+l)
 	}
 	ratio := func(a, b string) float64 { return median(fig[a]) / median(fig[b]) }
 	fmt.Fprintf(&report, "\nsingle POST at 1024 clients ÷ Tessera at 1024 writers: %.2f ×\n",
@@ -103,7 +129,15 @@ func toolBin(t *testing.T, name string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func benchJSON(t *testing.T, url, key string, args ...string) map[string]any {
+// Keys of the CPU figures (µs a record) of a server and of its load tool.
+const (
+	cpuNode = "cpu server: "
+	cpuTool = "cpu tool: "
+)
+
+// benchJSON runs evidencectl bench and returns its JSON answer and the
+// CPU seconds the load tool used.
+func benchJSON(t *testing.T, url, key string, args ...string) (map[string]any, float64) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "evidencectl"), append([]string{"bench", "--node", url, "--key", key, "--json"}, args...)...)
 	var stdout, stderr bytes.Buffer
@@ -115,13 +149,19 @@ func benchJSON(t *testing.T, url, key string, args ...string) map[string]any {
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return r, processCPU(cmd.ProcessState)
+}
+
+// processCPU is the CPU time (user and system) of a process that exited.
+func processCPU(ps *os.ProcessState) float64 {
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
 
 type tesseraRun struct {
 	entries int64
 	seconds float64
 	rate    float64
+	cpu     [2]float64 // µs an integrated entry: the server, hammer
 }
 
 // runTessera starts Tessera's POSIX conformance server on a fresh
@@ -157,6 +197,7 @@ func runTessera(t *testing.T, bin string, secs int) tesseraRun {
 		time.Sleep(100 * time.Millisecond)
 	}
 	before, _ := checkpointSize(base)
+	srv0 := cpuSeconds(t, srv.Process.Pid)
 	t0 := time.Now()
 	h := exec.Command(filepath.Join(bin, "hammer"), "--log_url", base+"/", "--log_public_key", vkey,
 		"--max_read_ops", "0", "--num_readers_random", "0", "--num_readers_full", "0",
@@ -172,7 +213,11 @@ func runTessera(t *testing.T, bin string, secs int) tesseraRun {
 	}
 	elapsed := time.Since(t0).Seconds() - 2
 	n := after - before
-	return tesseraRun{entries: n, seconds: elapsed, rate: float64(n) / elapsed}
+	tr := tesseraRun{entries: n, seconds: elapsed, rate: float64(n) / elapsed}
+	if n > 0 && h.ProcessState != nil {
+		tr.cpu = [2]float64{(cpuSeconds(t, srv.Process.Pid) - srv0) / float64(n) * 1e6, processCPU(h.ProcessState) / float64(n) * 1e6}
+	}
+	return tr
 }
 
 // checkpointSize reads the tree size from a tlog-checkpoint.
