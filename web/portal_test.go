@@ -438,11 +438,64 @@ func (e *portalEnv) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 
 func eval[T any](t *testing.T, e *portalEnv, js string) T {
 	t.Helper()
-	v, err := chromedp.Run(e.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	var v T
+	err := retryStale(e.ctx, func() (err error) {
+		v, err = chromedp.Run(e.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+		return err
+	})
 	if err != nil {
 		t.Fatalf("evaluating %.80s…: %v", js, err)
 	}
 	return v
+}
+
+// staleContext reports the protocol errors of a command sent to a document
+// that has just been replaced: chromedp learns of a new document's execution
+// context from an event that can trail the load, so for a moment it still
+// names the old one (CI of 2026-12-05, "Cannot find context with specified
+// id" in a poll right after a navigation).
+func staleContext(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Cannot find context with specified id") || strings.Contains(s, "Execution context was destroyed") ||
+		strings.Contains(s, "uniqueContextId not found")
+}
+
+// retryStale runs f again while it fails on a stale execution context, for
+// up to 10 s; any other error, or success, ends it. A page that really went
+// away still fails the test: what f waits for never shows on the new page.
+func retryStale(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := f()
+		if err == nil || !staleContext(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// poll waits until js is truthy in the page, for up to timeout.
+func (e *portalEnv) poll(js string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	return retryStale(e.ctx, func() error {
+		_, err := chromedp.Run(e.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(max(time.Until(deadline), time.Millisecond))))
+		return err
+	})
+}
+
+// navigate loads url and returns once the page's scripts run in the new
+// document: the old one is marked first, so no later step can act on it.
+func (e *portalEnv) navigate(t *testing.T, url string) {
+	t.Helper()
+	_, _ = chromedp.Run(e.ctx, chromedp.Evaluate[chromedp.Void](`window.__replaced = true`)) // about:blank at first; no matter
+	e.do(t, chromedp.Navigate(url))
+	if err := e.poll(`window.__replaced === undefined && document.readyState !== "loading"`, 10*time.Second); err != nil {
+		t.Fatalf("navigating to %s: %v", url, err)
+	}
 }
 
 func (e *portalEnv) screenshot(t *testing.T, name string) {
@@ -461,9 +514,9 @@ func (e *portalEnv) screenshot(t *testing.T, name string) {
 // open loads a portal page and waits for its script to run.
 func (e *portalEnv) open(t *testing.T, path string) {
 	t.Helper()
-	e.do(t, chromedp.Navigate(e.url+path), chromedp.WaitVisible(chromedp.CSS("#lang")))
-	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`window.EvidencePortal !== undefined && document.getElementById("lang").textContent !== ""`,
-		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+	e.navigate(t, e.url+path)
+	e.do(t, chromedp.WaitVisible(chromedp.CSS("#lang")))
+	if err := e.poll(`window.EvidencePortal !== undefined && document.getElementById("lang").textContent !== ""`, 5*time.Second); err != nil {
 		t.Fatalf("page script did not run on %s: %v", path, err)
 	}
 }
@@ -520,8 +573,7 @@ const readResultJS = `(() => {
 // waitResult waits until the result section shows an outcome.
 func (e *portalEnv) waitResult(t *testing.T) pageResult {
 	t.Helper()
-	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`(() => { const r = document.getElementById("result"); return !r.hidden && !!r.dataset.outcome; })()`,
-		chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+	if err := e.poll(`(() => { const r = document.getElementById("result"); return !r.hidden && !!r.dataset.outcome; })()`, 60*time.Second); err != nil {
 		t.Fatalf("no result: %v", err)
 	}
 	return eval[pageResult](t, e, readResultJS)
@@ -530,8 +582,7 @@ func (e *portalEnv) waitResult(t *testing.T) pageResult {
 // waitOutcome waits until the result shows outcome.
 func (e *portalEnv) waitOutcome(t *testing.T, outcome string) pageResult {
 	t.Helper()
-	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`document.getElementById("result").dataset.outcome === `+strconv.Quote(outcome),
-		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if err := e.poll(`document.getElementById("result").dataset.outcome === `+strconv.Quote(outcome), 30*time.Second); err != nil {
 		t.Fatalf("waiting for %s: %v; shown: %+v", outcome, err, eval[pageResult](t, e, readResultJS))
 	}
 	return eval[pageResult](t, e, readResultJS)
@@ -889,7 +940,7 @@ func TestPortalBrowser(t *testing.T) {
 		defer closeTab()
 		pe := &portalEnv{n: qn, url: qurl, ctx: pctx, shots: e.shots, shot: e.shot, axeSrc: e.axeSrc}
 		pe.listen(pctx)
-		pe.do(t, chromedp.Navigate(qurl+"/verify?id="+id))
+		pe.navigate(t, qurl+"/verify?id="+id)
 		if r := pe.waitResult(t); r.Outcome != "pending" || r.Title != "存证尚未上链" || len(r.Checks) != 0 {
 			t.Fatalf("pending: %+v", r)
 		}
@@ -1154,7 +1205,7 @@ func TestPortalBrowser(t *testing.T) {
 		if !strings.HasPrefix(link, e.url+"/verify?id=") || strings.Contains(link, "digest") {
 			t.Fatalf("the certificate's QR code is %q: want a link naming the record alone", link)
 		}
-		e.do(t, chromedp.Navigate(link))
+		e.navigate(t, link)
 		r := e.waitOutcome(t, "record")
 		if r.Title != "该存证记录存在且完整，请选择您手中的文件进行比对" || strings.Contains(r.Text, "核验通过") ||
 			len(r.Checks) != 3 || r.Checks[0].State != "skip" || r.Checks[0].Pass || !r.Checks[1].Pass || !r.Checks[2].Pass {
@@ -1176,7 +1227,7 @@ func TestPortalBrowser(t *testing.T) {
 		if strings.Contains(share, "digest") {
 			t.Fatalf("share link %q carries a digest", share)
 		}
-		e.do(t, chromedp.Navigate(share))
+		e.navigate(t, share)
 		if r := e.waitOutcome(t, "record"); strings.Contains(r.Text, "核验通过") {
 			t.Fatalf("share link: %+v", r)
 		}
@@ -1292,7 +1343,7 @@ func TestPortalBrowser(t *testing.T) {
 		fingerprint := func(button, kind string) string {
 			t.Helper()
 			e.do(t, chromedp.Click(chromedp.CSS(button)))
-			if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](`!!document.getElementById("download-note").dataset.fingerprint && !!window.__pdf[`+strconv.Quote(kind)+`]`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+			if err := e.poll(`!!document.getElementById("download-note").dataset.fingerprint && !!window.__pdf[`+strconv.Quote(kind)+`]`, 60*time.Second); err != nil {
 				t.Fatalf("%s: %v (%s)", kind, err, eval[string](t, e, `document.getElementById("download-note").textContent`))
 			}
 			fp := eval[string](t, e, `document.getElementById("download-note").dataset.fingerprint + "|" + window.__fp[`+strconv.Quote(kind)+`] + "|" + document.getElementById("download-note").textContent`)
@@ -1448,8 +1499,7 @@ func TestPortalBrowser(t *testing.T) {
 		cam.listen(cam.ctx)
 		cam.open(t, "/verify")
 		cam.do(t, chromedp.Click(chromedp.CSS("#scan")))
-		if _, err := chromedp.Run(cam.ctx, chromedp.Poll[bool](`!!document.getElementById("scan-status").dataset.decoder || document.getElementById("result").dataset.outcome === "record"`,
-			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		if err := cam.poll(`!!document.getElementById("scan-status").dataset.decoder || document.getElementById("result").dataset.outcome === "record"`, 30*time.Second); err != nil {
 			t.Fatalf("scanner: %v (%s)", err, eval[string](t, cam, `document.getElementById("scan-status").textContent`))
 		}
 		if eval[bool](t, cam, `document.getElementById("scan-dialog").open`) {
