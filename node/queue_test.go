@@ -127,6 +127,11 @@ func TestQueueLedgerDown(t *testing.T) {
 	if err != nil || rc[0].ID != pe.IDs[0].String() {
 		t.Fatalf("idempotent retry after the drain: %v", err)
 	}
+	// With the ledger back a submission commits within the wait, given one
+	// a loaded machine cannot miss (200 ms can be, under -race on 2 cores).
+	s.Close()
+	s = e.service(t, 10*time.Second)
+	defer s.Close()
 	if rc, err := s.Submit(context.Background(), acme, "", nil, sub(200)); err != nil || len(rc) != 1 {
 		t.Fatalf("with the ledger back a submission commits at once: %v", err)
 	}
@@ -148,6 +153,11 @@ func TestQueueSlowLedger(t *testing.T) {
 	if rc.ID != pe.IDs[0].String() {
 		t.Fatal("wrong receipt")
 	}
+	// A fast ledger within a wait no pause of a loaded machine reaches: the
+	// 30 ms above races a real commit's timer under -race on 2 cores.
+	s.Close()
+	s = e.service(t, 10*time.Second)
+	defer s.Close()
 	e.ledger.Slow.Store(0)
 	if _, err := s.Submit(context.Background(), acme, "", nil, sub(2)); err != nil {
 		t.Fatalf("fast ledger: %v", err)

@@ -117,6 +117,7 @@ type Service struct {
 	tlog       TransparencyLog
 
 	idemLocks [64]sync.Mutex
+	closeOnce sync.Once
 	quotaMu   sync.Mutex
 	quotas    map[string]*quotaState
 	space     *Space
@@ -172,12 +173,15 @@ func NewService(c Config) (*Service, error) {
 }
 
 // Close stops the queue drainer (queued records stay queued on disk) and
-// the webhook deliveries (undelivered events stay in the outbox).
+// the webhook deliveries (undelivered events stay in the outbox). A second
+// Close does nothing.
 func (s *Service) Close() {
-	if s.queue != nil {
-		s.queue.close()
-	}
-	s.hooks.close()
+	s.closeOnce.Do(func() {
+		if s.queue != nil {
+			s.queue.close()
+		}
+		s.hooks.close()
+	})
 }
 
 // Info describes the service's ledger (Ledger.Info), its trust roots

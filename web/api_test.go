@@ -176,7 +176,7 @@ func (n *testNode) do(t testing.TB, method, path string, body io.Reader, ctype s
 	for _, o := range opts {
 		o(req)
 	}
-	resp, err := n.app.Test(req, fiber.TestConfig{Timeout: 10 * time.Second})
+	resp, err := n.app.Test(req, fiber.TestConfig{Timeout: 60 * time.Second}) // PDFs render here too, slowly under -race
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1096,15 +1096,17 @@ func TestPortalBrowser(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		// A large file: the progress bar shows, 取消 stops the worker, no
 		// result appears, and the page says so visibly. The page is made to
-		// see its worker slowly (each message held for a while), so that
-		// the cancel comes before the end however fast the machine hashes.
+		// see its worker's messages only after ten minutes, so that the
+		// cancel comes before the end however fast the machine hashes and
+		// however long the screenshot and axe-core take before it (3 s
+		// was not always enough under -race on a loaded machine).
 		big := make([]byte, 96<<20)
 		big[0] = 1
 		p := writeFile(t, dir, "large.bin", big)
 		e.open(t, "/verify")
 		eval[chromedp.Void](t, e, `(() => { const Real = window.Worker; window.Worker = function (url) {
   const w = new Real(url); const out = {postMessage: (m) => w.postMessage(m), terminate: () => { out.dead = true; w.terminate(); }, onmessage: null, onerror: null};
-  w.onmessage = (ev) => setTimeout(() => { if (!out.dead && out.onmessage) out.onmessage(ev); }, 3000);
+  w.onmessage = (ev) => setTimeout(() => { if (!out.dead && out.onmessage) out.onmessage(ev); }, 600000);
   w.onerror = (ev) => out.onerror && out.onerror(ev); return out; }; })()`)
 		e.do(t,
 			chromedp.SendKeys(chromedp.CSS("#id"), rc.ID),

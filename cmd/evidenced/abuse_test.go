@@ -387,12 +387,23 @@ func TestAbuse(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		// A render that has its slot finishes whatever its client does:
+		// wait (up to a minute, renders under -race are slow) for the first
+		// to be counted, then 2 s more for any that started beside it.
+		var after, abandoned float64
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			after = metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="ok"}`)
+			abandoned = metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="abandoned"}`)
+			if after-before+abandoned >= 1 || time.Now().After(deadline) {
+				break
+			}
+		}
 		time.Sleep(2 * time.Second)
-		after := metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="ok"}`)
+		after = metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="ok"}`)
 		if after-before > 1 {
 			t.Errorf("30 requests for one certificate, their clients gone at once: %v renders, want at most 1 (cached, shared)", after-before)
 		}
-		abandoned := metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="abandoned"}`)
+		abandoned = metric(t, p.url, `evidence_documents_rendered_total{kind="certificate",result="abandoned"}`)
 		if after-before+abandoned < 1 {
 			t.Error("no rendering was even started")
 		}
@@ -446,11 +457,13 @@ func TestAbuse(t *testing.T) {
 		slow := pdfDoc("", strings.Repeat("3 0 R ", 300000))
 		body, ct := multipartFile(nil, "slow.pdf", slow)
 		var wg sync.WaitGroup
+		var acmeDone atomic.Int64 // when the first of acme's was answered, Unix ns
 		for i := 0; i < 2; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				do(t, "POST", p.url+"/api/v1/evidence", body, "Content-Type", ct, "Authorization", "Bearer "+key)
+				acmeDone.CompareAndSwap(0, time.Now().UnixNano())
 			}()
 		}
 		time.Sleep(300 * time.Millisecond) // both of acme's are being inspected or queued
@@ -458,14 +471,20 @@ func TestAbuse(t *testing.T) {
 		t0 := time.Now()
 		code, _, b := do(t, "POST", p.url+"/api/v1/evidence", small, "Content-Type", sct, "Authorization", "Bearer "+keyB)
 		took := time.Since(t0)
+		betaDone := time.Now().UnixNano()
 		wg.Wait()
 		if code != 201 || !bytes.Contains(b, []byte(`"pages":1`)) {
 			t.Fatalf("beta's PDF: %d %s", code, b)
 		}
-		if took > time.Second {
-			t.Errorf("beta's 447-byte PDF took %v while acme's were inspected, want < 1 s", took)
+		// Beta's is answered before acme's are, and in seconds; a wall-clock
+		// bound tighter than that fails on a loaded machine, not on a queue
+		// that makes beta wait behind acme.
+		if first := acmeDone.Load(); first != 0 && first < betaDone || took > 5*time.Second {
+			t.Errorf("beta's 447-byte PDF took %v while acme's were inspected (answered before it: %v), want it first and < 5 s",
+				took, first != 0 && first < betaDone)
 		}
-		t.Logf("beta's PDF answered in %v while acme's %d-byte PDFs were inspected", took.Round(time.Millisecond), len(slow))
+		t.Logf("beta's PDF answered in %v while acme's %d-byte PDFs were inspected (the first of them answered %v after beta's was sent)",
+			took.Round(time.Millisecond), len(slow), time.Duration(acmeDone.Load()-t0.UnixNano()).Round(time.Millisecond))
 	})
 
 	t.Run("truncated PDFs are reported damaged", func(t *testing.T) {
@@ -481,14 +500,17 @@ func TestAbuse(t *testing.T) {
 		if out, code := ctl(t, nil, "platform", "revoke", "beta", "--data", data); code != 0 {
 			t.Fatalf("revoke: %d %s", code, out)
 		}
+		// A request sent 1 s after the revocation is refused (when it is
+		// answered depends on the machine's load, not on the revocation).
 		deadline := time.Now().Add(time.Second)
 		for {
+			sent := time.Now()
 			code, _, _ := do(t, "POST", p.url+"/api/v1/evidence", []byte(`{"digest":"`+strings.Repeat("ab", 32)+`"}`), "Content-Type", "application/json", "Authorization", "Bearer "+keyB)
 			if code == 401 {
 				break
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the revoked key still gets %d after 1 s", code)
+			if sent.After(deadline) {
+				t.Fatalf("the revoked key still gets %d for a request sent 1 s after the revocation", code)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
