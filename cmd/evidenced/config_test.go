@@ -20,7 +20,7 @@ func TestParseFlagsPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:7000", Data: "/from/env", Ledger: "embedded", LedgerName: "flag-ledger",
-		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 128 << 20, CommitWait: 3 * time.Second, ConfigFile: file,
+		BlockMaxRecords: 50, BlockMaxWait: 5 * time.Millisecond, MaxUpload: 4 << 30, MemoryLimit: 192 << 20, CommitWait: 3 * time.Second, ConfigFile: file,
 		MaxPublicUpload: 256 << 20, RatePublic: 20, RateRender: 2, RatePlatform: 50000, LogFormat: "text", LogLevel: "info", MinFreeSpace: 128 << 20, Tlog: true, WitnessInterval: time.Second}
 	if c != want {
 		t.Fatalf("got  %+v\nwant %+v", c, want)

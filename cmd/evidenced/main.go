@@ -234,12 +234,14 @@ func ParseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.Int64Var(&c.MaxUpload, "max-upload", web.DefaultMaxUpload, "largest file upload in bytes")
 	fs.BoolVar(&c.Queue, "queue", false, "queue every submission durably in the node before the ledger; answer 202 pending when the ledger is slow or down (on by default for a remote ledger)")
 	fs.DurationVar(&c.CommitWait, "commit-wait", 3*time.Second, "with --queue: how long a submission waits for the ledger before it is answered 202 pending")
-	// 128 MiB, not less: badger's caches and memtables and the
-	// connections' buffers hold 60 MiB or more of live heap once the store
-	// has some data, and a limit close above that keeps the collector
-	// running all the time (at 96 MiB it took half the node's CPU under
-	// thousands of concurrent submissions; docs/benchmarks.md).
-	fs.Int64Var(&c.MemoryLimit, "memory-limit", 128<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
+	// 192 MiB: badger's caches, memtables and table builders and the
+	// connections' buffers hold 50–60 MiB of live heap once the store has
+	// some data, and a limit close above that keeps the collector running
+	// all the time (at 96 MiB it took half the node's CPU under thousands
+	// of concurrent submissions; at 128 MiB the heap goal stayed under
+	// twice the live heap with 1,024 clients, and 192 MiB cut the node's
+	// CPU a record by a fifth there; docs/benchmarks.md).
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", 192<<20, "soft limit in bytes on the Go heap: the garbage collector works harder near it (0: none; GOMEMLIMIT, if set, wins)")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off if empty)")
 	fs.StringVar(&c.SigningCert, "signing-cert", "", "PEM certificate chain (leaf first) of the node's key (node-key.pem) for the signatures on certificates and packages (default: a self-signed one, DATA/node-cert.pem)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the node's public base URL, e.g. https://evidence.example.gov.cn: the only source of the links and QR codes on certificates (default: the listener's own address when it is loopback; else certificates are refused)")
