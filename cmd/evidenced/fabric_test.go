@@ -664,6 +664,15 @@ func startBench(t *testing.T, nodeURL, key string, clients int, d time.Duration,
 	return b
 }
 
+// stop ends the load before its duration, as an interrupt does: the
+// requests in flight are not counted, and wait reads the result.
+func (b *benchRun) stop(t *testing.T) {
+	t.Helper()
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatalf("stopping the load: %v", err)
+	}
+}
+
 // acked counts the acknowledgements recorded so far.
 func (b *benchRun) acked(t *testing.T) int {
 	if _, err := os.Stat(b.record); errors.Is(err, os.ErrNotExist) {
