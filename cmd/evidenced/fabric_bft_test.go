@@ -16,9 +16,9 @@ import (
 // a second organisation's peer stopped while it is still down. Every
 // acknowledged record must be on the ledger exactly once, and receipts
 // verify offline against blocks fetched with peer channel fetch (checkAcks).
-// Bounded: 16 clients for at most a minute. Last, two organisations' new nodes compute
-// their transparency logs from every block (the fault test's too) and get
-// one log (checkSameLog).
+// Bounded: 16 clients for at most a minute. Last, two organisations' new
+// nodes compute their transparency logs from every block (the fault
+// test's too) and get one log (checkSameLog).
 //
 //	EVIDENCE_FABRIC_NETWORK=1 go test -run TestFabricBFT -v ./cmd/evidenced/
 func TestFabricBFT(t *testing.T) {
@@ -51,11 +51,10 @@ func TestFabricBFT(t *testing.T) {
 		mid := b.acked(t)
 		e.script(t, "stop-node", "peer0.platform")
 		stopped := time.Now()
-		// At least 6 s with both down, as long again as needed for the
-		// receipts (up to 30 s): the view change (heartbeat and
-		// view-change timeouts of 6 s each, network/config/configtx-bft.yaml)
-		// may still be under way, and a loaded machine can miss a fixed
-		// window.
+		// At least 6 s with both down, and on until the receipts come
+		// (up to 30 s): the view change (heartbeat and view-change
+		// timeouts of 6 s each, network/config/configtx-bft.yaml) may
+		// still be under way, and a loaded machine can miss a fixed window.
 		var after, ok201b, ok202b int
 		for deadline := stopped.Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 			after = b.acked(t)
