@@ -85,6 +85,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		"listen":         func(c *Config) { c.Listen = "8080" },
 		"ledger":         func(c *Config) { c.Ledger = "fabric" },
 		"records":        func(c *Config) { c.BlockMaxRecords = 0 },
+		"records, many":  func(c *Config) { c.BlockMaxRecords = 4001 },
 		"wait":           func(c *Config) { c.BlockMaxWait = time.Hour },
 		"upload":         func(c *Config) { c.MaxUpload = 0 },
 		"public upload":  func(c *Config) { c.MaxPublicUpload = 0 },

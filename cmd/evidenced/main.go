@@ -147,8 +147,8 @@ func (c Config) Validate() error {
 	if err := evidence.ValidateText(c.LedgerName); err != nil {
 		return fmt.Errorf("--ledger-name %q: %w (it is printed on every certificate)", c.LedgerName, err)
 	}
-	if c.BlockMaxRecords < 1 || c.BlockMaxRecords > 100000 {
-		return fmt.Errorf("--block-max-records %d: want 1 to 100000", c.BlockMaxRecords)
+	if c.BlockMaxRecords < 1 || c.BlockMaxRecords > embedded.MaxBlockRecords {
+		return fmt.Errorf("--block-max-records %d: want 1 to %d", c.BlockMaxRecords, embedded.MaxBlockRecords)
 	}
 	if c.BlockMaxWait < 0 || c.BlockMaxWait > time.Minute {
 		return fmt.Errorf("--block-max-wait %v: want 0 to 1m", c.BlockMaxWait)

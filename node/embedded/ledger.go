@@ -108,6 +108,13 @@ type Ledger struct {
 
 const headerCacheSize = 4096
 
+// MaxBlockRecords is the most records Config.MaxRecords may cut a block
+// at. A block's index is one store batch: 3 keys a record at most (its
+// entry and two digests) and a few for the block, within store.MaxOps.
+// (The batcher never goes past MaxRecords unless one request alone is
+// larger, and the node's requests hold at most 1,000 records.)
+const MaxBlockRecords = 4000
+
 // Store keys, all under "L/".
 var (
 	keyMeta  = []byte("L/meta")
@@ -149,6 +156,9 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	}
 	if cfg.MaxRecords <= 0 {
 		cfg.MaxRecords = 1000
+	}
+	if cfg.MaxRecords > MaxBlockRecords {
+		return nil, fmt.Errorf("embedded: blocks of %d records: at most %d", cfg.MaxRecords, MaxBlockRecords)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
