@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -15,28 +16,31 @@ import (
 	"github.com/evidence-node/evidence-node/verifier/evidence"
 )
 
-// TestDigestBackfill: a ledger written before the digest index existed
-// (its index keys removed here, as an older binary left it) is indexed
-// when opened, and only then: a ledger opened again does not back-fill.
-func TestDigestBackfill(t *testing.T) {
-	dir := t.TempDir()
-	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
-	var logs bytes.Buffer
-	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	open := func() (*Ledger, *store.DB) {
-		t.Helper()
-		db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := Open(db, cfg)
-		if err != nil {
-			db.Close()
-			t.Fatal(err)
-		}
-		return l, db
+// openAt opens the embedded ledger of dir (its store under db, its blocks
+// under blocks), logging to logs.
+func openAt(t *testing.T, dir string, logs *bytes.Buffer) (*Ledger, *store.DB) {
+	t.Helper()
+	key, _, err := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	l, db := open()
+	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(db, cfg)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return l, db
+}
+
+// appendSame appends five records, one a block: four of one content and
+// a fifth of another. It returns them.
+func appendSame(t *testing.T, l *Ledger) []evidence.Record {
+	t.Helper()
 	var recs []evidence.Record
 	for i := range 5 {
 		r := ledgertest.Record(t, "same content")
@@ -48,35 +52,60 @@ func TestDigestBackfill(t *testing.T) {
 		}
 		recs = append(recs, r)
 	}
-	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
-	find := func(l *Ledger) []evidence.ID {
-		t.Helper()
-		ids, err := l.FindDigest(context.Background(), recs[0].Digests[0], evidence.ID{}, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ids
+	return recs
+}
+
+func find(t *testing.T, l *Ledger, d evidence.Digest) []evidence.ID {
+	t.Helper()
+	ids, err := l.FindDigest(context.Background(), d, evidence.ID{}, 10)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := find(l); !slices.Equal(got, want) {
+	return ids
+}
+
+// keys returns the store's keys under prefix.
+func keys(t *testing.T, db *store.DB, prefix string) [][]byte {
+	t.Helper()
+	var ks [][]byte
+	err := db.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
+		ks = append(ks, append([]byte(nil), k...))
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+// TestDigestBackfill: a ledger whose digest index is missing (its keys
+// and mark removed here, as a crash part way through a back-fill could
+// leave it) is indexed when opened, and only then: a ledger opened again
+// does not back-fill.
+func TestDigestBackfill(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	l, db := openAt(t, dir, &logs)
+	recs := appendSame(t, l)
+	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
+	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, want) {
 		t.Fatalf("FindDigest = %v, want %v", got, want)
 	}
 	l.Close()
-	// As an older binary left it: no index keys, no mark.
 	var b store.Batch
-	err := db.Scan([]byte("L/d"), nil, func(k, _ []byte) (bool, error) {
-		b.Delete(append([]byte(nil), k...))
-		return true, nil
-	})
-	if err != nil || b.Len() < 6 {
-		t.Fatalf("index keys: %d, %v", b.Len(), err)
+	for _, k := range append(keys(t, db, string(prefDig)), keyDigests) {
+		b.Delete(k)
+	}
+	if b.Len() != 6 {
+		t.Fatalf("index keys and mark: %d, want 6", b.Len())
 	}
 	if err := db.Write(&b); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
-	l, db = open()
-	if got := find(l); !slices.Equal(got, want) {
+	l, db = openAt(t, dir, &logs)
+	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, want) {
 		t.Fatalf("after back-fill: FindDigest = %v, want %v", got, want)
 	}
 	if !strings.Contains(logs.String(), "back-filled 5 records of blocks 0–4") {
@@ -90,13 +119,160 @@ func TestDigestBackfill(t *testing.T) {
 	l.Close()
 	db.Close()
 	logs.Reset()
-	l, db = open()
+	l, db = openAt(t, dir, &logs)
 	defer db.Close()
 	defer l.Close()
-	if got := find(l); !slices.Equal(got, append(want, more.ID)) {
+	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, append(want, more.ID)) {
 		t.Fatalf("after restart: FindDigest = %v", got)
 	}
 	if strings.Contains(logs.String(), "back-filled") {
 		t.Errorf("an indexed ledger was back-filled again: %q", logs.String())
+	}
+}
+
+// TestDigestIndexMigration: a ledger left by a binary of the first digest
+// index (keys L/d/<algorithm>/<digest><ID>, its mark L/dix, no tag key) is
+// indexed in the compact form when opened; the old keys are removed, and
+// its records are found by digest as before.
+func TestDigestIndexMigration(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	l, db := openAt(t, dir, &logs)
+	recs := appendSame(t, l)
+	l.Close()
+	// As the older binary left it.
+	var b store.Batch
+	for _, k := range append(keys(t, db, string(prefDig)), keyDigests, keyDigKey) {
+		b.Delete(k)
+	}
+	for _, r := range recs {
+		for _, d := range r.Digests {
+			k := append(append(append(append([]byte("L/d/"), d.Algorithm...), '/'), d.Value...), r.ID[:]...)
+			b.Set(k, nil)
+		}
+	}
+	b.Set([]byte("L/dix"), []byte{0, 0, 0, 0, 0, 0, 0, 5})
+	if err := db.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	l, db = openAt(t, dir, &logs)
+	defer db.Close()
+	defer l.Close()
+	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
+	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, want) {
+		t.Fatalf("after the migration: FindDigest = %v, want %v", got, want)
+	}
+	if got := find(t, l, recs[4].Digests[0]); !slices.Equal(got, []evidence.ID{recs[4].ID}) {
+		t.Fatalf("after the migration: FindDigest of the other content = %v", got)
+	}
+	if old := keys(t, db, "L/d"); len(old) != 0 {
+		t.Errorf("%d keys of the old index are left, the first %q", len(old), old[0])
+	}
+	if n := len(keys(t, db, string(prefDig))); n != 5 {
+		t.Errorf("%d keys in the new index, want 5", n)
+	}
+	for _, want := range []string{"back-filled 5 records of blocks 0–4", "removed 5 keys of the index before it"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q: %q", want, logs.String())
+		}
+	}
+}
+
+// TestDigestTagCollision: a key whose tag is the digest's but whose record
+// holds another digest (a tag collision), or names a record the ledger
+// does not hold, is not an answer.
+func TestDigestTagCollision(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	l, db := openAt(t, dir, &logs)
+	defer db.Close()
+	defer l.Close()
+	recs := appendSame(t, l)
+	d := recs[0].Digests[0]
+	// Just after recs[1] in ID order, and on no block.
+	absent := recs[1].ID
+	absent[len(absent)-1]++
+	var b store.Batch
+	b.Set(append(l.digests.prefix(d), recs[4].ID[:]...), nil)
+	b.Set(append(l.digests.prefix(d), absent[:]...), nil)
+	if err := db.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
+	if got := find(t, l, d); !slices.Equal(got, want) {
+		t.Fatalf("FindDigest = %v, want %v (not %s, %s)", got, want, recs[4].ID, absent)
+	}
+	// A limit counts answers, not keys.
+	got, err := l.FindDigest(context.Background(), d, recs[0].ID, 2)
+	if err != nil || !slices.Equal(got, want[1:3]) {
+		t.Fatalf("FindDigest after %s, limit 2 = %v, %v; want %v", recs[0].ID, got, err, want[1:3])
+	}
+	// Another ledger's tags are not this one's.
+	other, odb := openAt(t, t.TempDir(), &logs)
+	defer odb.Close()
+	defer other.Close()
+	if bytes.Equal(other.digests.prefix(d), l.digests.prefix(d)) {
+		t.Error("two ledgers gave one digest the same tag")
+	}
+}
+
+// TestLargestBlocks: blocks of MaxBlockRecords records, each with two
+// digests, are written (a block's index is one store batch), back-filled
+// (many such blocks are more than one batch) and found by digest; larger
+// blocks are refused when the ledger is opened.
+func TestLargestBlocks(t *testing.T) {
+	dir := t.TempDir()
+	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
+	var logs bytes.Buffer
+	cfg := Config{Name: "large", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: MaxBlockRecords, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last evidence.Record
+	for range 2 {
+		recs := make([]evidence.Record, MaxBlockRecords)
+		for i := range recs {
+			recs[i] = ledgertest.Record(t, "large")
+			recs[i].Digests = append(recs[i].Digests, evidence.Sum(evidence.SM3, []byte("large")))
+		}
+		if _, err := l.Append(context.Background(), recs); err != nil {
+			t.Fatalf("a block of %d records: %v", len(recs), err)
+		}
+		last = recs[len(recs)-1]
+	}
+	l.Close()
+	var b store.Batch
+	b.Delete(keyDigests)
+	if err := db.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(db, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !strings.Contains(logs.String(), fmt.Sprintf("back-filled %d records of blocks 0–1", 2*MaxBlockRecords)) {
+		t.Errorf("log: %q", logs.String())
+	}
+	before := last.ID
+	before[len(before)-1]--
+	for _, d := range last.Digests {
+		if got := find(t, l, d); len(got) != 10 {
+			t.Errorf("%s: FindDigest found %d, want its limit of 10", d.Algorithm, len(got))
+		}
+		if got, err := l.FindDigest(context.Background(), d, before, 5); err != nil || !slices.Equal(got, []evidence.ID{last.ID}) {
+			t.Errorf("%s: FindDigest after %s = %v, %v; want the last record", d.Algorithm, before, got, err)
+		}
+	}
+	cfg.MaxRecords = MaxBlockRecords + 1
+	if _, err := Open(db, cfg); err == nil || !strings.Contains(err.Error(), "at most 4000") {
+		t.Errorf("blocks of %d records: %v", cfg.MaxRecords, err)
 	}
 }

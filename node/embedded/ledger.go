@@ -97,6 +97,8 @@ type Ledger struct {
 	// Only the writer goroutine uses it.
 	maxID evidence.ID
 	keyID string // of cfg.Key
+	// digests makes the digest index's keys.
+	digests *digestIndex
 	// synced is when the writer last wrote the index synced.
 	synced time.Time
 
@@ -225,6 +227,9 @@ func Open(db *store.DB, cfg Config) (*Ledger, error) {
 	}
 	if recs[nk.ID] == nil {
 		l.roots.Keys = append(l.roots.Keys, nk)
+	}
+	if l.digests, err = loadDigestIndex(db); err != nil {
+		return nil, err
 	}
 	if seg, end, err = l.recoverTail(seg, end); err != nil {
 		return nil, err
@@ -490,7 +495,7 @@ func (l *Ledger) commit(leaves [][]byte, ids []evidence.ID, digs [][]evidence.Di
 		return headerRec{}, nil, fmt.Errorf("%w: writing block %d: %w", node.ErrUnavailable, num, err)
 	}
 	var b store.Batch
-	indexBlock(&b, hr, hrb, hash, at, len(raw), offs, ids, digs)
+	l.indexBlock(&b, hr, hrb, hash, at, len(raw), offs, ids, digs)
 	markDigests(&b, num+1)
 	write := l.db.WriteUnsynced
 	if time.Since(l.synced) >= syncIndex {
@@ -540,13 +545,13 @@ func blockData(num uint64, raw []byte, leaves [][]byte, paths [][][]byte) ([]byt
 // indexBlock adds to b the index of block hr (hashing to hash), written
 // at at: the block (rawLen bytes), its header, its records' entries
 // (starting at offs within at) and their digests, and the new head.
-func indexBlock(b *store.Batch, hr headerRec, hrb, hash []byte, at loc, rawLen int, offs []int, ids []evidence.ID, digs [][]evidence.Digest) {
+func (l *Ledger) indexBlock(b *store.Batch, hr headerRec, hrb, hash []byte, at loc, rawLen int, offs []int, ids []evidence.ID, digs [][]evidence.Digest) {
 	num := hr.Header.Number
 	b.Set(numKey(prefBlk, num), loc{Seg: at.Seg, Off: at.Off, Len: uint32(rawLen)}.bytes())
 	b.Set(numKey(prefHdr, num), hrb)
 	for i, id := range ids {
 		b.Set(recKey(id), loc{Seg: at.Seg, Off: at.Off + int64(offs[i]), Len: uint32(offs[i+1] - offs[i])}.bytes())
-		indexDigests(b, id, digs[i])
+		l.digests.add(b, id, digs[i])
 	}
 	head := make([]byte, headLen)
 	binary.BigEndian.PutUint64(head[0:8], num+1)

@@ -86,7 +86,7 @@ func (l *Ledger) recoverSegment(f *os.File, seg uint32, end int64, digestsCurren
 		}
 		var b store.Batch
 		hrb, _ := json.Marshal(tb.hr)
-		indexBlock(&b, tb.hr, hrb, tb.hash, loc{Seg: seg, Off: end}, tb.rawLen, tb.offs, tb.ids, tb.digs)
+		l.indexBlock(&b, tb.hr, hrb, tb.hash, loc{Seg: seg, Off: end}, tb.rawLen, tb.offs, tb.ids, tb.digs)
 		if digestsCurrent {
 			markDigests(&b, tb.hr.Header.Number+1)
 		}
