@@ -402,7 +402,7 @@ func (h *hooks) trim(now time.Time) {
 		if binary.BigEndian.Uint64(k[len(prefHookLog)+i+1:]) > cut {
 			b.Delete(append([]byte(nil), k...))
 		}
-		return b.Len() < 10000, nil
+		return b.Len() < store.BulkOps, nil
 	})
 	if b.Len() > 0 {
 		h.s.db.Write(&b)

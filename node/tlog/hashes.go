@@ -320,7 +320,7 @@ func dropOld(db *store.DB) error {
 		var b store.Batch
 		err := db.Scan(p, nil, func(k, _ []byte) (bool, error) {
 			b.Delete(bytes.Clone(k))
-			if b.Len() >= 10000 {
+			if b.Len() >= store.BulkOps {
 				if err := db.WriteUnsynced(&b); err != nil {
 					return false, err
 				}
