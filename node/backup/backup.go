@@ -166,7 +166,10 @@ var ErrBase = errors.New("backup: not a base of this node's data")
 
 // DeletedPrefixes are the store prefixes under which the node deletes
 // keys, for Options.Track: the node's own (node.DeletedPrefixes) and the
-// trusted-time queue's (tsa.DeletedPrefixes).
+// trusted-time queue's (tsa.DeletedPrefixes). The embedded ledger's first
+// digest index (L/d/, L/dix) is not tracked: its keys are deleted once,
+// when they are converted, and any that a restore brings back are
+// converted again when the ledger is opened.
 func DeletedPrefixes() [][]byte { return append(node.DeletedPrefixes(), tsa.DeletedPrefixes()...) }
 
 // Options say what Write backs up.

@@ -23,7 +23,7 @@ import (
 //
 // where the tag is the first 8 bytes of SHA-256(tag key ‖ algorithm ‖ 0 ‖
 // digest) and the tag key 32 random bytes the ledger draws when it is
-// created (L/gkey). The key is 28 bytes, against 59 for the algorithm and
+// created, or first opened by a binary with this index (L/gkey). The key is 28 bytes, against 59 for the algorithm and
 // the whole digest: badger carries every byte of it through its
 // memtables, tables and compactions, and this index is most of the bytes
 // a record adds to the store. A tag names a digest only probably, so a
@@ -34,10 +34,10 @@ import (
 // The keys are written in the same batch as the block's other index keys,
 // so a record is found by digest as soon as its receipt is served.
 // keyDigests holds the height below which every block is indexed,
-// advanced by each commit; blocks above it (written before this index
-// existed, or by an older binary) are indexed from the block files when
-// the ledger is opened, and the keys of the index before it (L/d/, with
-// its mark L/dix) are then removed.
+// advanced by each commit; blocks above it (a back-fill a crash cut
+// short, or blocks past the older index's mark) are indexed from the
+// block files when the ledger is opened. The keys of the index before
+// this one (L/d/, with its mark L/dix) are converted then, first.
 var (
 	prefDig    = []byte("L/g/")
 	keyDigests = []byte("L/gix") // height (8 bytes) below which every block is indexed
@@ -96,10 +96,7 @@ func (dx *digestIndex) add(b *store.Batch, id evidence.ID, ds []evidence.Digest)
 }
 
 // FindDigest implements node.Ledger from the digest index: the records
-// whose keys carry d's tag, kept if they hold d. A record whose entry
-// cannot be read (its block is corrupted, which the read reports) is kept
-// too: it cannot be ruled out, and the receipt asked for next says why it
-// cannot be served.
+// whose keys carry d's tag, kept if they hold d (see holds).
 func (l *Ledger) FindDigest(_ context.Context, d evidence.Digest, after evidence.ID, limit int) ([]evidence.ID, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -118,13 +115,12 @@ func (l *Ledger) FindDigest(_ context.Context, d evidence.Digest, after evidence
 		}
 		var id evidence.ID
 		copy(id[:], k[len(prefix):])
-		switch ok, err := l.holds(id, d); {
-		case errors.Is(err, node.ErrCorrupted):
-			ids = append(ids, id)
-		case err != nil:
+		ok, err := l.holds(id, d)
+		if err != nil {
 			failed = err
 			return false, nil
-		case ok:
+		}
+		if ok {
 			ids = append(ids, id)
 		}
 		return len(ids) < limit, nil
@@ -138,29 +134,45 @@ func (l *Ledger) FindDigest(_ context.Context, d evidence.Digest, after evidence
 	return ids, nil
 }
 
-// holds reports whether record id holds digest d. A record the index
-// names and the ledger does not hold is not found by its digest.
+// holds reports whether the record id, which a key of digest d's tag
+// names, is an answer to a look-up of d. It is if its entry holds d, and
+// also if the entry cannot be shown to be the record's own, committed
+// one (unreadable, changed, another record's): the receipt asked for next
+// reports why it cannot be served, where leaving the record out would
+// say "not recorded". Only a record whose entry verifies as Receipt
+// verifies it, and holds another digest (a tag collision, about 2⁻⁶⁴ a
+// key), is left out; and a record the ledger does not hold.
 func (l *Ledger) holds(id evidence.ID, d evidence.Digest) (bool, error) {
 	_, e, err := l.entry(id)
-	if errors.Is(err, node.ErrNotFound) {
+	switch {
+	case errors.Is(err, node.ErrNotFound):
 		return false, nil
-	}
-	if err != nil {
+	case errors.Is(err, node.ErrCorrupted):
+		return true, nil // reported by entry
+	case err != nil:
 		return false, err
 	}
-	r, err := evidence.ParseRecord(e.Leaf)
-	if err != nil {
-		return false, l.corrupted(int64(e.Block), id.String(), nil, false, "its record does not parse: %v", err)
+	if r, err := evidence.ParseRecord(e.Leaf); err == nil && r.ID == id {
+		if rd, ok := r.DigestFor(d.Algorithm); ok && bytes.Equal(rd.Value, d.Value) {
+			return true, nil
+		}
 	}
-	rd, ok := r.DigestFor(d.Algorithm)
-	return ok && bytes.Equal(rd.Value, d.Value), nil
+	switch _, err := l.Receipt(context.Background(), id); {
+	case err == nil, errors.Is(err, node.ErrNotFound):
+		return false, nil
+	default:
+		return true, nil
+	}
 }
 
-// backfillDigests indexes the digests of blocks written before this index
-// existed (or before a crash cut a back-fill short), from the block
-// files, then removes the keys of the index before it. A new ledger has
-// nothing to back-fill.
+// backfillDigests brings the digest index up to the ledger's height when
+// it is opened: the keys of the index before this one are converted
+// (migrateDigests), then the blocks past the index's mark are indexed
+// from the block files. A new ledger has nothing to do.
 func (l *Ledger) backfillDigests() error {
+	if err := l.migrateDigests(); err != nil {
+		return err
+	}
 	from := uint64(0)
 	switch v, err := l.db.Get(keyDigests); {
 	case err == nil && len(v) == 8:
@@ -170,12 +182,10 @@ func (l *Ledger) backfillDigests() error {
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("embedded: %w", err)
 	}
-	if from < l.height {
-		if err := l.indexDigests(from); err != nil {
-			return err
-		}
+	if from >= l.height {
+		return nil
 	}
-	return l.dropOldDigests()
+	return l.indexDigests(from)
 }
 
 // indexDigests indexes the digests of the blocks from from on.
@@ -201,6 +211,15 @@ func (l *Ledger) indexDigests(from uint64) error {
 		if err != nil {
 			return fmt.Errorf("embedded: digest index: block %d: %w", n, err)
 		}
+		// A block adds at most 2 keys a record. Blocks of up to 4,000
+		// records add at most 8,000; older binaries cut larger ones.
+		if b.Len() > 0 && b.Len()+2*len(eb.Records) > store.BulkOps {
+			markDigests(&b, n)
+			if err := l.db.Write(&b); err != nil {
+				return fmt.Errorf("embedded: digest index: %w", err)
+			}
+			b = store.Batch{}
+		}
 		for i, leaf := range eb.Records {
 			r, err := evidence.ParseRecord(leaf)
 			if err != nil {
@@ -209,17 +228,9 @@ func (l *Ledger) indexDigests(from uint64) error {
 			l.digests.add(&b, r.ID, r.Digests)
 			records++
 		}
-		// A block adds at most 2 × MaxRecords keys.
-		if b.Len() >= store.BulkOps/2 {
-			markDigests(&b, n+1)
-			if err := l.db.Write(&b); err != nil {
-				return fmt.Errorf("embedded: digest index: %w", err)
-			}
-			b = store.Batch{}
-			if time.Since(last) >= 10*time.Second {
-				last = time.Now()
-				l.cfg.Logger.Info(fmt.Sprintf("digest index: indexing block %d of %d–%d, %d records so far", n, from, l.height-1, records), "component", "ledger")
-			}
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			l.cfg.Logger.Info(fmt.Sprintf("digest index: indexing block %d of %d–%d, %d records so far", n, from, l.height-1, records), "component", "ledger")
 		}
 	}
 	markDigests(&b, l.height)
@@ -230,43 +241,84 @@ func (l *Ledger) indexDigests(from uint64) error {
 	return nil
 }
 
-// dropOldDigests removes the keys of the first digest index, which this
-// one replaces once every block is indexed in it. A crash part way leaves
-// the rest for the next open.
-func (l *Ledger) dropOldDigests() error {
-	removed := 0
+// migrateDigests converts the keys of the first digest index
+// (L/d/<algorithm>/<digest><ID>, its mark L/dix) into this one's: each
+// old key holds all a new key needs, so no block is read, and a record of
+// a block that cannot be read now stays found as it was. Each batch sets
+// new keys and deletes the old keys they replace, so a crash part way
+// leaves the rest for the next open. The old mark goes last, and becomes
+// this index's mark if it has none: the blocks past it are back-filled.
+func (l *Ledger) migrateDigests() error {
+	oldMark, err := l.db.Get(keyOldDigests)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		oldMark = nil
+	case err != nil:
+		return fmt.Errorf("embedded: %w", err)
+	}
+	start, last := time.Now(), time.Now()
+	converted := 0
+	var from []byte
 	for {
 		var b store.Batch
-		err := l.db.Scan(prefOldDig, nil, func(k, _ []byte) (bool, error) {
-			b.Delete(append([]byte(nil), k...))
+		var lastKey []byte
+		err := l.db.Scan(prefOldDig, from, func(k, _ []byte) (bool, error) {
+			lastKey = append(lastKey[:0], k...)
+			b.Delete(bytes.Clone(k))
+			converted++
+			if d, id, ok := parseOldDigestKey(k); ok {
+				l.digests.add(&b, id, []evidence.Digest{d})
+			}
 			return b.Len() < store.BulkOps, nil
 		})
 		if err != nil {
-			return fmt.Errorf("embedded: removing the old digest index: %w", err)
+			return fmt.Errorf("embedded: converting the old digest index: %w", err)
 		}
 		if b.Len() == 0 {
 			break
 		}
-		removed += b.Len()
 		if err := l.db.Write(&b); err != nil {
-			return fmt.Errorf("embedded: removing the old digest index: %w", err)
+			return fmt.Errorf("embedded: converting the old digest index: %w", err)
+		}
+		// Past the last key converted: the scan need not walk its
+		// deleted keys again.
+		from = append(lastKey, 0)
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			l.cfg.Logger.Info(fmt.Sprintf("digest index: converting the old index, %d keys so far", converted), "component", "ledger")
 		}
 	}
-	switch ok, err := l.db.Has(keyOldDigests); {
-	case err != nil:
-		return fmt.Errorf("embedded: removing the old digest index: %w", err)
-	case ok:
-		var b store.Batch
-		b.Delete(keyOldDigests)
-		if err := l.db.Write(&b); err != nil {
-			return fmt.Errorf("embedded: removing the old digest index: %w", err)
-		}
-	}
-	if removed == 0 {
+	if oldMark == nil && converted == 0 {
 		return nil
 	}
-	l.cfg.Logger.Info(fmt.Sprintf("digest index: removed %d keys of the index before it (L/d/)", removed), "component", "ledger")
+	var b store.Batch
+	b.Delete(keyOldDigests)
+	switch _, err := l.db.Get(keyDigests); {
+	case errors.Is(err, store.ErrNotFound):
+		if len(oldMark) == 8 {
+			b.Set(keyDigests, oldMark)
+		}
+	case err != nil:
+		return fmt.Errorf("embedded: %w", err)
+	}
+	if err := l.db.Write(&b); err != nil {
+		return fmt.Errorf("embedded: converting the old digest index: %w", err)
+	}
+	l.cfg.Logger.Info(fmt.Sprintf("digest index: converted %d keys of the index before it (L/d/) in %v", converted, time.Since(start).Round(time.Millisecond)), "component", "ledger")
 	return nil
+}
+
+// parseOldDigestKey reads a key of the first digest index.
+func parseOldDigestKey(k []byte) (evidence.Digest, evidence.ID, bool) {
+	var id evidence.ID
+	rest := k[len(prefOldDig):]
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 || len(rest)-i-1 <= len(id) {
+		return evidence.Digest{}, id, false
+	}
+	v := rest[i+1 : len(rest)-len(id)]
+	copy(id[:], rest[len(rest)-len(id):])
+	return evidence.Digest{Algorithm: evidence.Algorithm(rest[:i]), Value: bytes.Clone(v)}, id, true
 }
 
 // markDigests records in b that every block below height is indexed.

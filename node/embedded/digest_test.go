@@ -3,8 +3,11 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,6 +81,46 @@ func keys(t *testing.T, db *store.DB, prefix string) [][]byte {
 	return ks
 }
 
+// flipIn changes, in the block file, the first byte of old found in the
+// stored bytes at the location the store key names (a block's L/b/ key,
+// a record's L/r/ key): as damage on disk would.
+func flipIn(t *testing.T, dir string, db *store.DB, key, old []byte) {
+	t.Helper()
+	v, err := db.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := parseLoc(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(segName(filepath.Join(dir, "blocks"), at.Seg), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, at.Len)
+	if _, err := f.ReadAt(b, at.Off); err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, old)
+	if i < 0 {
+		t.Fatalf("%q is not in the stored bytes of %q", old, key)
+	}
+	c := byte('0')
+	if b[i] == '0' {
+		c = '1'
+	}
+	if _, err := f.WriteAt([]byte{c}, at.Off+int64(i)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oldDigestKey is a key of the first digest index.
+func oldDigestKey(d evidence.Digest, id evidence.ID) []byte {
+	return append(append(append(append([]byte("L/d/"), d.Algorithm...), '/'), d.Value...), id[:]...)
+}
+
 // TestDigestBackfill: a ledger whose digest index is missing (its keys
 // and mark removed here, as a crash part way through a back-fill could
 // leave it) is indexed when opened, and only then: a ledger opened again
@@ -131,30 +174,33 @@ func TestDigestBackfill(t *testing.T) {
 }
 
 // TestDigestIndexMigration: a ledger left by a binary of the first digest
-// index (keys L/d/<algorithm>/<digest><ID>, its mark L/dix, no tag key) is
-// indexed in the compact form when opened; the old keys are removed, and
-// its records are found by digest as before.
+// index (keys L/d/<algorithm>/<digest><ID>, its mark L/dix, no tag key)
+// gets its old keys converted when opened, no block read: a record of a
+// block whose bytes were damaged since stays found by digest. The blocks
+// past the old mark are back-filled from the block files; no old key is
+// left.
 func TestDigestIndexMigration(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	l, db := openAt(t, dir, &logs)
 	recs := appendSame(t, l)
 	l.Close()
-	// As the older binary left it.
+	// As the older binary left it, its mark at block 3: blocks 3 and 4
+	// were written before it indexed them.
 	var b store.Batch
 	for _, k := range append(keys(t, db, string(prefDig)), keyDigests, keyDigKey) {
 		b.Delete(k)
 	}
-	for _, r := range recs {
-		for _, d := range r.Digests {
-			k := append(append(append(append([]byte("L/d/"), d.Algorithm...), '/'), d.Value...), r.ID[:]...)
-			b.Set(k, nil)
-		}
+	for _, r := range recs[:3] {
+		b.Set(oldDigestKey(r.Digests[0], r.ID), nil)
 	}
-	b.Set([]byte("L/dix"), []byte{0, 0, 0, 0, 0, 0, 0, 5})
+	b.Set([]byte("L/dix"), []byte{0, 0, 0, 0, 0, 0, 0, 3})
 	if err := db.Write(&b); err != nil {
 		t.Fatal(err)
 	}
+	// Block 1 (recs[1]) damaged: a back-fill from the block files could
+	// not index it.
+	flipIn(t, dir, db, numKey(prefBlk, 1), []byte(`"seal"`))
 	db.Close()
 
 	l, db = openAt(t, dir, &logs)
@@ -173,7 +219,7 @@ func TestDigestIndexMigration(t *testing.T) {
 	if n := len(keys(t, db, string(prefDig))); n != 5 {
 		t.Errorf("%d keys in the new index, want 5", n)
 	}
-	for _, want := range []string{"back-filled 5 records of blocks 0–4", "removed 5 keys of the index before it"} {
+	for _, want := range []string{"converted 3 keys of the index before it", "back-filled 2 records of blocks 3–4"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q: %q", want, logs.String())
 		}
@@ -182,32 +228,41 @@ func TestDigestIndexMigration(t *testing.T) {
 
 // TestDigestTagCollision: a key whose tag is the digest's but whose record
 // holds another digest (a tag collision), or names a record the ledger
-// does not hold, is not an answer.
+// does not hold, is not an answer; a record whose entry was changed on
+// disk is one, and its receipt reports the damage.
 func TestDigestTagCollision(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	l, db := openAt(t, dir, &logs)
 	defer db.Close()
 	defer l.Close()
-	recs := appendSame(t, l)
+	var recs []evidence.Record
+	for i := range 5 {
+		r := ledgertest.Record(t, "same content")
+		if i == 1 {
+			r = ledgertest.Record(t, "other content")
+		}
+		if _, err := l.Append(context.Background(), []evidence.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
 	d := recs[0].Digests[0]
-	// Just after recs[1] in ID order, and on no block.
-	absent := recs[1].ID
-	absent[len(absent)-1]++
+	absent := ledgertest.Record(t, "never appended").ID
 	var b store.Batch
-	b.Set(append(l.digests.prefix(d), recs[4].ID[:]...), nil)
+	b.Set(append(l.digests.prefix(d), recs[1].ID[:]...), nil)
 	b.Set(append(l.digests.prefix(d), absent[:]...), nil)
 	if err := db.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
+	want := []evidence.ID{recs[0].ID, recs[2].ID, recs[3].ID, recs[4].ID}
 	if got := find(t, l, d); !slices.Equal(got, want) {
-		t.Fatalf("FindDigest = %v, want %v (not %s, %s)", got, want, recs[4].ID, absent)
+		t.Fatalf("FindDigest = %v, want %v (not %s, %s)", got, want, recs[1].ID, absent)
 	}
-	// A limit counts answers, not keys.
-	got, err := l.FindDigest(context.Background(), d, recs[0].ID, 2)
-	if err != nil || !slices.Equal(got, want[1:3]) {
-		t.Fatalf("FindDigest after %s, limit 2 = %v, %v; want %v", recs[0].ID, got, err, want[1:3])
+	// A limit counts answers, not keys: recs[1]'s key is passed over.
+	got, err := l.FindDigest(context.Background(), d, evidence.ID{}, 2)
+	if err != nil || !slices.Equal(got, want[:2]) {
+		t.Fatalf("FindDigest, limit 2 = %v, %v; want %v", got, err, want[:2])
 	}
 	// Another ledger's tags are not this one's.
 	other, odb := openAt(t, t.TempDir(), &logs)
@@ -215,6 +270,15 @@ func TestDigestTagCollision(t *testing.T) {
 	defer other.Close()
 	if bytes.Equal(other.digests.prefix(d), l.digests.prefix(d)) {
 		t.Error("two ledgers gave one digest the same tag")
+	}
+	// recs[2]'s entry on disk now holds another digest: it is kept, not
+	// "not recorded", and its receipt says why it cannot be served.
+	flipIn(t, dir, db, recKey(recs[2].ID), []byte(hex.EncodeToString(d.Value)))
+	if got := find(t, l, d); !slices.Equal(got, want) {
+		t.Fatalf("with recs[2]'s entry changed: FindDigest = %v, want %v", got, want)
+	}
+	if _, err := l.Receipt(context.Background(), recs[2].ID); !errors.Is(err, node.ErrCorrupted) {
+		t.Fatalf("receipt of the changed entry: %v", err)
 	}
 }
 
@@ -236,7 +300,7 @@ func TestLargestBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last evidence.Record
+	var all []evidence.Record
 	for range 2 {
 		recs := make([]evidence.Record, MaxBlockRecords)
 		for i := range recs {
@@ -246,9 +310,40 @@ func TestLargestBlocks(t *testing.T) {
 		if _, err := l.Append(context.Background(), recs); err != nil {
 			t.Fatalf("a block of %d records: %v", len(recs), err)
 		}
-		last = recs[len(recs)-1]
+		all = append(all, recs...)
 	}
 	l.Close()
+	// As the first digest index left it, 16,000 keys: converted in more
+	// than one batch. Then without a mark: back-filled, in more than one.
+	ks := append(keys(t, db, string(prefDig)), keyDigests)
+	for len(ks) > 0 {
+		var b store.Batch
+		for _, k := range ks[:min(len(ks), store.BulkOps)] {
+			b.Delete(k)
+		}
+		ks = ks[min(len(ks), store.BulkOps):]
+		if err := db.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < len(all); i += 2000 {
+		var b store.Batch
+		for _, r := range all[i : i+2000] {
+			for _, d := range r.Digests {
+				b.Set(oldDigestKey(d, r.ID), nil)
+			}
+		}
+		if err := db.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, err = Open(db, cfg); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if n := len(keys(t, db, string(prefDig))); n != 4*MaxBlockRecords {
+		t.Errorf("%d keys converted, want %d", n, 4*MaxBlockRecords)
+	}
 	var b store.Batch
 	b.Delete(keyDigests)
 	if err := db.Write(&b); err != nil {
@@ -258,11 +353,12 @@ func TestLargestBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if !strings.Contains(logs.String(), fmt.Sprintf("back-filled %d records of blocks 0–1", 2*MaxBlockRecords)) {
-		t.Errorf("log: %q", logs.String())
+	for _, want := range []string{fmt.Sprintf("converted %d keys", 4*MaxBlockRecords), fmt.Sprintf("back-filled %d records of blocks 0–1", 2*MaxBlockRecords)} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q: %q", want, logs.String())
+		}
 	}
-	before := last.ID
-	before[len(before)-1]--
+	last, before := all[len(all)-1], all[len(all)-2].ID
 	for _, d := range last.Digests {
 		if got := find(t, l, d); len(got) != 10 {
 			t.Errorf("%s: FindDigest found %d, want its limit of 10", d.Algorithm, len(got))
@@ -270,6 +366,13 @@ func TestLargestBlocks(t *testing.T) {
 		if got, err := l.FindDigest(context.Background(), d, before, 5); err != nil || !slices.Equal(got, []evidence.ID{last.ID}) {
 			t.Errorf("%s: FindDigest after %s = %v, %v; want the last record", d.Algorithm, before, got, err)
 		}
+	}
+	big := make([]evidence.Record, 4400)
+	for i := range big {
+		big[i].Digests = last.Digests
+	}
+	if _, err := l.Append(context.Background(), big); err == nil || !strings.Contains(err.Error(), "with 13200 index keys (at most 12936)") {
+		t.Errorf("an append of %d records: %v", len(big), err)
 	}
 	cfg.MaxRecords = MaxBlockRecords + 1
 	if _, err := Open(db, cfg); err == nil || !strings.Contains(err.Error(), "at most 4000") {

@@ -117,6 +117,10 @@ const headerCacheSize = 4096
 // larger, and the node's requests hold at most 1,000 records.)
 const MaxBlockRecords = 4000
 
+// maxBlockKeys is the most record and digest keys a block's index may
+// hold: the rest of store.MaxOps is the block's own keys.
+const maxBlockKeys = store.MaxOps - 64
+
 // Store keys, all under "L/".
 var (
 	keyMeta  = []byte("L/meta")
@@ -297,6 +301,15 @@ func (l *Ledger) Info(context.Context) (node.Info, error) {
 // Append implements node.Ledger: the records go into the next block,
 // and Append returns once it is synced to disk.
 func (l *Ledger) Append(ctx context.Context, recs []evidence.Record) ([]verifier.Receipt, error) {
+	// One request goes into one block whole, and a block's index into one
+	// store batch.
+	keys := 0
+	for _, r := range recs {
+		keys += 1 + len(r.Digests)
+	}
+	if keys > maxBlockKeys {
+		return nil, fmt.Errorf("embedded: %d records in one append, with %d index keys (at most %d)", len(recs), keys, maxBlockKeys)
+	}
 	return l.batcher.Append(ctx, recs)
 }
 
