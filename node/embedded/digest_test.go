@@ -20,14 +20,14 @@ import (
 )
 
 // openAt opens the embedded ledger of dir (its store under db, its blocks
-// under blocks), logging to logs.
-func openAt(t *testing.T, dir string, logs *bytes.Buffer) (*Ledger, *store.DB) {
+// under blocks), cutting blocks at maxRecords, logging to logs.
+func openAt(t *testing.T, dir string, logs *bytes.Buffer, maxRecords int) (*Ledger, *store.DB) {
 	t.Helper()
 	key, _, err := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: 2, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	cfg := Config{Name: "backfill", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: maxRecords, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -41,13 +41,13 @@ func openAt(t *testing.T, dir string, logs *bytes.Buffer) (*Ledger, *store.DB) {
 }
 
 // appendSame appends five records, one a block: four of one content and
-// a fifth of another. It returns them.
-func appendSame(t *testing.T, l *Ledger) []evidence.Record {
+// the one at index other of another. It returns them.
+func appendSame(t *testing.T, l *Ledger, other int) []evidence.Record {
 	t.Helper()
 	var recs []evidence.Record
 	for i := range 5 {
 		r := ledgertest.Record(t, "same content")
-		if i == 4 {
+		if i == other {
 			r = ledgertest.Record(t, "other content")
 		}
 		if _, err := l.Append(context.Background(), []evidence.Record{r}); err != nil {
@@ -128,8 +128,8 @@ func oldDigestKey(d evidence.Digest, id evidence.ID) []byte {
 func TestDigestBackfill(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	l, db := openAt(t, dir, &logs)
-	recs := appendSame(t, l)
+	l, db := openAt(t, dir, &logs, 2)
+	recs := appendSame(t, l, 4)
 	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
 	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, want) {
 		t.Fatalf("FindDigest = %v, want %v", got, want)
@@ -147,7 +147,7 @@ func TestDigestBackfill(t *testing.T) {
 	}
 	db.Close()
 
-	l, db = openAt(t, dir, &logs)
+	l, db = openAt(t, dir, &logs, 2)
 	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, want) {
 		t.Fatalf("after back-fill: FindDigest = %v, want %v", got, want)
 	}
@@ -162,7 +162,7 @@ func TestDigestBackfill(t *testing.T) {
 	l.Close()
 	db.Close()
 	logs.Reset()
-	l, db = openAt(t, dir, &logs)
+	l, db = openAt(t, dir, &logs, 2)
 	defer db.Close()
 	defer l.Close()
 	if got := find(t, l, recs[0].Digests[0]); !slices.Equal(got, append(want, more.ID)) {
@@ -182,8 +182,8 @@ func TestDigestBackfill(t *testing.T) {
 func TestDigestIndexMigration(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	l, db := openAt(t, dir, &logs)
-	recs := appendSame(t, l)
+	l, db := openAt(t, dir, &logs, 2)
+	recs := appendSame(t, l, 4)
 	l.Close()
 	// As the older binary left it, its mark at block 3: blocks 3 and 4
 	// were written before it indexed them.
@@ -203,7 +203,7 @@ func TestDigestIndexMigration(t *testing.T) {
 	flipIn(t, dir, db, numKey(prefBlk, 1), []byte(`"seal"`))
 	db.Close()
 
-	l, db = openAt(t, dir, &logs)
+	l, db = openAt(t, dir, &logs, 2)
 	defer db.Close()
 	defer l.Close()
 	want := []evidence.ID{recs[0].ID, recs[1].ID, recs[2].ID, recs[3].ID}
@@ -233,20 +233,10 @@ func TestDigestIndexMigration(t *testing.T) {
 func TestDigestTagCollision(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	l, db := openAt(t, dir, &logs)
+	l, db := openAt(t, dir, &logs, 2)
 	defer db.Close()
 	defer l.Close()
-	var recs []evidence.Record
-	for i := range 5 {
-		r := ledgertest.Record(t, "same content")
-		if i == 1 {
-			r = ledgertest.Record(t, "other content")
-		}
-		if _, err := l.Append(context.Background(), []evidence.Record{r}); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	recs := appendSame(t, l, 1)
 	d := recs[0].Digests[0]
 	absent := ledgertest.Record(t, "never appended").ID
 	var b store.Batch
@@ -265,7 +255,7 @@ func TestDigestTagCollision(t *testing.T) {
 		t.Fatalf("FindDigest, limit 2 = %v, %v; want %v", got, err, want[:2])
 	}
 	// Another ledger's tags are not this one's.
-	other, odb := openAt(t, t.TempDir(), &logs)
+	other, odb := openAt(t, t.TempDir(), &logs, 2)
 	defer odb.Close()
 	defer other.Close()
 	if bytes.Equal(other.digests.prefix(d), l.digests.prefix(d)) {
@@ -288,18 +278,8 @@ func TestDigestTagCollision(t *testing.T) {
 // blocks are refused when the ledger is opened.
 func TestLargestBlocks(t *testing.T) {
 	dir := t.TempDir()
-	key, _, _ := node.LoadOrCreateKey(filepath.Join(dir, "k.pem"))
 	var logs bytes.Buffer
-	cfg := Config{Name: "large", Key: key, Dir: filepath.Join(dir, "blocks"), MaxRecords: MaxBlockRecords, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	db, err := store.Open(filepath.Join(dir, "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := Open(db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, db := openAt(t, dir, &logs, MaxBlockRecords)
 	var all []evidence.Record
 	for range 2 {
 		recs := make([]evidence.Record, MaxBlockRecords)
@@ -337,9 +317,8 @@ func TestLargestBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if l, err = Open(db, cfg); err != nil {
-		t.Fatal(err)
-	}
+	db.Close()
+	l, db = openAt(t, dir, &logs, MaxBlockRecords)
 	l.Close()
 	if n := len(keys(t, db, string(prefDig))); n != 4*MaxBlockRecords {
 		t.Errorf("%d keys converted, want %d", n, 4*MaxBlockRecords)
@@ -349,9 +328,9 @@ func TestLargestBlocks(t *testing.T) {
 	if err := db.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	if l, err = Open(db, cfg); err != nil {
-		t.Fatal(err)
-	}
+	db.Close()
+	l, db = openAt(t, dir, &logs, MaxBlockRecords)
+	defer db.Close()
 	defer l.Close()
 	for _, want := range []string{fmt.Sprintf("converted %d keys", 4*MaxBlockRecords), fmt.Sprintf("back-filled %d records of blocks 0–1", 2*MaxBlockRecords)} {
 		if !strings.Contains(logs.String(), want) {
@@ -374,6 +353,7 @@ func TestLargestBlocks(t *testing.T) {
 	if _, err := l.Append(context.Background(), big); err == nil || !strings.Contains(err.Error(), "with 13200 index keys (at most 12936)") {
 		t.Errorf("an append of %d records: %v", len(big), err)
 	}
+	cfg := l.cfg
 	cfg.MaxRecords = MaxBlockRecords + 1
 	if _, err := Open(db, cfg); err == nil || !strings.Contains(err.Error(), "at most 4000") {
 		t.Errorf("blocks of %d records: %v", cfg.MaxRecords, err)

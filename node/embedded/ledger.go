@@ -121,6 +121,10 @@ const MaxBlockRecords = 4000
 // hold: the rest of store.MaxOps is the block's own keys.
 const maxBlockKeys = store.MaxOps - 64
 
+// A block of MaxBlockRecords records with two digests each fits: this
+// does not compile if it does not.
+const _ = uint(maxBlockKeys - 3*MaxBlockRecords)
+
 // Store keys, all under "L/".
 var (
 	keyMeta  = []byte("L/meta")

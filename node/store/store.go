@@ -173,15 +173,6 @@ func (d *DB) Has(key []byte) (bool, error) {
 	return err == nil, err
 }
 
-// Batch is a set of writes applied atomically by Write.
-type Batch struct {
-	keys, vals [][]byte
-	dels       [][]byte
-}
-
-// Set adds a write of key=val.
-func (b *Batch) Set(key, val []byte) { b.keys = append(b.keys, key); b.vals = append(b.vals, val) }
-
 // MaxOps is the most operations of small keys and values (under 100
 // bytes each) one Batch may hold. A Batch is one badger transaction, which
 // takes at most 13,107 operations with these settings (15 % of the 8 MiB
@@ -191,6 +182,15 @@ const MaxOps = 13000
 // BulkOps is how many operations a bulk job (a back-fill, a clean-up) puts
 // in one Batch: well under MaxOps.
 const BulkOps = 8192
+
+// Batch is a set of writes applied atomically by Write.
+type Batch struct {
+	keys, vals [][]byte
+	dels       [][]byte
+}
+
+// Set adds a write of key=val.
+func (b *Batch) Set(key, val []byte) { b.keys = append(b.keys, key); b.vals = append(b.vals, val) }
 
 // Delete adds a deletion.
 func (b *Batch) Delete(key []byte) { b.dels = append(b.dels, key) }
