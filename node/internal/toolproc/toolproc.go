@@ -11,11 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,13 +78,51 @@ func fileExists(p string) bool {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Another process may take it before the server binds it: Start reports
 // that as an early exit, and callers pick another port and try again.
+//
+// The port is drawn at random from below the kernel's ephemeral range,
+// which the source ports of outgoing connections come from: a server
+// stopped and started again on its port (a TSA or witness that comes
+// back) does not find it taken by some test's connection in between.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	lo := ephemeralLow()
+	if lo-minPort < 1024 {
+		// The ephemeral range reaches far down: no room below it, so
+		// the kernel picks, as it does for ":0".
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 64 {
+		port := minPort + rand.IntN(lo-minPort)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // in use: draw again
+		}
+		l.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("toolproc: no free port found in %d to %d", minPort, lo-1)
+}
+
+// minPort is the lowest port FreePort draws: above the registered
+// ports that services on a developer's machine commonly hold.
+const minPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range, 32768 by default).
+func ephemeralLow() int {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	return lo
 }
 
 // Config describes a server process.
