@@ -378,10 +378,15 @@ func serveOn(t *testing.T, n *testNode, ln net.Listener) {
 func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	chrome := chromiumPath()
+	// Chromium puts its singleton socket's folder in TMPDIR and leaves it
+	// behind when killed: a folder the test removes (after the browser
+	// is stopped: cleanups run last first).
+	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome),
+		chromedp.Env("TMPDIR="+tmp),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true),
