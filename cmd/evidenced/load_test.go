@@ -89,6 +89,7 @@ func TestLoadBenchmarks(t *testing.T) {
 	var order []string
 	for r := 1; r <= rounds; r++ {
 		for _, b := range builds {
+			settle() // the arm before it written back: not this arm's cost
 			fmt.Fprintf(&report, "--- %s, round %d of %d (load %s)\n", b.name, r, rounds, loadAvg())
 			fs := loadRun(t, b.dir, scale, &report, b.setup, b.flags...)
 			if figures[b.name] == nil {
