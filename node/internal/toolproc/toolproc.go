@@ -79,13 +79,15 @@ func fileExists(p string) bool {
 // Another process may take it before the server binds it: Start reports
 // that as an early exit, and callers pick another port and try again.
 //
-// The port is drawn at random from below the kernel's ephemeral range,
-// which the source ports of outgoing connections come from: a server
-// stopped and started again on its port (a TSA or witness that comes
-// back) does not find it taken by some test's connection in between.
+// The port is drawn at random from minPort to maxPort: below the
+// kernel's ephemeral range, which the source ports of outgoing
+// connections come from, so a server stopped and started again on its
+// port (a TSA or witness that comes back) does not find it taken by some
+// test's connection in between; and below the fixed ports of the Fabric
+// networks (network/up's default base 27000, the tests' 29000–29379).
 func FreePort() (int, error) {
-	lo := ephemeralLow()
-	if lo-minPort < 1024 {
+	hi := min(maxPort, ephemeralLow()-1)
+	if hi-minPort < 1024 {
 		// The ephemeral range reaches far down: no room below it, so
 		// the kernel picks, as it does for ":0".
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -96,7 +98,7 @@ func FreePort() (int, error) {
 		return l.Addr().(*net.TCPAddr).Port, nil
 	}
 	for range 64 {
-		port := minPort + rand.IntN(lo-minPort)
+		port := minPort + rand.IntN(hi-minPort+1)
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue // in use: draw again
@@ -104,12 +106,16 @@ func FreePort() (int, error) {
 		l.Close()
 		return port, nil
 	}
-	return 0, fmt.Errorf("toolproc: no free port found in %d to %d", minPort, lo-1)
+	return 0, fmt.Errorf("toolproc: no free port found in %d to %d", minPort, hi)
 }
 
-// minPort is the lowest port FreePort draws: above the registered
-// ports that services on a developer's machine commonly hold.
-const minPort = 20000
+// The ports FreePort draws from: above the registered ports that
+// services on a developer's machine commonly hold, below the Fabric
+// networks' (network/lib.sh's BASE_PORT, 27000).
+const (
+	minPort = 20000
+	maxPort = 26999
+)
 
 // ephemeralLow is the first port of the kernel's ephemeral range
 // (/proc/sys/net/ipv4/ip_local_port_range, 32768 by default).
