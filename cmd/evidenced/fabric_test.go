@@ -51,7 +51,9 @@ import (
 )
 
 // Base ports of the networks this file starts (a network uses base …
-// base+79; node/fabric's tests use 29000).
+// base+79; node/fabric's tests use 29000). Keep them at 27000 or above:
+// the TSAs and witnesses of the tests draw their ports from 20000–26999
+// (toolproc.FreePort).
 const (
 	fabricNodePort  = 29100
 	fabricFaultPort = 29200

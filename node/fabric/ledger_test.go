@@ -19,7 +19,8 @@ import (
 )
 
 // basePort is where this package's network runs (other packages' network
-// tests use other ports, so they can run in parallel).
+// tests use other ports, so they can run in parallel; all of them at 27000
+// or above, where toolproc.FreePort draws no test server's port).
 const basePort = 29000
 
 var network *fabrictest.Network
