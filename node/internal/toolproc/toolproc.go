@@ -80,25 +80,15 @@ func fileExists(p string) bool {
 // that as an early exit, and callers pick another port and try again.
 //
 // The port is drawn at random from minPort to maxPort: below the
-// kernel's ephemeral range, which the source ports of outgoing
-// connections come from, so a server stopped and started again on its
-// port (a TSA or witness that comes back) does not find it taken by some
-// test's connection in between; and below the fixed ports of the Fabric
-// networks (network/up's default base 27000, the tests' 29000–29379).
+// kernel's ephemeral range (32768–60999 by default), which the source
+// ports of outgoing connections come from, so a server stopped and
+// started again on its port (a TSA or witness that comes back) does not
+// find it taken by some test's connection in between; and below the
+// fixed ports of the Fabric networks (network/up's default base 27000,
+// the tests' 29000–29379).
 func FreePort() (int, error) {
-	hi := min(maxPort, ephemeralLow()-1)
-	if hi-minPort < 1024 {
-		// The ephemeral range reaches far down: no room below it, so
-		// the kernel picks, as it does for ":0".
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
-	}
 	for range 64 {
-		port := minPort + rand.IntN(hi-minPort+1)
+		port := minPort + rand.IntN(maxPort-minPort+1)
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue // in use: draw again
@@ -106,7 +96,7 @@ func FreePort() (int, error) {
 		l.Close()
 		return port, nil
 	}
-	return 0, fmt.Errorf("toolproc: no free port found in %d to %d", minPort, hi)
+	return 0, fmt.Errorf("toolproc: no free port found in %d to %d", minPort, maxPort)
 }
 
 // The ports FreePort draws from: above the registered ports that
@@ -116,20 +106,6 @@ const (
 	minPort = 20000
 	maxPort = 26999
 )
-
-// ephemeralLow is the first port of the kernel's ephemeral range
-// (/proc/sys/net/ipv4/ip_local_port_range, 32768 by default).
-func ephemeralLow() int {
-	lo := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				lo = n
-			}
-		}
-	}
-	return lo
-}
 
 // Config describes a server process.
 type Config struct {
