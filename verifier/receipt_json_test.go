@@ -43,3 +43,41 @@ func TestReceiptJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendString: every byte, alone and inside plain text, is written
+// as encoding/json writes it.
+func TestAppendString(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for _, s := range []string{string(rune(c)), string([]byte{byte(c)}), "0123456789abcdef" + string([]byte{byte(c)}) + "xyz"} {
+			want, _ := json.Marshal(s)
+			if got := appendString(nil, s); string(got) != string(want) {
+				t.Fatalf("%q: got %s, want %s", s, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkReceiptJSON: one single submission's receipt, as the node
+// answers it (hex and base64 digests, a 12-hash audit path, a seal).
+func BenchmarkReceiptJSON(b *testing.B) {
+	d := evidence.Sum(evidence.SHA256, []byte("x"))
+	path := make([][]byte, 12)
+	for i := range path {
+		path[i] = d.Value
+	}
+	r := Receipt{
+		Version: 1, ID: "EV01KBX7Q3M4ZP6W8R2T9Y5N3HC", Type: evidence.File, Algorithm: evidence.SHA256, DigestHex: d.Hex(), DigestBase64: d.Base64(),
+		Digests: []DigestView{ViewOf(d)}, Platform: "bench", SubmittedAt: "2026-12-08T01:30:00.123Z", Ledger: "evidence-node",
+		LedgerKind: "embedded", TxID: d.Hex(), BlockNumber: 123456, BlockHash: d.Hex(), LedgerTime: "2026-12-08T01:30:00.125Z",
+		TimeSource: "node", KeyIDs: []string{"ed25519:" + d.Hex()[:16]},
+		Proof: Proof{Kind: ProofEmbedded, Record: make([]byte, 180), LeafIndex: 300, TreeSize: 4000, AuditPath: path,
+			BatchRoot: d.Value, Header: block.Header{Number: 123456, PreviousHash: d.Value, DataHash: d.Value},
+			Seal: &block.Seal{Ledger: "evidence-node", Number: 123456, BlockHash: d.Hex(), Time: "2026-12-08T01:30:00.125Z", KeyID: "ed25519:" + d.Hex()[:16], Signature: make([]byte, 64)}},
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
