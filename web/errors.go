@@ -144,9 +144,6 @@ func errorHandler(c fiber.Ctx, err error) error {
 	if ae.Status == http.StatusUnauthorized {
 		c.Set("WWW-Authenticate", `Bearer realm="evidence-node"`)
 	}
-	if ae.Status == http.StatusRequestEntityTooLarge {
-		c.Set("Connection", "close")
-	}
 	return c.Status(ae.Status).JSON(b)
 }
 

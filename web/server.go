@@ -26,6 +26,7 @@ import (
 	"github.com/gofiber/fiber/v3"
 	"github.com/gofiber/fiber/v3/middleware/adaptor"
 	"github.com/gofiber/fiber/v3/middleware/recover"
+	"github.com/valyala/fasthttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
@@ -293,10 +294,35 @@ func (s *server) register(app *fiber.App, r route) {
 	})
 }
 
-// hygiene sets the headers every response carries.
+// hygiene sets the headers every response carries, and closes the
+// connection after a request whose body was left unread (closeIfBodyLeft).
 func hygiene(c fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	defer closeIfBodyLeft(c.RequestCtx()) // a handler's panic too
 	return c.Next()
+}
+
+// closeIfBodyLeft closes the connection after this response unless the
+// request's body was read to its end. With StreamRequestBody, fasthttp
+// (v1.72.0; valyala/fasthttp#2368 is open) parses whatever a handler left
+// of a body as the connection's next request: a request refused before
+// its body was read (401, 429, 413) had the body answered too, as a 400
+// the client never asked for, and a body holding a request was served as
+// one — a request smuggled past a proxy that reuses its connections to the
+// node. A zero-length read of a body of known length says, without
+// blocking, whether it is all read (io.EOF). A chunked body cannot be
+// asked without reading into the next request: its connection is closed.
+func closeIfBodyLeft(rc *fasthttp.RequestCtx) {
+	body := rc.RequestBodyStream()
+	if body == nil {
+		return
+	}
+	if rc.Request.Header.ContentLength() >= 0 {
+		if _, err := body.Read(nil); err == io.EOF {
+			return
+		}
+	}
+	rc.SetConnectionClose()
 }
 
 // quietLogger drops fasthttp's connection-level messages (a client that
