@@ -2,6 +2,8 @@ package web
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -53,15 +55,35 @@ func TestUnreadBodyIsNoRequest(t *testing.T) {
 
 	t.Run("read body keeps the connection", func(t *testing.T) {
 		conn, br := dial(t, addr)
-		body := `{"type":"text","text":"keep-alive"}`
-		fmt.Fprintf(conn, "POST /api/v1/evidence HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-			n.key, len(body), body)
-		if resp := readResponse(t, br); resp.StatusCode != http.StatusCreated || resp.Close {
-			t.Fatalf("answer %d, Connection: close %v; want 201, kept open", resp.StatusCode, resp.Close)
-		}
-		io.WriteString(conn, smuggled)
-		if resp := readResponse(t, br); resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /healthz on the same connection: %d", resp.StatusCode)
+		// A file larger than what fasthttp reads ahead: read through the stream.
+		big := bytes.Repeat([]byte("contract "), 8000)
+		file, fileType := multipartBody(t, map[string]string{"doc_ref": "keep-alive"}, big)
+		fileBody, _ := io.ReadAll(file)
+		var id string
+		for _, r := range []struct{ method, path, ctype, body string }{
+			{"POST", "/api/v1/evidence", "application/json", `{"type":"text","text":"keep-alive"}`},
+			{"POST", "/api/v1/evidence/batch", "application/json", `{"items":[{"type":"text","text":"one"},{"type":"text","text":"two"}]}`},
+			{"POST", "/api/v1/evidence", fileType, string(fileBody)},
+			{"POST", "/api/v1/verify", fileType, ""}, // the file against the ID just made
+			{"GET", "/healthz", "", ""},
+		} {
+			body := r.body
+			if r.path == "/api/v1/verify" {
+				b, ct := multipartBody(t, map[string]string{"id": id}, big)
+				raw, _ := io.ReadAll(b)
+				body, r.ctype = string(raw), ct
+			}
+			fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+				r.method, r.path, n.key, r.ctype, len(body), body)
+			resp, b := readResponseBody(t, br)
+			if resp.StatusCode >= 300 || resp.Close {
+				t.Fatalf("%s %s: %d, Connection: close %v; want success, kept open: %s", r.method, r.path, resp.StatusCode, resp.Close, b)
+			}
+			if r.ctype == fileType {
+				var rc struct{ ID string }
+				json.Unmarshal(b, &rc)
+				id = rc.ID
+			}
 		}
 	})
 }
@@ -79,13 +101,20 @@ func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 
 func readResponse(t *testing.T, br *bufio.Reader) *http.Response {
 	t.Helper()
+	resp, _ := readResponseBody(t, br)
+	return resp
+}
+
+func readResponseBody(t *testing.T, br *bufio.Reader) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp
+	return resp, b
 }
