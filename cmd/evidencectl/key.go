@@ -82,7 +82,7 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 		db, err = store.Open(storeDir, store.Options{})
 	}
 	if errors.Is(err, store.ErrLocked) {
-		return usagef("key: the node is running on %s (its store is locked): stop evidenced first; the key is rotated with the node stopped", *data)
+		return usagef("key %s: the node is running on %s (its store is locked): stop evidenced first; key commands work on a stopped node", args[0], *data)
 	}
 	if err != nil {
 		return err

@@ -82,16 +82,6 @@ func Open(dir string, o Options) (*DB, error) {
 	// Tables stay small at every level, so compaction's table builders
 	// (which allocate twice the table size each) stay small too.
 	opt.TableSizeMultiplier = 1
-	if o.ReadOnly {
-		// Badger keeps its memtable's log in *.mem files while it runs
-		// and removes them when it closes cleanly; one left means a log to
-		// replay, which read-only badger refuses (its error keeps no cause
-		// to test).
-		if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) > 0 {
-			return nil, fmt.Errorf("%w: %s", ErrUnclean, dir)
-		}
-		opt = opt.WithReadOnly(true)
-	}
 	var lock *os.File
 	if o.InMemory {
 		opt = opt.WithDir("").WithValueDir("").WithInMemory(true)
@@ -100,11 +90,25 @@ func Open(dir string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		// Badger locks the directory too, but its error keeps no cause to
-		// test: take a lock of our own first.
+		// test: take a lock of our own first (before the check below: a
+		// running node's store has its log open, which is no unclean stop).
 		var err error
 		if lock, err = lockDir(dir); err != nil {
 			return nil, err
 		}
+	}
+	if o.ReadOnly {
+		// Badger keeps its memtable's log in *.mem files while it runs
+		// and removes them when it closes cleanly; one left means a log to
+		// replay, which read-only badger refuses (its error keeps no cause
+		// to test).
+		if mems, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mems) > 0 {
+			if lock != nil {
+				lock.Close()
+			}
+			return nil, fmt.Errorf("%w: %s", ErrUnclean, dir)
+		}
+		opt = opt.WithReadOnly(true)
 	}
 	db, err := badger.Open(opt)
 	if err != nil {

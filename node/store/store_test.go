@@ -94,12 +94,21 @@ func TestScanAndLastKey(t *testing.T) {
 }
 
 // TestLocked: a second open of the same directory fails with ErrLocked
-// (a second node on one data directory); after Close it opens.
+// (a second node on one data directory), a read-only one too (fsck while
+// the node runs); after Close it opens.
 func TestLocked(t *testing.T) {
 	dir := t.TempDir()
 	db := open(t, dir)
+	if err := db.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	// A check's read-only open of a running node's store: locked, not
+	// "not closed cleanly" (the running store's log is open, not left).
+	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("read-only open while open: %v, want ErrLocked", err)
 	}
 	db.Close()
 	db2 := open(t, dir)
