@@ -32,8 +32,9 @@ var (
 	// ErrIdempotencyMismatch: an Idempotency-Key was reused for a
 	// different request.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
-	// ErrInvalid wraps every invalid-input error from Submit.
-	ErrInvalid = errors.New("invalid submission")
+	// ErrInvalid wraps every invalid-input error: of a submission, a
+	// verification, a look-up, a proof or tile request.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Submission is one piece of evidence as a platform submits it.

@@ -110,7 +110,7 @@ func toAPI(err error) *Error {
 			Message:   "this node's stored copy of the record or its block is damaged (it does not match the ledger's hashes), so it is not served; the operator has been alerted",
 			MessageZH: "本节点存储的该存证记录或其区块已损坏（与账本哈希不符），暂不提供；已提示运维人员处理"}
 	case errors.Is(err, node.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Err: err, Message: "not found: " + err.Error(), MessageZH: "未找到"}
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Err: err, Message: err.Error(), MessageZH: "未找到"}
 	case errors.Is(err, node.ErrInvalid), errors.Is(err, evidence.ErrRecord), errors.Is(err, evidence.ErrAlgorithm), errors.Is(err, evidence.ErrDigestFormat):
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Err: err, Message: err.Error(), MessageZH: "请求无效：" + err.Error()}
 	case errors.Is(err, node.ErrQuotaExceeded):

@@ -269,7 +269,11 @@ func VerifyProof(leaf []byte, text string, tr Trust) (Verified, Proof, error) {
 		for _, c := range v.Cosignatures {
 			names = append(names, c.Name)
 		}
-		return v, p, fmt.Errorf("%w: %d of the %d trusted (%s), %d needed", ErrQuorum, len(v.Cosignatures), len(tr.Witnesses), strings.Join(names, ", "), tr.Quorum)
+		which := ""
+		if len(names) > 0 {
+			which = " (" + strings.Join(names, ", ") + ")"
+		}
+		return v, p, fmt.Errorf("%w: %d of the %d trusted cosigned it%s, %d needed", ErrQuorum, len(v.Cosignatures), len(tr.Witnesses), which, tr.Quorum)
 	}
 	if err := VerifyInclusion(leaf, p.Index, v.Size, p.Hashes, v.Root); err != nil {
 		return v, p, err
