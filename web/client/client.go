@@ -200,6 +200,9 @@ func (c *Client) once(ctx context.Context, r request) (response, error, time.Dur
 	if err != nil {
 		return response{}, err, -1
 	}
+	if sb, ok := body.(sizedBody); ok {
+		req.ContentLength = sb.n
+	}
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
@@ -359,7 +362,10 @@ func submitBatch[T any](ctx context.Context, c *Client, items []Submission, idem
 	return out.Receipts, err
 }
 
-// multipartFile streams fields, then the file at path as part "file".
+// multipartFile streams fields, then the file at path as part "file",
+// with its length known up front (Content-Length, not chunked: the node
+// keeps the connection after a body it read to its end, and it closes it
+// after any chunked one).
 func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), string) {
 	boundary := multipart.NewWriter(nil).Boundary()
 	return func() (io.Reader, error) {
@@ -367,32 +373,33 @@ func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), 
 		if err != nil {
 			return nil, err
 		}
-		pr, pw := io.Pipe()
-		mw := multipart.NewWriter(pw)
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		var head, tail bytes.Buffer
+		mw := multipart.NewWriter(&head)
 		mw.SetBoundary(boundary)
-		go func() {
-			defer f.Close()
-			err := func() error {
-				for _, kv := range fields {
-					if kv[1] != "" {
-						if err := mw.WriteField(kv[0], kv[1]); err != nil {
-							return err
-						}
-					}
-				}
-				part, err := mw.CreateFormFile("file", filepath.Base(path))
-				if err != nil {
-					return err
-				}
-				if _, err := io.CopyBuffer(part, f, make([]byte, 1<<20)); err != nil {
-					return err
-				}
-				return mw.Close()
-			}()
-			pw.CloseWithError(err)
-		}()
-		return pr, nil
+		for _, kv := range fields {
+			if kv[1] != "" {
+				mw.WriteField(kv[0], kv[1]) // into a buffer: no error
+			}
+		}
+		mw.CreateFormFile("file", filepath.Base(path))
+		end := multipart.NewWriter(&tail)
+		end.SetBoundary(boundary)
+		end.Close() // the closing boundary alone
+		n := int64(head.Len()) + st.Size() + int64(tail.Len())
+		return sizedBody{Reader: io.MultiReader(&head, io.LimitReader(f, st.Size()), &tail), Closer: f, n: n}, nil
 	}, "multipart/form-data; boundary=" + boundary
+}
+
+// sizedBody is a request body whose length is known before it is read.
+type sizedBody struct {
+	io.Reader
+	io.Closer
+	n int64
 }
 
 // UploadFile streams a file to the node as multipart/form-data; the node

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -210,5 +212,35 @@ func TestClientRetries(t *testing.T) {
 	}
 	if calls.Load() != 1 {
 		t.Fatalf("%d calls without retries", calls.Load())
+	}
+}
+
+// TestUploadKeepsConnection: file uploads carry their length
+// (Content-Length, not chunked), so the node reads each to its end and
+// keeps the connection: ten uploads and their verifications, one dial.
+func TestUploadKeepsConnection(t *testing.T) {
+	n := webtest.Start(t, webtest.Options{Quota: 100, Period: "1y"})
+	var dials atomic.Int32
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	c := client.New(n.URL, client.WithKey(n.Key), client.WithHTTPClient(&http.Client{Transport: tr}))
+	dir := t.TempDir()
+	for i := range 10 {
+		file := filepath.Join(dir, fmt.Sprintf("contract-%d.bin", i))
+		// Larger than what the node reads ahead of its handler (8 KiB).
+		os.WriteFile(file, bytes.Repeat([]byte{byte('a' + i)}, 20000+i), 0o644)
+		up, err := c.UploadFile(ctx(t), file, client.SubmitOptions{DocRef: "HT-" + fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := c.VerifyUpload(ctx(t), up.ID, file); err != nil || v.Verdict != verifier.VerdictPass {
+			t.Fatalf("verify upload %d: %+v, %v", i, v, err)
+		}
+	}
+	if d := dials.Load(); d != 1 {
+		t.Fatalf("%d connections for 10 uploads and 10 verifications, want 1", d)
 	}
 }
