@@ -192,6 +192,13 @@ func New(cfg Config) *fiber.App {
 		e.Err = fiber.ErrNotFound // fiber's own error path expects it
 		return e
 	})
+	// Every request passes closeIfBodyLeft, also those fiber answers
+	// itself before any middleware; a handler's panic too.
+	serve := app.Server().Handler
+	app.Server().Handler = func(rc *fasthttp.RequestCtx) {
+		defer closeIfBodyLeft(rc)
+		serve(rc)
+	}
 	return app
 }
 
@@ -294,11 +301,9 @@ func (s *server) register(app *fiber.App, r route) {
 	})
 }
 
-// hygiene sets the headers every response carries, and closes the
-// connection after a request whose body was left unread (closeIfBodyLeft).
+// hygiene sets the headers every response carries.
 func hygiene(c fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	defer closeIfBodyLeft(c.RequestCtx()) // a handler's panic too
 	return c.Next()
 }
 
@@ -312,17 +317,23 @@ func hygiene(c fiber.Ctx) error {
 // node. A zero-length read of a body of known length says, without
 // blocking, whether it is all read (io.EOF). A chunked body cannot be
 // asked without reading into the next request: its connection is closed.
+//
+// It runs after every request, around fiber's own handler: fiber answers
+// some before any middleware (a method it does not know: 501). A chunked
+// body is closed on even when fasthttp has dropped its stream (Body()
+// reads a stream to its end or to an error, and drops it either way).
 func closeIfBodyLeft(rc *fasthttp.RequestCtx) {
+	if rc.Request.Header.ContentLength() == -1 {
+		rc.SetConnectionClose()
+		return
+	}
 	body := rc.RequestBodyStream()
 	if body == nil {
 		return
 	}
-	if rc.Request.Header.ContentLength() >= 0 {
-		if _, err := body.Read(nil); err == io.EOF {
-			return
-		}
+	if _, err := body.Read(nil); err != io.EOF {
+		rc.SetConnectionClose()
 	}
-	rc.SetConnectionClose()
 }
 
 // quietLogger drops fasthttp's connection-level messages (a client that
