@@ -198,6 +198,9 @@ func (c *Client) once(ctx context.Context, r request) (response, error, time.Dur
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, c.base+r.path, body)
 	if err != nil {
+		if cl, ok := body.(io.Closer); ok {
+			cl.Close()
+		}
 		return response{}, err, -1
 	}
 	if sb, ok := body.(sizedBody); ok {
@@ -362,10 +365,11 @@ func submitBatch[T any](ctx context.Context, c *Client, items []Submission, idem
 	return out.Receipts, err
 }
 
-// multipartFile streams fields, then the file at path as part "file",
-// with its length known up front (Content-Length, not chunked: the node
-// keeps the connection after a body it read to its end, and it closes it
-// after any chunked one).
+// multipartFile streams fields, then the file at path as part "file".
+// A regular file's upload has its length known up front (Content-Length:
+// the node keeps the connection after a body it read to its end, and
+// closes it after a chunked one); anything else (a pipe, a device) is
+// sent chunked, to its end.
 func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), string) {
 	boundary := multipart.NewWriter(nil).Boundary()
 	return func() (io.Reader, error) {
@@ -390,8 +394,14 @@ func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), 
 		end := multipart.NewWriter(&tail)
 		end.SetBoundary(boundary)
 		end.Close() // the closing boundary alone
+		if !st.Mode().IsRegular() {
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(&head, f, &tail), f}, nil
+		}
 		n := int64(head.Len()) + st.Size() + int64(tail.Len())
-		return sizedBody{Reader: io.MultiReader(&head, io.LimitReader(f, st.Size()), &tail), Closer: f, n: n}, nil
+		return sizedBody{Reader: io.MultiReader(&head, &exactFile{f: f, left: st.Size()}, &tail), Closer: f, n: n}, nil
 	}, "multipart/form-data; boundary=" + boundary
 }
 
@@ -400,6 +410,36 @@ type sizedBody struct {
 	io.Reader
 	io.Closer
 	n int64
+}
+
+// exactFile reads the left bytes of f that its stat promised, and fails
+// if f ends sooner or holds more: a file that changed while it was sent
+// is not the file.
+type exactFile struct {
+	f    *os.File
+	left int64
+}
+
+// errFileChanged means an uploaded file changed size while it was sent.
+var errFileChanged = errors.New("client: the file changed size while it was being sent")
+
+func (e *exactFile) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		var one [1]byte
+		if n, _ := e.f.Read(one[:]); n > 0 {
+			return 0, errFileChanged
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.f.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = errFileChanged
+	}
+	return n, err
 }
 
 // UploadFile streams a file to the node as multipart/form-data; the node

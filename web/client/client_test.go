@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -242,5 +243,32 @@ func TestUploadKeepsConnection(t *testing.T) {
 	}
 	if d := dials.Load(); d != 1 {
 		t.Fatalf("%d connections for 10 uploads and 10 verifications, want 1", d)
+	}
+}
+
+// TestUploadPipe: a file with no size of its own (a named pipe) is sent
+// to its end, chunked, not cut at its stat size (0).
+func TestUploadPipe(t *testing.T) {
+	n := webtest.Start(t, webtest.Options{Quota: 100, Period: "1y"})
+	c := client.New(n.URL, client.WithKey(n.Key))
+	fifo := filepath.Join(t.TempDir(), "contract.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("through a pipe "), 3000)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		f.Write(content)
+		f.Close()
+	}()
+	up, err := c.UploadFile(ctx(t), fifo, client.SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := evidence.Sum(evidence.SHA256, content).Hex(); up.DigestHex != want {
+		t.Fatalf("the pipe's upload hashed to %s, want %s (its %d bytes)", up.DigestHex, want, len(content))
 	}
 }
