@@ -203,8 +203,8 @@ func (c *Client) once(ctx context.Context, r request) (response, error, time.Dur
 		}
 		return response{}, err, -1
 	}
-	if sb, ok := body.(sizedBody); ok {
-		req.ContentLength = sb.n
+	if fb, ok := body.(fileBody); ok && fb.n >= 0 {
+		req.ContentLength = fb.n
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
@@ -395,18 +395,16 @@ func multipartFile(path string, fields [][2]string) (func() (io.Reader, error), 
 		end.SetBoundary(boundary)
 		end.Close() // the closing boundary alone
 		if !st.Mode().IsRegular() {
-			return struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(&head, f, &tail), f}, nil
+			return fileBody{Reader: io.MultiReader(&head, f, &tail), Closer: f, n: -1}, nil
 		}
 		n := int64(head.Len()) + st.Size() + int64(tail.Len())
-		return sizedBody{Reader: io.MultiReader(&head, &exactFile{f: f, left: st.Size()}, &tail), Closer: f, n: n}, nil
+		return fileBody{Reader: io.MultiReader(&head, &exactFile{f: f, left: st.Size()}, &tail), Closer: f, n: n}, nil
 	}, "multipart/form-data; boundary=" + boundary
 }
 
-// sizedBody is a request body whose length is known before it is read.
-type sizedBody struct {
+// fileBody is a request body that closes its file once sent, n bytes
+// long (-1: not known before it is read, sent chunked).
+type fileBody struct {
 	io.Reader
 	io.Closer
 	n int64
